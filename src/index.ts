@@ -1,0 +1,4 @@
+// axnn library API. The CLI (src/cli) is one client of exactly these exports.
+export * from "./multipliers/index.js";
+export { AxnnError, isAxnnError } from "./util/errors.js";
+export { writeFileAtomic } from "./util/fs.js";
