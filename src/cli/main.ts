@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from "commander";
+import { isAxnnError } from "../util/errors.js";
+import { registerMult } from "./mult.js";
+
+/** Builds the command tree. Each area registers its own subcommands in its own file. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name("axnn")
+    .description("Approximate CNN toolkit: approximate multipliers, LUT emulation, retraining, accelerator energy")
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)");
+  registerMult(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0.
+      return e.exitCode;
+    }
+    if (isAxnnError(e)) {
+      process.stderr.write(`axnn: error: ${e.message}\n`);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+main(process.argv).then(
+  (code) => { process.exitCode = code; },
+  (e) => {
+    process.stderr.write(`axnn: internal error (please report): ${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 70;
+  },
+);
