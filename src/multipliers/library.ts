@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { axnnHome } from "../util/paths.js";
-import { createMultiplier, lutHash, toTfapproxBytes, type Multiplier, type MultiplierMeta } from "./multiplier.js";
+import { createMultiplier, fitsTfapprox, int32Bytes, lutHash, toTfapproxBytes, type Multiplier, type MultiplierMeta } from "./multiplier.js";
 import { parseTfapprox } from "./tfapprox.js";
 
 /**
@@ -92,14 +92,9 @@ export class MultiplierLibrary {
       throw new AxnnError(`the library already has a different multiplier named ${m.name} (hash ${existing.hash}, new ${hash}); choose another --name or pass --force`, { field: "name" });
     }
     mkdirSync(this.dir, { recursive: true });
-    let tableFile = `${m.name}.bin`;
-    let bytes: Uint8Array;
-    try {
-      bytes = toTfapproxBytes(m);
-    } catch {
-      tableFile = `${m.name}.i32`;
-      bytes = new Uint8Array(m.table.buffer.slice(m.table.byteOffset, m.table.byteOffset + m.table.byteLength));
-    }
+    const fits = fitsTfapprox(m);
+    const tableFile = fits ? `${m.name}.bin` : `${m.name}.i32`;
+    const bytes = fits ? toTfapproxBytes(m) : int32Bytes(m.table);
     const meta: MultiplierMeta = { ...m.meta };
     delete meta.file;
     const record: LibraryRecord = { name: m.name, signed: m.signed, weight_bits: m.weightBits, hash, table_file: tableFile, meta };

@@ -171,10 +171,26 @@ export function toTfapproxBytes(m: Multiplier): Uint8Array {
 
 /**
  * Identity of a table: first 12 hex digits of the SHA-1 of its TFApprox-layout bytes
- * (for 8x8, the 131,072-byte `.bin` file), as in EvoApproxLib metadata of axnn.
+ * (for 8x8, the 131,072-byte `.bin` file), as in axnn's EvoApproxLib catalogue. Tables
+ * with products beyond 16 bits hash their little-endian int32 entries instead.
  */
 export function lutHash(m: Multiplier): string {
-  return createHash("sha1").update(toTfapproxBytes(m)).digest("hex").slice(0, 12);
+  return createHash("sha1").update(fitsTfapprox(m) ? toTfapproxBytes(m) : int32Bytes(m.table)).digest("hex").slice(0, 12);
+}
+
+/** Whether every product fits the 16-bit TFApprox format. */
+export function fitsTfapprox(m: Multiplier): boolean {
+  const [lo, hi] = m.signed ? [-32768, 32767] : [0, 65535];
+  for (let i = 0; i < m.table.length; i++) if (m.table[i]! < lo || m.table[i]! > hi) return false;
+  return true;
+}
+
+/** Little-endian int32 bytes of a table (for tables wider than the TFApprox format). */
+export function int32Bytes(table: Int32Array): Uint8Array {
+  const out = new Uint8Array(table.length * 4);
+  const view = new DataView(out.buffer);
+  table.forEach((v, i) => view.setInt32(i * 4, v, true));
+  return out;
 }
 
 /** Signedness implied by a module or file name: `mul8s_*` is signed, anything else unsigned. */
