@@ -2,3 +2,4 @@
 export * from "./multipliers/index.js";
 export { AxnnError, isAxnnError } from "./util/errors.js";
 export { writeFileAtomic } from "./util/fs.js";
+export * from "./report/index.js";

@@ -1,6 +1,11 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { AxnnError } from "../util/errors.js";
+import { AxnnError, isAxnnError } from "../util/errors.js";
+import { evoApproxByHash } from "./evoapprox-catalogue.js";
+import type { LibraryRecord, MultiplierLibrary } from "./library.js";
+import { lutHash, type Multiplier } from "./multiplier.js";
+import { parseVerilog } from "./netlist/verilog-read.js";
+import { netlistToMultiplier } from "./netlist/simulate.js";
 
 /**
  * Reading an EvoApproxLib checkout: which files are 8x8 / 8xN multiplier netlists, and
@@ -136,4 +141,88 @@ export function readCheckoutMeta(dir: string): Map<string, PublishedFigures> {
 
 export function relativeTo(dir: string, path: string): string {
   return relative(dir, path) || basename(path);
+}
+
+export interface CheckoutImportResult {
+  /** Netlist files found. */
+  files: number;
+  /** Distinct tables saved to the library. */
+  imported: LibraryRecord[];
+  /** Files whose table was already imported under another file (e.g. the _pdk45 variant). */
+  duplicates: number;
+  /** Files that could not be read, with the reason. */
+  failed: { file: string; error: string }[];
+}
+
+/**
+ * Imports every 8x8 and 8xN multiplier netlist of an EvoApproxLib checkout into the user
+ * library, keyed by table hash: a circuit present as .v, _pdk45.v and _gen.v is imported
+ * once. Published figures come from header comments, then meta.json, then axnn's built-in
+ * catalogue (matched by hash). A file that fails is reported and the rest still imported.
+ */
+export function importEvoApproxCheckout(
+  dir: string,
+  lib: MultiplierLibrary,
+  opts: { onFile?: (file: string) => void; overwrite?: boolean } = {},
+): CheckoutImportResult {
+  const files = findMultiplierNetlists(dir);
+  const meta = readCheckoutMeta(dir);
+  const byHash = new Map<string, { m: Multiplier; text: string; info: NetlistFileInfo }>();
+  const result: CheckoutImportResult = { files: files.length, imported: [], duplicates: 0, failed: [] };
+  for (const info of files) {
+    opts.onFile?.(info.path);
+    const rel = relativeTo(dir, info.path);
+    try {
+      const text = readFileSync(info.path, "utf8");
+      const nl = parseVerilog(text, { file: rel });
+      let m = netlistToMultiplier(nl, info.signed, { source: "evoapprox" }, rel);
+      if (m.weightBits !== info.weightBits) {
+        throw new AxnnError(`file name says 8x${info.weightBits} but the ports are 8x${m.weightBits}`, { file: rel });
+      }
+      const hash = lutHash(m);
+      const seen = byHash.get(hash);
+      // Prefer the plain .v text (it is what EvoApproxLib's figures were published for).
+      if (seen && !(seen.info.variant !== "plain" && info.variant === "plain")) {
+        result.duplicates++;
+        continue;
+      }
+      if (seen) result.duplicates++;
+      const fig = { ...evoFigures(hash), ...meta.get(info.circuit), ...parseHeaderFigures(text) };
+      const published = evoApproxByHash(hash);
+      m = {
+        ...m,
+        name: info.circuit,
+        meta: {
+          source: "evoapprox",
+          description: `EvoApproxLib ${info.signed ? "signed" : "unsigned"} 8x${info.weightBits} multiplier`,
+          reference: "V. Mrazek, L. Sekanina, Z. Vasicek, Libraries of Approximate Circuits: Automated Design and Application in CNN Accelerators, IEEE JETCAS 10(4), 2020",
+          powerMw: fig.powerMw,
+          areaUm2: fig.areaUm2,
+          delayNs: fig.delayNs,
+          technology: fig.powerMw !== undefined ? "PDK45 (45 nm)" : undefined,
+          costSource: fig.powerMw !== undefined ? "published (EvoApproxLib)" : undefined,
+          aliases: [...new Set(published.map((e) => e.name).filter((n) => n !== info.circuit))],
+          file: rel,
+        },
+      };
+      byHash.set(hash, { m, text, info });
+    } catch (e) {
+      if (!isAxnnError(e)) throw e;
+      result.failed.push({ file: rel, error: e.message });
+    }
+  }
+  for (const { m, text } of byHash.values()) {
+    try {
+      result.imported.push(lib.save(m, { netlistText: text, overwrite: opts.overwrite }));
+    } catch (e) {
+      if (!isAxnnError(e)) throw e;
+      result.failed.push({ file: m.meta.file ?? m.name, error: e.message });
+    }
+  }
+  return result;
+}
+
+function evoFigures(hash: string): PublishedFigures {
+  const e = evoApproxByHash(hash)[0];
+  return e ? { powerMw: e.powerMw, areaUm2: e.areaUm2, delayNs: e.delayNs } : {};
 }

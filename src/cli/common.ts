@@ -1,0 +1,45 @@
+import { readFileSync } from "node:fs";
+import { AxnnError } from "../util/errors.js";
+
+/** Prints a result as one JSON object on stdout. */
+export function printJson(value: unknown): void {
+  process.stdout.write(JSON.stringify(value, (_k, v) => (typeof v === "number" && !Number.isFinite(v) ? null : v), 2) + "\n");
+}
+
+/** `--signed` / `--unsigned` to a boolean, or undefined for "from the name". */
+export function signedness(opts: { signed?: boolean; unsigned?: boolean }): boolean | undefined {
+  if (opts.signed && opts.unsigned) throw new AxnnError("give --signed or --unsigned, not both", { field: "--signed" });
+  return opts.signed ? true : opts.unsigned ? false : undefined;
+}
+
+export function parseNumberOption(value: string, name: string, opts: { min?: number; integer?: boolean } = {}): number {
+  const v = Number(value);
+  if (!Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
+    throw new AxnnError(`expected ${opts.integer ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got "${value}"`, { field: name });
+  }
+  return v;
+}
+
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    throw new AxnnError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new AxnnError(`not valid JSON (${(e as Error).message})`, { file });
+  }
+}
+
+/** A plain text table with aligned columns. */
+export function textTable(columns: string[], rows: (string | number | undefined)[][]): string {
+  const fmt = (v: string | number | undefined): string =>
+    v === undefined ? "-" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : Math.abs(v) >= 100 ? v.toFixed(1) : v.toPrecision(3)) : v;
+  const cells = rows.map((r) => r.map(fmt));
+  const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]?.length ?? 0)));
+  const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  return [line(columns), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}

@@ -1,0 +1,500 @@
+import { AxnnError } from "../../util/errors.js";
+import type { Netlist } from "./ir.js";
+import { counterBit, netlistShape, simulate } from "./simulate.js";
+import { GSCL45_CELLS, GSCL45_LIBRARY, GSCL45_VDD, gateCellKey, type CellFigures } from "./cells45.js";
+
+/**
+ * Hardware cost of a gate-level netlist: cells by type, area, and power from switching
+ * activity priced with per-cell figures of a 45 nm library (cells45.ts).
+ *
+ * Model (docs/cost-model.md): a stream of operand pairs is simulated bit-parallel; every net's
+ * transitions between consecutive vectors are counted. Each transition of a cell output costs
+ * the cell's internal energy for that output, and each transition of any net costs
+ * 0.5 * C * Vdd^2 with C the input pin capacitance it drives. Leakage is summed per cell.
+ * Before pricing, logic a synthesis tool would remove is dropped: gates whose output reaches
+ * no output port, and gates whose output is constant over all inputs (checked exhaustively
+ * when the ports have at most 20 bits together).
+ */
+
+export interface PortStimulus {
+  /** Values (or raw bit patterns) on port A, one per cycle. */
+  a: ArrayLike<number>;
+  /** Values (or raw bit patterns) on port B, one per cycle. */
+  b: ArrayLike<number>;
+}
+
+export interface OperandStimulus {
+  /** Activation operands, one per cycle; signed values or raw bit patterns. */
+  activations: ArrayLike<number>;
+  /** Weight operands, one per cycle; they go to the port the orientation rule gives them. */
+  weights: ArrayLike<number>;
+}
+
+export interface PowerOptions {
+  /** Operand stream to replay; default: `samples` uniformly random operand pairs. */
+  stimulus?: OperandStimulus | PortStimulus;
+  /** Number of random operand pairs (default 10,000). Ignored with `stimulus`. */
+  samples?: number;
+  /** Seed of the random stream (default 1). */
+  seed?: number;
+  /** Operations per second, one per clock cycle, in MHz (default 1000). */
+  frequencyMHz?: number;
+  /** Cell figures to price with (default: gscl45nm, cells45.ts). */
+  library?: Readonly<Record<string, CellFigures>>;
+  /** Supply voltage for net switching energy (default: the library's 1.1 V). */
+  vdd?: number;
+}
+
+export interface TypePower {
+  /** Cells (or loose gates) of this type; for "inputs", the input port bits that drive something. */
+  count: number;
+  /** Transitions per cycle of the outputs of these cells. */
+  togglesPerCycle: number;
+  /** Internal energy of these cells plus the switching energy of the nets they drive. */
+  dynamicMw: number;
+  leakageMw: number;
+}
+
+export interface PowerEstimate {
+  dynamicMw: number;
+  leakageMw: number;
+  totalMw: number;
+  /** Dynamic energy of one operation, fJ. */
+  energyPerOpFj: number;
+  /** Net transitions per cycle: cell outputs plus used input port bits. */
+  togglesPerCycle: number;
+  frequencyMHz: number;
+  /** Operand pairs simulated (transitions are counted between consecutive ones). */
+  samples: number;
+  /** Per cell type; "inputs" holds the switching energy of the input port nets. */
+  perType: Record<string, TypePower>;
+  library: string;
+}
+
+/** What `axnn mult metrics --json` prints for a netlist's cost. */
+export interface NetlistCost {
+  gates: Record<string, number>;
+  area_estimate_um2: number;
+  power_estimate: {
+    total_mW: number;
+    dynamic_mW: number;
+    leakage_mW: number;
+    frequency_MHz: number;
+    toggles_per_cycle: number;
+    samples: number;
+    stimulus: string;
+    library: string;
+  };
+}
+
+const DEFAULT_SAMPLES = 10_000;
+const DEFAULT_SEED = 1;
+const DEFAULT_FREQUENCY_MHZ = 1000;
+/** Exhaustive constant detection up to this many input bits (2^20 vectors = 32,768 words). */
+const MAX_EXHAUSTIVE_BITS = 20;
+
+/** One priced instance: a library cell, a loose gate, or a cell type the library lacks. */
+interface Unit {
+  type: string;
+  areaUm2: number;
+  leakageNw: number;
+  outputs: { net: number; energyFj: number }[];
+  /** Input pins, each on the net (resolved through wires) it loads. */
+  pins: { net: number; capFf: number }[];
+}
+
+interface Analysis {
+  units: Unit[];
+  /** Gates and cells removed as unused or constant (not counting wires and constants). */
+  dropped: number;
+  inputNets: number[];
+}
+
+/** Cells and loose gates by type, plus `total`; `dropped` counts unused or constant logic left out. */
+export function gateCounts(nl: Netlist, library: Readonly<Record<string, CellFigures>> = GSCL45_CELLS): Record<string, number> {
+  const { units, dropped } = analyze(nl, library);
+  const counts: Record<string, number> = {};
+  for (const u of units) counts[u.type] = (counts[u.type] ?? 0) + 1;
+  const sorted: Record<string, number> = {};
+  for (const k of Object.keys(counts).sort()) sorted[k] = counts[k]!;
+  sorted.total = units.length;
+  if (dropped > 0) sorted.dropped = dropped;
+  return sorted;
+}
+
+/** Total cell area, um^2. */
+export function estimateArea(nl: Netlist, library: Readonly<Record<string, CellFigures>> = GSCL45_CELLS): number {
+  return analyze(nl, library).units.reduce((s, u) => s + u.areaUm2, 0);
+}
+
+export function estimatePower(nl: Netlist, opts: PowerOptions = {}): PowerEstimate {
+  const library = opts.library ?? GSCL45_CELLS;
+  const vdd = opts.vdd ?? GSCL45_VDD;
+  const frequencyMHz = opts.frequencyMHz ?? DEFAULT_FREQUENCY_MHZ;
+  if (!(frequencyMHz > 0) || !Number.isFinite(frequencyMHz)) throw new AxnnError(`frequency must be a positive number of MHz, got ${frequencyMHz}`, { field: "frequencyMHz" });
+  if (!(vdd > 0)) throw new AxnnError(`supply voltage must be positive, got ${vdd}`, { field: "vdd" });
+
+  const { units, inputNets } = analyze(nl, library);
+  const { drive, samples } = opts.stimulus ? suppliedStimulus(nl, opts.stimulus) : randomStimulus(nl, opts.samples ?? DEFAULT_SAMPLES, opts.seed ?? DEFAULT_SEED);
+  const words = Math.ceil(samples / 32);
+  const values = simulate(nl, words, (net) => drive.get(net)!);
+  const transitions = samples - 1;
+
+  const toggleCache = new Map<number, number>();
+  const togglesPerCycle = (net: number): number => {
+    let t = toggleCache.get(net);
+    if (t === undefined) {
+      t = countToggles(values[net]!, samples) / transitions;
+      toggleCache.set(net, t);
+    }
+    return t;
+  };
+
+  // Switching energy of each net's load, charged to whatever drives the net.
+  const loadFf = new Map<number, number>();
+  for (const u of units) for (const p of u.pins) loadFf.set(p.net, (loadFf.get(p.net) ?? 0) + p.capFf);
+  const netEnergyFj = (net: number): number => 0.5 * (loadFf.get(net) ?? 0) * vdd * vdd * togglesPerCycle(net);
+
+  // fJ per cycle at f MHz: 1e-15 J * f * 1e6 /s = f * 1e-9 W = f * 1e-6 mW.
+  const fjToMw = frequencyMHz * 1e-6;
+  const perTypeFj = new Map<string, { count: number; toggles: number; energyFj: number; leakageNw: number }>();
+  const entry = (type: string) => {
+    let e = perTypeFj.get(type);
+    if (!e) perTypeFj.set(type, (e = { count: 0, toggles: 0, energyFj: 0, leakageNw: 0 }));
+    return e;
+  };
+  let totalToggles = 0;
+  for (const u of units) {
+    const e = entry(u.type);
+    e.count++;
+    e.leakageNw += u.leakageNw;
+    for (const o of u.outputs) {
+      const t = togglesPerCycle(o.net);
+      e.toggles += t;
+      totalToggles += t;
+      e.energyFj += t * o.energyFj + netEnergyFj(o.net);
+    }
+  }
+  const usedInputs = inputNets.filter((net) => loadFf.has(net));
+  if (usedInputs.length > 0) {
+    const e = entry("inputs");
+    e.count = usedInputs.length;
+    for (const net of usedInputs) {
+      const t = togglesPerCycle(net);
+      e.toggles += t;
+      totalToggles += t;
+      e.energyFj += netEnergyFj(net);
+    }
+  }
+
+  const perType: Record<string, TypePower> = {};
+  let energyPerOpFj = 0;
+  let leakageNw = 0;
+  for (const type of [...perTypeFj.keys()].sort()) {
+    const e = perTypeFj.get(type)!;
+    energyPerOpFj += e.energyFj;
+    leakageNw += e.leakageNw;
+    perType[type] = { count: e.count, togglesPerCycle: e.toggles, dynamicMw: e.energyFj * fjToMw, leakageMw: e.leakageNw * 1e-6 };
+  }
+  const dynamicMw = energyPerOpFj * fjToMw;
+  const leakageMw = leakageNw * 1e-6;
+  return {
+    dynamicMw,
+    leakageMw,
+    totalMw: dynamicMw + leakageMw,
+    energyPerOpFj,
+    togglesPerCycle: totalToggles,
+    frequencyMHz,
+    samples,
+    perType,
+    library: library === GSCL45_CELLS ? GSCL45_LIBRARY : "custom",
+  };
+}
+
+/** Gate counts, area and power in one object, as the CLI prints them. */
+export function netlistCost(nl: Netlist, opts: PowerOptions = {}): NetlistCost {
+  const library = opts.library ?? GSCL45_CELLS;
+  const p = estimatePower(nl, opts);
+  return {
+    gates: gateCounts(nl, library),
+    area_estimate_um2: estimateArea(nl, library),
+    power_estimate: {
+      total_mW: p.totalMw,
+      dynamic_mW: p.dynamicMw,
+      leakage_mW: p.leakageMw,
+      frequency_MHz: p.frequencyMHz,
+      toggles_per_cycle: p.togglesPerCycle,
+      samples: p.samples,
+      stimulus: opts.stimulus ? "supplied operand stream" : `uniform random operand pairs, seed ${opts.seed ?? DEFAULT_SEED}`,
+      library: p.library,
+    },
+  };
+}
+
+/** Transitions between consecutive vectors 0..samples-1 of a bit-parallel net value. */
+export function countToggles(v: Uint32Array, samples: number): number {
+  const words = Math.ceil(samples / 32);
+  let count = 0;
+  for (let i = 0; i < words; i++) {
+    const prevBit = i > 0 ? v[i - 1]! >>> 31 : 0;
+    let t = (v[i]! ^ ((v[i]! << 1) | prevBit)) >>> 0;
+    if (i === 0) t &= ~1; // vector 0 has no predecessor
+    if (i === words - 1 && samples % 32 !== 0) t &= (1 << (samples % 32)) - 1; // vectors past the end
+    count += popcount(t);
+  }
+  return count;
+}
+
+function popcount(x: number): number {
+  x = x - ((x >>> 1) & 0x55555555);
+  x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+  return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+}
+
+/** Small seeded generator (mulberry32); the same seed gives the same stream everywhere. */
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  };
+}
+
+function randomStimulus(nl: Netlist, samples: number, seed: number): { drive: Map<number, Uint32Array>; samples: number } {
+  if (!Number.isInteger(samples) || samples < 2) throw new AxnnError(`samples must be an integer of at least 2, got ${samples}`, { field: "samples" });
+  if (!Number.isFinite(seed)) throw new AxnnError(`seed must be a number, got ${seed}`, { field: "seed" });
+  const words = Math.ceil(samples / 32);
+  const next = mulberry32(seed);
+  const drive = new Map<number, Uint32Array>();
+  // Independent uniform bits on every port bit = uniform operand pairs.
+  for (const net of [...nl.portA, ...nl.portB]) {
+    const v = new Uint32Array(words);
+    for (let i = 0; i < words; i++) v[i] = next();
+    drive.set(net, v);
+  }
+  return { drive, samples };
+}
+
+function suppliedStimulus(nl: Netlist, s: OperandStimulus | PortStimulus): { drive: Map<number, Uint32Array>; samples: number } {
+  let aValues: ArrayLike<number>;
+  let bValues: ArrayLike<number>;
+  let aField: string;
+  let bField: string;
+  if ("activations" in s && "weights" in s) {
+    if (s.activations.length !== s.weights.length) {
+      throw new AxnnError(`stimulus.activations has ${s.activations.length} entries but stimulus.weights has ${s.weights.length}; they must pair up`, { field: "stimulus" });
+    }
+    const { activation } = netlistShape(nl);
+    aValues = activation === "A" ? s.activations : s.weights;
+    bValues = activation === "A" ? s.weights : s.activations;
+    aField = activation === "A" ? "stimulus.activations" : "stimulus.weights";
+    bField = activation === "A" ? "stimulus.weights" : "stimulus.activations";
+  } else if ("a" in s && "b" in s) {
+    aValues = s.a;
+    bValues = s.b;
+    aField = "stimulus.a";
+    bField = "stimulus.b";
+  } else {
+    throw new AxnnError("stimulus needs either activations and weights, or a and b", { field: "stimulus" });
+  }
+  if (aValues.length !== bValues.length) {
+    throw new AxnnError(`${aField} has ${aValues.length} entries but ${bField} has ${bValues.length}; they must pair up`, { field: "stimulus" });
+  }
+  const samples = aValues.length;
+  if (samples < 2) throw new AxnnError(`an operand stream needs at least 2 entries to have transitions, got ${samples}`, { field: aField });
+  const drive = new Map<number, Uint32Array>();
+  packPort(nl.portA, aValues, aField, drive);
+  packPort(nl.portB, bValues, bField, drive);
+  return { drive, samples };
+}
+
+function packPort(nets: number[], values: ArrayLike<number>, field: string, drive: Map<number, Uint32Array>): void {
+  const width = nets.length;
+  const lo = -(2 ** (width - 1));
+  const hi = 2 ** width - 1;
+  const words = Math.ceil(values.length / 32);
+  const packed = nets.map(() => new Uint32Array(words));
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k]!;
+    if (!Number.isInteger(v) || v < lo || v > hi) {
+      throw new AxnnError(`entry ${k} is ${v}; a ${width}-bit operand must be an integer from ${lo} to ${hi}`, { field });
+    }
+    const code = v < 0 ? v + 2 ** width : v;
+    for (let bit = 0; bit < width; bit++) {
+      if (Math.floor(code / 2 ** bit) % 2 === 1) packed[bit]![k >>> 5]! |= 1 << (k & 31);
+    }
+  }
+  nets.forEach((net, bit) => drive.set(net, packed[bit]!));
+}
+
+const analysisCache = new WeakMap<Netlist, WeakMap<object, Analysis>>();
+
+function analyze(nl: Netlist, library: Readonly<Record<string, CellFigures>>): Analysis {
+  let perLib = analysisCache.get(nl);
+  if (!perLib) analysisCache.set(nl, (perLib = new WeakMap()));
+  let a = perLib.get(library);
+  if (!a) perLib.set(library, (a = analyzeUncached(nl, library)));
+  return a;
+}
+
+function analyzeUncached(nl: Netlist, library: Readonly<Record<string, CellFigures>>): Analysis {
+  const n = nl.netNames.length;
+  const gates = nl.gates;
+  const constant = constantNets(nl);
+
+  // Liveness: a cell is kept whole if any of its outputs is used; wires pass liveness on.
+  const live = new Uint8Array(n);
+  for (const net of nl.output) if (constant[net]! < 0) live[net] = 1;
+  const liveGate = new Uint8Array(gates.length);
+  const liveCell = new Uint8Array(nl.cells.length);
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (let gi = gates.length - 1; gi >= 0; gi--) {
+      if (liveGate[gi]) continue;
+      const g = gates[gi]!;
+      const inLiveCell = g.cell !== undefined && liveCell[g.cell] === 1;
+      if (!inLiveCell && !(live[g.output] && constant[g.output]! < 0)) continue;
+      liveGate[gi] = 1;
+      changed = true;
+      if (g.cell !== undefined) liveCell[g.cell] = 1;
+      for (const x of g.inputs) if (constant[x]! < 0) live[x] = 1;
+    }
+  }
+
+  // Wires: a loose BUF's output carries its input's value; loads on it load the input's net.
+  // (A BUF inside a cell instance is a real buffer cell.)
+  const root = new Int32Array(n);
+  for (let i = 0; i < n; i++) root[i] = i;
+  for (const g of gates) if (g.kind === "BUF" && g.cell === undefined) root[g.output] = root[g.inputs[0]!]!;
+
+  const consumers = new Int32Array(n); // live non-wire consumers, for cell outputs
+  const isOutput = new Uint8Array(n);
+  for (const net of nl.output) isOutput[root[net]!] = 1;
+
+  const figuresOf = (key: string): CellFigures => {
+    const f = library[key];
+    if (!f) throw new Error(`cell library has no figures for ${key}`);
+    return f;
+  };
+
+  const units: Unit[] = [];
+  const cellGates: number[][] = nl.cells.map(() => []);
+  gates.forEach((g, gi) => { if (g.cell !== undefined && liveGate[gi]) cellGates[g.cell]!.push(gi); });
+  const cellOf = new Int32Array(n).fill(-1); // net -> cell whose gate drives it
+  gates.forEach((g) => { if (g.cell !== undefined) cellOf[g.output] = g.cell; });
+  gates.forEach((g, gi) => {
+    if (!liveGate[gi] || (g.kind === "BUF" && g.cell === undefined)) return;
+    for (const x of g.inputs) {
+      const r = root[x]!;
+      if (g.cell === undefined || cellOf[r] !== g.cell) consumers[r]!++;
+    }
+  });
+
+  let dropped = 0;
+  gates.forEach((g, gi) => {
+    if (g.cell !== undefined) return;
+    const key = gateCellKey(g.kind);
+    if (key === undefined) return;
+    if (!liveGate[gi]) { dropped++; return; }
+    const f = figuresOf(key);
+    units.push({
+      type: key,
+      areaUm2: f.areaUm2,
+      leakageNw: f.leakageNw,
+      outputs: [{ net: g.output, energyFj: singleEnergy(f) }],
+      pins: g.inputs.map((x) => ({ net: root[x]!, capFf: f.inputCapFf })),
+    });
+  });
+
+  nl.cells.forEach((cell, c) => {
+    const members = cellGates[c]!;
+    if (!liveCell[c]) {
+      if (gates.some((g) => g.cell === c && gateCellKey(g.kind) !== undefined)) dropped++;
+      return;
+    }
+    const f = library[cell.type];
+    const inside = new Set(members.map((gi) => gates[gi]!.output));
+    if (f) {
+      const pinNets = new Set<number>();
+      for (const gi of members) for (const x of gates[gi]!.inputs) if (!inside.has(x)) pinNets.add(root[x]!);
+      const outputs = members
+        .map((gi) => gates[gi]!)
+        .filter((g) => g.kind !== "CONST0" && g.kind !== "CONST1" && constant[g.output]! < 0 && (consumers[g.output]! > 0 || isOutput[g.output]))
+        .map((g) => ({ net: g.output, energyFj: outputEnergy(f, g.kind) }));
+      units.push({
+        type: cell.type,
+        areaUm2: f.areaUm2,
+        leakageNw: f.leakageNw,
+        outputs,
+        pins: [...pinNets].filter((net) => constant[net]! < 0).map((net) => ({ net, capFf: f.inputCapFf })),
+      });
+    } else {
+      // A cell type the library lacks costs what its gates would as loose gates.
+      const u: Unit = { type: cell.type, areaUm2: 0, leakageNw: 0, outputs: [], pins: [] };
+      for (const gi of members) {
+        const g = gates[gi]!;
+        const key = gateCellKey(g.kind);
+        if (key === undefined) continue;
+        const gf = figuresOf(key);
+        u.areaUm2 += gf.areaUm2;
+        u.leakageNw += gf.leakageNw;
+        u.outputs.push({ net: g.output, energyFj: singleEnergy(gf) });
+        for (const x of g.inputs) u.pins.push({ net: root[x]!, capFf: gf.inputCapFf });
+      }
+      units.push(u);
+    }
+  });
+
+  const inputNets = [...nl.portA, ...nl.portB];
+  return { units, dropped, inputNets };
+}
+
+function singleEnergy(f: CellFigures): number {
+  const e = Object.values(f.outputEnergyFj);
+  return e.reduce((s, x) => s + x, 0) / e.length;
+}
+
+/** Energy of a cell output by what drives it: the XOR of a half/full adder is its sum (YS). */
+function outputEnergy(f: CellFigures, driverKind: string): number {
+  const pins = f.outputEnergyFj;
+  const names = Object.keys(pins);
+  if (names.length === 1) return pins[names[0]!]!;
+  if ("YS" in pins && "YC" in pins) return driverKind === "XOR" || driverKind === "XNOR" ? pins.YS! : pins.YC!;
+  return singleEnergy(f);
+}
+
+/** 0 or 1 for nets constant over all inputs, -1 otherwise (or when the ports are too wide to check). */
+function constantNets(nl: Netlist): Int8Array {
+  const n = nl.netNames.length;
+  const constant = new Int8Array(n).fill(-1);
+  const inputs = [...nl.portA, ...nl.portB];
+  if (inputs.length > MAX_EXHAUSTIVE_BITS) {
+    // Too wide to enumerate: only literal constants are known.
+    const known = new Map<number, 0 | 1>();
+    for (const g of nl.gates) {
+      if (g.kind === "CONST0") known.set(g.output, 0);
+      else if (g.kind === "CONST1") known.set(g.output, 1);
+    }
+    for (const [net, v] of known) constant[net] = v;
+    return constant;
+  }
+  const words = Math.max(1, 2 ** inputs.length / 32);
+  const pattern = new Map<number, Uint32Array>();
+  inputs.forEach((net, bit) => pattern.set(net, counterBit(bit, words)));
+  const values = simulate(nl, words, (net) => pattern.get(net)!);
+  for (const g of nl.gates) {
+    const v = values[g.output]!;
+    let all0 = true;
+    let all1 = true;
+    for (let i = 0; i < words && (all0 || all1); i++) {
+      if (v[i] !== 0) all0 = false;
+      if (v[i] !== 0xffffffff) all1 = false;
+    }
+    if (all0) constant[g.output] = 0;
+    else if (all1) constant[g.output] = 1;
+  }
+  return constant;
+}

@@ -1,0 +1,3 @@
+// Figures. svg.ts holds internal drawing helpers (import it directly for new figures).
+export * from "./multiplier-figures.js";
+export { decodePng, encodePng, svgToPng } from "./png.js";
