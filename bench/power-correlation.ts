@@ -7,7 +7,7 @@
  * published figures, overall and for unsigned and signed circuits, plus a single scale factor
  * fitted on half of the circuits and checked on the other half.
  *
- *   node dist/bench/power-correlation.js <netlist dir> [--csv FILE] [--samples N] [--seed S] [--json OUT]
+ *   node dist/bench/power-correlation.js <netlist dir> [--csv FILE] [--samples N] [--seed S] [--delay zero|unit] [--json OUT]
  *
  * Needs no network: it reads only the directory given and the CSV.
  */
@@ -49,7 +49,7 @@ interface Circuit {
   gates: number;
 }
 
-function parseArgs(argv: string[]): { dir: string; csv: string; samples: number; seed: number; json?: string } {
+function parseArgs(argv: string[]): { dir: string; csv: string; samples: number; seed: number; delay: "zero" | "unit"; json?: string } {
   const rest: string[] = [];
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
@@ -58,7 +58,7 @@ function parseArgs(argv: string[]): { dir: string; csv: string; samples: number;
     else rest.push(a);
   }
   if (rest.length !== 1) {
-    console.error("usage: power-correlation <netlist dir> [--csv FILE] [--samples N] [--seed S] [--json OUT]");
+    console.error("usage: power-correlation <netlist dir> [--csv FILE] [--samples N] [--seed S] [--delay zero|unit] [--json OUT]");
     process.exit(2);
   }
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", ".."); // from dist/bench/
@@ -67,6 +67,7 @@ function parseArgs(argv: string[]): { dir: string; csv: string; samples: number;
     csv: opts.csv ?? join(process.env.AXNN_SHARED ?? join(repoRoot, "..", "shared"), "data", "evoapprox-8x8-metrics.csv"),
     samples: Number(opts.samples ?? 10000),
     seed: Number(opts.seed ?? 1),
+    delay: (opts.delay ?? "zero") as "zero" | "unit",
     json: opts.json,
   };
 }
@@ -175,7 +176,7 @@ function main(): void {
     const prev = circuits.get(key);
     // One netlist per circuit; the _pdk45 file (what the library characterised) wins.
     if (prev && !(rel.endsWith("_pdk45.v") && !prev.file.endsWith("_pdk45.v"))) continue;
-    const p = estimatePower(nl, { samples: args.samples, seed: args.seed });
+    const p = estimatePower(nl, { samples: args.samples, seed: args.seed, delay: args.delay });
     circuits.set(key, {
       key,
       name: row.name,
@@ -211,7 +212,8 @@ function main(): void {
     console.log(`\nscale factor (fitted on ${cal.trainN} circuits, alternate by LUT hash): ${cal.scale.toFixed(4)}; mean relative error train ${(100 * cal.trainMeanRelErr).toFixed(1)}%, held-out ${(100 * cal.testMeanRelErr).toFixed(1)}% (${cal.testN} circuits; circuits under 0.01 mW left out of relative error), held-out mean abs error ${cal.testMeanAbsErrMw.toFixed(4)} mW`);
   }
   if (skipped.length) console.log(`\nskipped ${skipped.length}:\n  ${skipped.join("\n  ")}`);
-  if (args.json) writeFileAtomic(args.json, JSON.stringify({ samples: args.samples, seed: args.seed, circuits: all, summary, calibration: cal, skipped }, null, 2) + "\n");
+  console.log(`\n(${args.samples} random operand pairs, seed ${args.seed}, delay model ${args.delay})`);
+  if (args.json) writeFileAtomic(args.json, JSON.stringify({ samples: args.samples, seed: args.seed, delay: args.delay, circuits: all, summary, calibration: cal, skipped }, null, 2) + "\n");
 }
 
 main();

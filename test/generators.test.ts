@@ -14,8 +14,10 @@ import {
   parseGeneratorName,
   truncationCorrection,
 } from "../src/multipliers/generators/index.js";
-import { exactMultiplier, multiplierFromFunction, multiply, type Multiplier } from "../src/multipliers/multiplier.js";
+import { exactMultiplier, lutHash, multiplierFromFunction, multiply, type Multiplier } from "../src/multipliers/multiplier.js";
 import { AxnnError } from "../src/util/errors.js";
+import { existsSync, readFileSync } from "node:fs";
+import { SHARED_METRICS_CSV } from "./shared.js";
 
 /** Mean |approx - exact| over all operand pairs (uniform), computed directly. */
 function meanAbsError(m: Multiplier): number {
@@ -233,6 +235,22 @@ test("multiplier meta names the generator, its parameters and a reference", () =
   for (const g of Object.values(GENERATORS)) assert.ok(g.reference.length > 20 && g.description.length > 20, g.kind);
 });
 
+test("registry entries list their parameters with ranges and defaults, and build", () => {
+  const drum = GENERATORS.drum!;
+  assert.deepEqual(drum.params.map((p) => p.name), ["n", "signed", "k"]);
+  assert.deepEqual(drum.params[2]!.bounds!(8, false), [3, 7]);
+  assert.equal(drum.params[2]!.default(8), 4);
+  assert.equal(drum.supportsSigned, true);
+  assert.deepEqual(GENERATORS.bam!.params.map((p) => p.name), ["n", "hbl", "vbl"]);
+  assert.equal(drum.build({ k: 5, n: 6 }).multiplier.name, "drum_k5_u8x6");
+  assert.equal(drum.name({ signed: true }), "drum_k4_s8x8");
+  for (const g of Object.values(GENERATORS)) {
+    // Every default is within its own range, for every weight width.
+    for (let n = 1; n <= 8; n++) assert.doesNotThrow(() => g.name({ n }), `${g.kind} defaults at n=${n}`);
+  }
+  assert.throws(() => generate("constructor"), AxnnError);
+});
+
 test("canonical names round-trip through parseGeneratorName", () => {
   assert.deepEqual(parseGeneratorName("drum_k4_u8x8"), { kind: "drum", params: { n: 8, signed: false, k: 4 } });
   assert.deepEqual(parseGeneratorName("trunc_k6c_s8x4"), { kind: "trunc", params: { n: 4, signed: true, k: 6, correct: true } });
@@ -275,4 +293,26 @@ test("bad parameters are AxnnErrors naming the parameter and its range", () => {
   rejects(() => parseGeneratorName("drum_k9_u8x8"), "drum.k", "3 to 7");
   rejects(() => parseGeneratorName("drum_x4_u8x8"), "drum_k4_u8x8");
   rejects(() => generateByName("mul8u_1JFF"), "mul8u_1JFF");
+});
+
+test("signed truncated and operand-truncated tables equal published EvoApproxLib circuits", { skip: !existsSync(SHARED_METRICS_CSV) && "shared/ not present" }, () => {
+  // EvoApproxLib names are not stable across versions, so circuits are found by LUT hash;
+  // their published MAE% (rounded) must then agree with ours too.
+  const lines = readFileSync(SHARED_METRICS_CSV, "utf8").trim().split("\n");
+  const header = lines[0]!.split(",");
+  const hashCol = header.indexOf("lut_sha1_12"), maeCol = header.indexOf("mae_pct");
+  const byHash = new Map(lines.slice(1).map((l) => l.split(",")).map((r) => [r[hashCol]!, r]));
+  const cases: Array<[string, Record<string, unknown>]> = [
+    ["exact", {}], ["exact", { signed: true }],
+    ["trunc", { k: 3, signed: true }], ["trunc", { k: 4, signed: true }],
+    ["optrunc", { ka: 1, kw: 0, signed: true }], ["optrunc", { ka: 2, kw: 2, signed: true }], ["optrunc", { ka: 3, kw: 3, signed: true }],
+  ];
+  for (const [kind, params] of cases) {
+    const m = generate(kind, params).multiplier;
+    const row = byHash.get(lutHash(m));
+    assert.ok(row, `${m.name}: hash ${lutHash(m)} not among EvoApproxLib's`);
+    const published = Number(row[maeCol]);
+    const ours = (100 * meanAbsError(m)) / 2 ** 16;
+    assert.ok(Math.abs(ours - published) <= 0.05 * published + 0.001, `${m.name}: MAE% ${ours} vs published ${published} (${row[0]})`);
+  }
 });

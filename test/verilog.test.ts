@@ -130,6 +130,10 @@ test("the writer handles every gate kind, library cells by function, and cell ty
   const [a0, a1, a2, a3, a4, a5, a6, a7] = b.portA as [number, number, number, number, number, number, number, number];
   const [b0, b1, b2, b3, b4, b5, b6, b7] = b.portB as [number, number, number, number, number, number, number, number];
   const maj = (x: number, y: number, z: number) => b.cell("MAJ3", () => b.or(b.and(x, y), b.and(b.or(x, y), z)));
+  const csa = (x: number, y: number, z: number) => b.cell("CSA3", () => {
+    const p = b.xor(x, y);
+    return { s: b.xor(p, z), c: b.or(b.and(x, y), b.and(p, z)) };
+  });
   const out = [
     b.gate("NAND", [a0, b0]),
     b.gate("NOR", [a1, b1]),
@@ -148,11 +152,15 @@ test("the writer handles every gate kind, library cells by function, and cell ty
     b.xor(b.halfAdder(a1, b2).carry, a2),
     b.halfAdder(a3, a3).sum,
     a0, // an output bit straight from an input port
+    // A type the writer learns from an instance whose carry dangles; the next uses both outputs.
+    csa(a1, a2, b3).s,
+    ((r) => b.xor(r.s, r.c))(csa(b1, a5, b2)),
   ];
   const nl = b.build(out);
   const text = writeVerilog(nl, { moduleName: "kinds_written" });
   assert.match(text, /^module kinds_written\(A, B, O\);/m);
   assert.match(text, /^module PDKGENMAJ3X1\(/m);
+  assert.match(text, /^module PDKGENCSA3X1\(input I0, input I1, input I2, output Y0, output Y1\);/m);
   const back = parseVerilog(text);
   assert.deepEqual(netlistToTable(back, false).table, netlistToTable(nl, false).table);
   assert.deepEqual(cellCounts(back), cellCounts(nl));

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from "commander";
 import { isAxnnError } from "../util/errors.js";
+import { registerDemo } from "./demo.js";
 import { registerMult } from "./mult.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
@@ -12,6 +13,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerMult(program);
+  registerDemo(program);
   return program;
 }
 

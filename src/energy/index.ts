@@ -6,3 +6,5 @@ export * from "./model.js";
 export * from "./timeloop-stats.js";
 export * from "./presets.js";
 export * from "./approx.js";
+export * from "./mapper.js";
+export * from "./report.js";

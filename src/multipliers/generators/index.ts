@@ -18,49 +18,87 @@ export { generateMitchell, generateIterativeLog, type MitchellParams, type Itera
 export { generatePerforated, type PerforatedParams } from "./perforation.js";
 
 /** The parameters every generator takes besides its design parameters. */
-export const WIDTH_PARAM_SPECS: GeneratorParamSpec[] = [
+export const WIDTH_PARAM_SPECS: readonly GeneratorParamSpec[] = [
   { name: "n", type: "int", description: "weight width N of 8xN (the activation is 8 bits)", range: "1..8", bounds: () => [1, 8], default: () => 8 },
-  { name: "signed", type: "bool", description: "two's complement operands and product", range: "true/false (only where supportsSigned)", default: () => false },
+  { name: "signed", type: "bool", description: "two's complement operands and product", range: "true/false", default: () => false },
 ];
 
+/** A registry entry: what a design is and how to build it. */
+export interface GeneratorEntry {
+  kind: string;
+  title: string;
+  description: string;
+  reference: string;
+  supportsSigned: boolean;
+  /** All parameters with ranges and defaults: n, signed (where supported), then the design's own. */
+  params: readonly GeneratorParamSpec[];
+  /** Validates the parameters (AxnnError naming the parameter and its range) and builds the design. */
+  build(params?: Record<string, unknown>): GeneratedMultiplier;
+  /** The behavioural (plain arithmetic) model for the same parameters. */
+  model(params?: Record<string, unknown>): BehaviouralModel;
+  /** Canonical instance name for the parameters. */
+  name(params?: Record<string, unknown>): string;
+}
+
+const DEFINITIONS: readonly GeneratorDefinition[] = [
+  exactGenerator, truncatedGenerator, operandTruncatedGenerator, brokenArrayGenerator,
+  drumGenerator, mitchellGenerator, iterativeLogGenerator, perforatedGenerator,
+];
+
+function entryOf(def: GeneratorDefinition): GeneratorEntry {
+  return {
+    kind: def.kind,
+    title: def.title,
+    description: def.description,
+    reference: def.reference,
+    supportsSigned: def.supportsSigned,
+    params: [...WIDTH_PARAM_SPECS.filter((s) => s.name !== "signed" || def.supportsSigned), ...def.params],
+    build(params = {}) {
+      const p = resolveParams(def, params);
+      return def.buildResolved(p, canonicalName(def, p));
+    },
+    model: (params = {}) => def.modelResolved(resolveParams(def, params)),
+    name: (params = {}) => canonicalName(def, resolveParams(def, params)),
+  };
+}
+
 /** All built-in design families, by kind. */
-export const GENERATORS: Readonly<Record<string, GeneratorDefinition>> = Object.freeze(Object.fromEntries(
-  [exactGenerator, truncatedGenerator, operandTruncatedGenerator, brokenArrayGenerator, drumGenerator, mitchellGenerator, iterativeLogGenerator, perforatedGenerator]
-    .map((g) => [g.kind, g]),
-));
+export const GENERATORS: Readonly<Record<string, GeneratorEntry>> = Object.freeze(Object.fromEntries(DEFINITIONS.map((d) => [d.kind, entryOf(d)])));
+const DEFINITION_BY_KIND = new Map(DEFINITIONS.map((d) => [d.kind, d]));
 
 export function generatorKinds(): string[] {
   return Object.keys(GENERATORS);
 }
 
-export function getGenerator(kind: string): GeneratorDefinition {
-  const g = GENERATORS[kind];
+export function getGenerator(kind: string): GeneratorEntry {
+  const g = Object.hasOwn(GENERATORS, kind) ? GENERATORS[kind] : undefined; // not "constructor" & co.
   if (!g) throw new AxnnError(`unknown multiplier generator "${kind}"; known: ${generatorKinds().join(", ")}`, { field: "kind" });
   return g;
 }
 
+function definition(kind: string): GeneratorDefinition {
+  getGenerator(kind); // throws the AxnnError for unknown kinds
+  return DEFINITION_BY_KIND.get(kind)!;
+}
+
 /** Validated parameters with defaults filled in (n, signed and every design parameter). */
 export function resolveGeneratorParams(kind: string, params: Record<string, unknown> = {}): ParamValues {
-  return resolveParams(getGenerator(kind), params);
+  return resolveParams(definition(kind), params);
 }
 
 /** Canonical instance name, e.g. `drum_k4_u8x8`, `trunc_k6c_s8x8`, `bam_h2_v6_u8x4`. */
 export function generatorName(kind: string, params: Record<string, unknown> = {}): string {
-  const g = getGenerator(kind);
-  return canonicalName(g, resolveParams(g, params));
+  return getGenerator(kind).name(params);
 }
 
 /** Builds a design: its gate-level netlist and the multiplier simulated from it. */
 export function generate(kind: string, params: Record<string, unknown> = {}): GeneratedMultiplier {
-  const g = getGenerator(kind);
-  const p = resolveParams(g, params);
-  return g.buildResolved(p, canonicalName(g, p));
+  return getGenerator(kind).build(params);
 }
 
 /** The behavioural (arithmetic) model of a design: product of two operand values. */
 export function behaviouralModel(kind: string, params: Record<string, unknown> = {}): BehaviouralModel {
-  const g = getGenerator(kind);
-  return g.modelResolved(resolveParams(g, params));
+  return getGenerator(kind).model(params);
 }
 
 const NAME_PATTERN = /^([a-z]+)(?:_([a-z0-9_]*?))?_([us])8x([1-8])$/;
@@ -75,7 +113,7 @@ export function parseGeneratorName(name: string): { kind: string; params: ParamV
   const m = NAME_PATTERN.exec(name);
   if (!m) return undefined;
   const [, kind, body = "", sign, width] = m as unknown as [string, string, string | undefined, string, string];
-  const g = GENERATORS[kind];
+  const g = DEFINITION_BY_KIND.get(kind);
   if (!g) return undefined;
   const design = g.parseBody(body);
   if (!design) {

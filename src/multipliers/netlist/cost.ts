@@ -43,6 +43,16 @@ export interface PowerOptions {
   library?: Readonly<Record<string, CellFigures>>;
   /** Supply voltage for net switching energy (default: the library's 1.1 V). */
   vdd?: number;
+  /**
+   * "zero": each net switches at most once per cycle (settled values only).
+   * "unit": every cell switches one time unit after its inputs, so glitches count too.
+   */
+  delay?: "zero" | "unit";
+  /**
+   * Price loose XOR/AND/OR groups that form half or full adders as HA/FA cells, as synthesis
+   * maps them (default true). Netlists made of cells are unaffected.
+   */
+  mapAdders?: boolean;
 }
 
 export interface TypePower {
@@ -90,6 +100,8 @@ export interface NetlistCost {
 const DEFAULT_SAMPLES = 10_000;
 const DEFAULT_SEED = 1;
 const DEFAULT_FREQUENCY_MHZ = 1000;
+const DEFAULT_DELAY: "zero" | "unit" = "zero";
+const DEFAULT_MAP_ADDERS = true;
 /** Exhaustive constant detection up to this many input bits (2^20 vectors = 32,768 words). */
 const MAX_EXHAUSTIVE_BITS = 20;
 
@@ -110,9 +122,20 @@ interface Analysis {
   inputNets: number[];
 }
 
-/** Cells and loose gates by type, plus `total`; `dropped` counts unused or constant logic left out. */
-export function gateCounts(nl: Netlist, library: Readonly<Record<string, CellFigures>> = GSCL45_CELLS): Record<string, number> {
-  const { units, dropped } = analyze(nl, library);
+export interface CountOptions {
+  /** Cell figures (default gscl45nm); only decides which cell types are known. */
+  library?: Readonly<Record<string, CellFigures>>;
+  /** Count loose XOR/AND/OR groups that form half/full adders as HA/FA cells (default false). */
+  mapAdders?: boolean;
+}
+
+/**
+ * Cells (by type, from `nl.cells`) and loose gates (AND2, OR2, XOR2, NOT, ...) of the logic
+ * that reaches an output, plus `total`; `dropped` counts unused or constant logic left out.
+ * Wires (BUF) and constants are not counted.
+ */
+export function gateCounts(nl: Netlist, opts: CountOptions = {}): Record<string, number> {
+  const { units, dropped } = analyze(nl, opts.library ?? GSCL45_CELLS, opts.mapAdders ?? false);
   const counts: Record<string, number> = {};
   for (const u of units) counts[u.type] = (counts[u.type] ?? 0) + 1;
   const sorted: Record<string, number> = {};
@@ -122,9 +145,9 @@ export function gateCounts(nl: Netlist, library: Readonly<Record<string, CellFig
   return sorted;
 }
 
-/** Total cell area, um^2. */
-export function estimateArea(nl: Netlist, library: Readonly<Record<string, CellFigures>> = GSCL45_CELLS): number {
-  return analyze(nl, library).units.reduce((s, u) => s + u.areaUm2, 0);
+/** Total cell area, um^2 (loose half/full adders mapped to HA/FA cells unless `mapAdders` is false). */
+export function estimateArea(nl: Netlist, opts: CountOptions = {}): number {
+  return analyze(nl, opts.library ?? GSCL45_CELLS, opts.mapAdders ?? DEFAULT_MAP_ADDERS).units.reduce((s, u) => s + u.areaUm2, 0);
 }
 
 export function estimatePower(nl: Netlist, opts: PowerOptions = {}): PowerEstimate {
@@ -134,17 +157,20 @@ export function estimatePower(nl: Netlist, opts: PowerOptions = {}): PowerEstima
   if (!(frequencyMHz > 0) || !Number.isFinite(frequencyMHz)) throw new AxnnError(`frequency must be a positive number of MHz, got ${frequencyMHz}`, { field: "frequencyMHz" });
   if (!(vdd > 0)) throw new AxnnError(`supply voltage must be positive, got ${vdd}`, { field: "vdd" });
 
-  const { units, inputNets } = analyze(nl, library);
+  const { units, inputNets } = analyze(nl, library, opts.mapAdders ?? DEFAULT_MAP_ADDERS);
   const { drive, samples } = opts.stimulus ? suppliedStimulus(nl, opts.stimulus) : randomStimulus(nl, opts.samples ?? DEFAULT_SAMPLES, opts.seed ?? DEFAULT_SEED);
   const words = Math.ceil(samples / 32);
   const values = simulate(nl, words, (net) => drive.get(net)!);
   const transitions = samples - 1;
+  const delay = opts.delay ?? DEFAULT_DELAY;
+  if (delay !== "zero" && delay !== "unit") throw new AxnnError(`delay model must be "zero" or "unit", got ${String(delay)}`, { field: "delay" });
+  const unitToggles = delay === "unit" ? unitDelayToggles(nl, values, samples) : undefined;
 
   const toggleCache = new Map<number, number>();
   const togglesPerCycle = (net: number): number => {
     let t = toggleCache.get(net);
     if (t === undefined) {
-      t = countToggles(values[net]!, samples) / transitions;
+      t = (unitToggles ? unitToggles[net]! : countToggles(values[net]!, samples)) / transitions;
       toggleCache.set(net, t);
     }
     return t;
@@ -216,8 +242,8 @@ export function netlistCost(nl: Netlist, opts: PowerOptions = {}): NetlistCost {
   const library = opts.library ?? GSCL45_CELLS;
   const p = estimatePower(nl, opts);
   return {
-    gates: gateCounts(nl, library),
-    area_estimate_um2: estimateArea(nl, library),
+    gates: gateCounts(nl, { library }),
+    area_estimate_um2: estimateArea(nl, { library, mapAdders: opts.mapAdders }),
     power_estimate: {
       total_mW: p.totalMw,
       dynamic_mW: p.dynamicMw,
@@ -229,6 +255,70 @@ export function netlistCost(nl: Netlist, opts: PowerOptions = {}): NetlistCost {
       library: p.library,
     },
   };
+}
+
+/**
+ * Transitions of every net when each cell (or loose gate) switches one time unit after its
+ * inputs: glitches included. Starts each cycle from the previous vector's settled values, with
+ * the new inputs applied, and steps until nothing changes. Wires (loose BUF) have no delay, and
+ * gates inside one cell instance act together as the cell.
+ */
+function unitDelayToggles(nl: Netlist, settled: Uint32Array[], samples: number): Float64Array {
+  const n = nl.netNames.length;
+  const words = Math.ceil(samples / 32);
+  const mask = new Uint32Array(words).fill(0xffffffff);
+  mask[0] = mask[0]! & ~1; // vector 0 has no predecessor
+  if (samples % 32 !== 0) mask[words - 1] = mask[words - 1]! & ((1 << (samples % 32)) - 1);
+  const driverCell = new Int32Array(n).fill(-1);
+  const isPort = new Uint8Array(n);
+  for (const net of [...nl.portA, ...nl.portB]) isPort[net] = 1;
+  for (const g of nl.gates) if (g.cell !== undefined) driverCell[g.output] = g.cell;
+  const toggles = new Float64Array(n);
+  // Each net starts at its settled value for the previous vector (one vector earlier in the stream).
+  let state: Uint32Array[] = new Array(n);
+  for (let net = 0; net < n; net++) {
+    const v = settled[net];
+    if (!v) continue;
+    if (isPort[net]) { state[net] = v; toggles[net] = countToggles(v, samples); continue; }
+    const prev = new Uint32Array(words);
+    for (let i = 0; i < words; i++) prev[i] = ((v[i]! << 1) | (i > 0 ? v[i - 1]! >>> 31 : 0)) >>> 0;
+    state[net] = prev;
+  }
+  const scratch = new Uint32Array(words);
+  for (let step = 0; step <= nl.gates.length; step++) {
+    const next: Uint32Array[] = state.slice();
+    let changed = false;
+    for (const g of nl.gates) {
+      const wire = g.kind === "BUF" && g.cell === undefined;
+      const pick = (x: number) => (isPort[x] || wire || (g.cell !== undefined && driverCell[x] === g.cell) ? next[x]! : state[x]!);
+      const x = g.inputs.length > 0 ? pick(g.inputs[0]!) : scratch;
+      const y = g.inputs.length > 1 ? pick(g.inputs[1]!) : scratch;
+      const out = new Uint32Array(words);
+      switch (g.kind) {
+        case "AND": for (let i = 0; i < words; i++) out[i] = x[i]! & y[i]!; break;
+        case "OR": for (let i = 0; i < words; i++) out[i] = x[i]! | y[i]!; break;
+        case "XOR": for (let i = 0; i < words; i++) out[i] = x[i]! ^ y[i]!; break;
+        case "NAND": for (let i = 0; i < words; i++) out[i] = ~(x[i]! & y[i]!); break;
+        case "NOR": for (let i = 0; i < words; i++) out[i] = ~(x[i]! | y[i]!); break;
+        case "XNOR": for (let i = 0; i < words; i++) out[i] = ~(x[i]! ^ y[i]!); break;
+        case "NOT": for (let i = 0; i < words; i++) out[i] = ~x[i]!; break;
+        case "BUF": out.set(x); break;
+        case "CONST0": break;
+        case "CONST1": out.fill(0xffffffff); break;
+      }
+      const old = state[g.output]!;
+      let t = 0;
+      for (let i = 0; i < words; i++) {
+        const d = (out[i]! ^ old[i]!) & mask[i]!;
+        if (d !== 0) t += popcount(d);
+      }
+      if (t > 0) { toggles[g.output]! += t; changed = true; }
+      next[g.output] = out;
+    }
+    state = next;
+    if (!changed) break;
+  }
+  return toggles;
 }
 
 /** Transitions between consecutive vectors 0..samples-1 of a bit-parallel net value. */
@@ -330,17 +420,90 @@ function packPort(nets: number[], values: ArrayLike<number>, field: string, driv
   nets.forEach((net, bit) => drive.set(net, packed[bit]!));
 }
 
-const analysisCache = new WeakMap<Netlist, WeakMap<object, Analysis>>();
+const analysisCache = new WeakMap<Netlist, WeakMap<object, Map<boolean, Analysis>>>();
 
-function analyze(nl: Netlist, library: Readonly<Record<string, CellFigures>>): Analysis {
+function analyze(nl: Netlist, library: Readonly<Record<string, CellFigures>>, mapAdders: boolean): Analysis {
   let perLib = analysisCache.get(nl);
   if (!perLib) analysisCache.set(nl, (perLib = new WeakMap()));
-  let a = perLib.get(library);
-  if (!a) perLib.set(library, (a = analyzeUncached(nl, library)));
+  let perMode = perLib.get(library);
+  if (!perMode) perLib.set(library, (perMode = new Map()));
+  let a = perMode.get(mapAdders);
+  if (!a) perMode.set(mapAdders, (a = analyzeUncached(nl, library, mapAdders)));
   return a;
 }
 
-function analyzeUncached(nl: Netlist, library: Readonly<Record<string, CellFigures>>): Analysis {
+interface AdderMatch {
+  type: "HA" | "FA";
+  /** Gate indices the adder replaces. */
+  gates: number[];
+  sum: number;
+  carry: number;
+  /** Input nets (resolved through wires). */
+  inputs: number[];
+}
+
+/**
+ * Half and full adders among loose gates, as a synthesis tool would map them onto HA/FA cells:
+ * FA: p = a^b, s = p^c, co = (a&b) | (p&c), with p, a&b and p&c used nowhere else;
+ * HA: a^b and a&b on the same two nets.
+ */
+function findAdders(nl: Netlist, liveGate: Uint8Array, root: Int32Array): AdderMatch[] {
+  const gates = nl.gates;
+  const loose = (gi: number) => liveGate[gi] === 1 && gates[gi]!.cell === undefined;
+  const driver = new Int32Array(nl.netNames.length).fill(-1);
+  const users: number[][] = Array.from({ length: nl.netNames.length }, () => []);
+  gates.forEach((g, gi) => {
+    if (!liveGate[gi]) return;
+    driver[g.output] = gi;
+    for (const x of g.inputs) users[x]!.push(gi);
+  });
+  const isOutput = new Uint8Array(nl.netNames.length);
+  for (const net of nl.output) isOutput[net] = 1;
+  const pairKey = (x: number, y: number) => (root[x]! < root[y]! ? `${root[x]},${root[y]}` : `${root[y]},${root[x]}`);
+  const byKindPair = new Map<string, number[]>();
+  gates.forEach((g, gi) => {
+    if (!loose(gi) || g.inputs.length !== 2) return;
+    const k = `${g.kind}:${pairKey(g.inputs[0]!, g.inputs[1]!)}`;
+    byKindPair.set(k, [...(byKindPair.get(k) ?? []), gi]);
+  });
+  const taken = new Uint8Array(gates.length);
+  const free = (gi: number | undefined): gi is number => gi !== undefined && gi >= 0 && loose(gi) && !taken[gi];
+  const onlyUsedBy = (net: number, allowed: number[]) => !isOutput[net] && users[net]!.every((u) => allowed.includes(u));
+  const found = (kind: string, x: number, y: number) => (byKindPair.get(`${kind}:${pairKey(x, y)}`) ?? []).find((gi) => free(gi));
+  const matches: AdderMatch[] = [];
+
+  gates.forEach((s, si) => {
+    if (!free(si) || s.kind !== "XOR") return;
+    for (const [pIn, cIn] of [[0, 1], [1, 0]] as const) {
+      const p = s.inputs[pIn]!, c = s.inputs[cIn]!;
+      const pi = driver[p]!;
+      if (!free(pi) || pi === si || gates[pi]!.kind !== "XOR") continue;
+      const [a, b] = gates[pi]!.inputs as [number, number];
+      const ti = found("AND", p, c);
+      const gi = found("AND", a, b);
+      if (!free(ti) || !free(gi)) continue;
+      const coi = found("OR", gates[gi]!.output, gates[ti]!.output);
+      if (!free(coi)) continue;
+      if (!onlyUsedBy(p, [si, ti]) || !onlyUsedBy(gates[gi]!.output, [coi]) || !onlyUsedBy(gates[ti]!.output, [coi])) continue;
+      const group = [pi, si, gi, ti, coi];
+      group.forEach((x) => { taken[x] = 1; });
+      matches.push({ type: "FA", gates: group, sum: s.output, carry: gates[coi]!.output, inputs: [root[a]!, root[b]!, root[c]!] });
+      return;
+    }
+  });
+  gates.forEach((x, xi) => {
+    if (!free(xi) || x.kind !== "XOR") return;
+    const [a, b] = x.inputs as [number, number];
+    const yi = found("AND", a, b);
+    if (!free(yi)) return;
+    taken[xi] = 1;
+    taken[yi] = 1;
+    matches.push({ type: "HA", gates: [xi, yi], sum: x.output, carry: gates[yi]!.output, inputs: [root[a]!, root[b]!] });
+  });
+  return matches;
+}
+
+function analyzeUncached(nl: Netlist, library: Readonly<Record<string, CellFigures>>, mapAdders: boolean): Analysis {
   const n = nl.netNames.length;
   const gates = nl.gates;
   const constant = constantNets(nl);
@@ -394,8 +557,22 @@ function analyzeUncached(nl: Netlist, library: Readonly<Record<string, CellFigur
   });
 
   let dropped = 0;
+  const claimed = new Uint8Array(gates.length);
+  if (mapAdders && library.HA && library.FA) {
+    for (const m of findAdders(nl, liveGate, root)) {
+      const f = library[m.type]!;
+      m.gates.forEach((gi) => { claimed[gi] = 1; });
+      units.push({
+        type: m.type,
+        areaUm2: f.areaUm2,
+        leakageNw: f.leakageNw,
+        outputs: [{ net: m.sum, energyFj: f.outputEnergyFj.YS ?? singleEnergy(f) }, { net: m.carry, energyFj: f.outputEnergyFj.YC ?? singleEnergy(f) }],
+        pins: m.inputs.map((net) => ({ net, capFf: f.inputCapFf })),
+      });
+    }
+  }
   gates.forEach((g, gi) => {
-    if (g.cell !== undefined) return;
+    if (g.cell !== undefined || claimed[gi]) return;
     const key = gateCellKey(g.kind);
     if (key === undefined) return;
     if (!liveGate[gi]) { dropped++; return; }

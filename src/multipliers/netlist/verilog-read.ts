@@ -28,7 +28,8 @@ interface Tok {
   sized?: boolean;
 }
 
-const SYMBOLS = ["~&", "~|", "~^", "^~", "(", ")", "[", "]", "{", "}", ",", ";", ":", ".", "=", "&", "|", "^", "~", "+", "-", "?", "#", "*", "/", "%", "<", ">", "!", "@", "$"];
+// Multi-character symbols first. Some are only recognised to be named in an error.
+const SYMBOLS = ["~&", "~|", "~^", "^~", "<<", ">>", "==", "!=", "&&", "||", "<=", ">=", "(", ")", "[", "]", "{", "}", ",", ";", ":", ".", "=", "&", "|", "^", "~", "+", "-", "?", "#", "*", "/", "%", "<", ">", "!", "@", "$"];
 
 function isIdStart(c: number): boolean {
   return (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95;
@@ -276,6 +277,7 @@ class Parser {
         this.pos++;
         dir = t.text as Direction;
         this.accept("wire");
+        if (this.isKw("signed")) this.fail(`signed ports are not supported (all nets are unsigned bit vectors)`);
         range = this.isSym("[") ? this.parseRange() : [0, 0];
       }
       const nameTok = this.ident("a port name");
@@ -313,9 +315,11 @@ class Parser {
       this.pos++;
       const dir = t.text as Direction;
       if (dir !== "wire") this.accept("wire");
+      // Signed nets would change how `+` extends operands; EvoApproxLib never declares any.
+      if (this.isKw("signed")) this.fail(`signed ${dir} declarations are not supported (all nets are unsigned bit vectors)`);
       const range: [number, number] = this.isSym("[") ? this.parseRange() : [0, 0];
       do {
-        const nameTok = this.ident(`a ${dir} name`);
+        const nameTok = this.ident(`${dir === "wire" ? "a" : "an"} ${dir} name`);
         if (dir !== "wire" && !mod.ports.includes(nameTok.text)) this.fail(`${dir} ${nameTok.text} is not in the port list of module ${mod.name}`, nameTok.line);
         if (this.isSym("=")) this.fail("net declaration assignments (wire x = ...) are not supported; use a separate assign");
         this.declare(mod, { name: nameTok.text, dir, msb: range[0], lsb: range[1], line: nameTok.line });
@@ -458,7 +462,7 @@ class Parser {
 
 const KEYWORDS = new Set(["module", "endmodule", "input", "output", "inout", "wire", "assign", "reg", "always", "initial", "begin", "end", "parameter", "localparam", "function", "task", "generate", "endgenerate", "genvar", "supply0", "supply1", "tri", "wand", "wor", "integer", "specify", "endspecify"]);
 const BINARY_LEVELS = [["|"], ["^", "~^", "^~"], ["&"], ["+", "-"]];
-const UNSUPPORTED_BINARY = new Set(["*", "/", "%", "<", ">", "!", "@", "$"]);
+const UNSUPPORTED_BINARY = new Set(["*", "/", "%", "<", ">", "<<", ">>", "==", "!=", "&&", "||", "<=", ">=", "!", "@", "$"]);
 
 // ---------------------------------------------------------------- cell library
 
@@ -767,7 +771,7 @@ class Elaborator {
 
   private instanceStatement(scope: Scope, inst: Instance, stack: string[]): void {
     const def = this.modules.get(inst.type) ?? builtinCell(inst.type);
-    if (!def) this.fail(`unknown cell ${inst.type} (instance ${inst.name}); known without a definition in the file: ${[...BUILTIN_NAMES()].join(", ")}`, inst.line);
+    if (!def) this.fail(`unknown cell ${inst.type} (instance ${inst.name}); known without a definition in the file: ${[...builtinCellNames()].join(", ")}`, inst.line);
     if (stack.includes(def.name)) this.fail(`module ${def.name} instantiates itself (through ${stack.join(" -> ")})`, inst.line);
     const named = inst.conns.some((c) => c.port !== undefined);
     if (named && inst.conns.some((c) => c.port === undefined)) this.fail(`instance ${inst.name} mixes named and positional connections`, inst.line);
@@ -835,7 +839,7 @@ class Elaborator {
   }
 }
 
-function BUILTIN_NAMES(): string[] {
+function builtinCellNames(): string[] {
   builtinCell("");
   return [...builtinCells!.keys()];
 }

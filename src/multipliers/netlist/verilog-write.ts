@@ -152,8 +152,9 @@ function matchCell(spec: CellSpec, view: CellView, usedOutside: number[]): { inp
   const patterns = 1 << k;
   const arity = spec.inputs.length;
   if (k > arity) return undefined;
-  const choice = new Array<number>(arity).fill(0);
-  for (;;) {
+  const attempt = (choice: number[]) => {
+    // Every input net must reach some port.
+    if (new Set(choice).size !== k) return undefined;
     // Port function tables under this choice of input net per port.
     const portTables = spec.outputs.map(() => 0);
     for (let p = 0; p < patterns; p++) {
@@ -162,14 +163,21 @@ function matchCell(spec: CellSpec, view: CellView, usedOutside: number[]): { inp
       spec.eval(x).forEach((v, o) => { portTables[o]! |= (v & 1) << p; });
     }
     const outputs: (number | undefined)[] = spec.outputs.map(() => undefined);
-    let ok = true;
     for (const net of usedOutside) {
       const o = portTables.indexOf(view.tables.get(net)!);
-      if (o < 0 || (outputs[o] !== undefined && outputs[o] !== net)) { ok = false; break; }
+      if (o < 0 || (outputs[o] !== undefined && outputs[o] !== net)) return undefined;
       outputs[o] = net;
     }
-    // Every input net must reach some port.
-    if (ok && new Set(choice).size === k) return { inputs: choice.map((c) => view.inputs[c]!), outputs };
+    return { inputs: choice.map((c) => view.inputs[c]!), outputs };
+  };
+  // Keep the pin order the cell was read with when it fits (pins differ in load, which
+  // power estimates see); otherwise try every assignment of input nets to pins.
+  const identity = attempt(spec.inputs.map((_, q) => q));
+  if (identity) return identity;
+  const choice = new Array<number>(arity).fill(0);
+  for (;;) {
+    const found = attempt(choice);
+    if (found) return found;
     let q = 0;
     while (q < arity && ++choice[q]! === k) choice[q++] = 0;
     if (q === arity || k === 0) return undefined;
@@ -177,10 +185,10 @@ function matchCell(spec: CellSpec, view: CellView, usedOutside: number[]): { inp
 }
 
 /** A spec for a cell type we have no table entry for, from the gates of one instance. */
-function specFromInstance(view: CellView, usedOutside: number[]): CellSpec {
+function specFromInstance(view: CellView, portNets: number[]): CellSpec {
   const module = `PDKGEN${view.type.replace(/[^A-Za-z0-9_]/g, "_")}X1`;
   const inputs = view.inputs.map((_, k) => `I${k}`);
-  const outputs = usedOutside.map((_, k) => `Y${k}`);
+  const outputs = portNets.map((_, k) => `Y${k}`);
   const local = new Map<number, string>();
   view.inputs.forEach((net, k) => local.set(net, inputs[k]!));
   const wires: string[] = [];
@@ -191,8 +199,8 @@ function specFromInstance(view: CellView, usedOutside: number[]): CellSpec {
     lines.push(`    assign ${w} = ${gateExpr(g, (net) => local.get(net)!)};`);
     local.set(g.output, w);
   });
-  usedOutside.forEach((net, k) => lines.push(`    assign ${outputs[k]} = ${local.get(net)};`));
-  const tables = usedOutside.map((net) => view.tables.get(net)!);
+  portNets.forEach((net, k) => lines.push(`    assign ${outputs[k]} = ${local.get(net)};`));
+  const tables = portNets.map((net) => view.tables.get(net)!);
   return {
     module,
     inputs,
@@ -263,7 +271,12 @@ export function writeVerilog(nl: Netlist, opts: { moduleName?: string } = {}): s
     const view = viewCell(nl, g.cell, cellGates.get(g.cell)!);
     const usedOutside = view.gates.map((h) => h.output).filter((net) => [...(readBy.get(net) ?? [])].some((r) => r !== g.cell));
     let spec = specs.get(view.type) ?? CELL_SPECS.get(view.type);
-    if (!spec) spec = specFromInstance(view, usedOutside);
+    if (!spec) {
+      // Ports of a new type: what this instance exports plus its dangling outputs, so that
+      // a later instance using an output this one leaves unused still matches.
+      const readInside = new Set(view.gates.flatMap((h) => h.inputs));
+      spec = specFromInstance(view, view.gates.map((h) => h.output).filter((net) => usedOutside.includes(net) || !readInside.has(net)));
+    }
     const m = matchCell(spec, view, usedOutside);
     if (!m) {
       throw new AxnnError(`cell ${view.instance} of type ${view.type} does not compute what a ${spec.module} cell does (ports ${[...spec.inputs, ...spec.outputs].join(", ")}); cannot write it as one`, { field: nl.name });

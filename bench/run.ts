@@ -1,0 +1,27 @@
+// `npm run bench`: every benchmark of axnn, printed as a table and written as JSON
+// (bench-results.json in the current directory; `--json` prints the JSON instead).
+import { cpus } from "node:os";
+import { writeFileAtomic } from "../src/util/fs.js";
+import { formatTable, type BenchResult } from "./harness.js";
+import { benchMultipliers } from "./multipliers.js";
+
+const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [["multipliers", benchMultipliers]];
+
+const json = process.argv.includes("--json");
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
+const results: BenchResult[] = [];
+for (const [name, run] of suites) {
+  if (only && !only.split(",").includes(name)) continue;
+  if (!json) process.stderr.write(`running ${name} benchmarks...\n`);
+  results.push(...(await run()));
+}
+const report = {
+  date: new Date().toISOString(),
+  node: process.version,
+  cpu: cpus()[0]?.model ?? "unknown",
+  cores: cpus().length,
+  results,
+};
+writeFileAtomic("bench-results.json", JSON.stringify(report, null, 2) + "\n");
+if (json) process.stdout.write(JSON.stringify(report, null, 2) + "\n");
+else process.stdout.write(`${report.cpu}, ${report.cores} cores, Node ${report.node}\n\n${formatTable(results)}\n\n(JSON: bench-results.json)\n`);

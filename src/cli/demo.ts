@@ -1,0 +1,18 @@
+import type { Command } from "commander";
+import { runDemo } from "../demo/index.js";
+import { printJson } from "./common.js";
+
+export function registerDemo(program: Command): void {
+  program
+    .command("demo")
+    .description("the main job on built-in data: characterise the multiplier library and write an HTML report with charts and JSON")
+    .option("--out <dir>", "output directory", "axnn-demo")
+    .option("--json", "print the results as JSON instead of a summary")
+    .action(async (opts: { out: string; json?: boolean }) => {
+      const res = await runDemo({ outDir: opts.out, quiet: opts.json });
+      if (opts.json) return printJson({ report: res.report, json: res.json, multipliers: res.multipliers });
+      const front = res.multipliers.filter((r) => r.pareto).map((r) => r.name);
+      process.stdout.write(`characterised ${res.multipliers.length} designs; Pareto-optimal (MAE vs power): ${front.join(", ")}\n`);
+      process.stdout.write(`report: ${res.report}\nJSON:   ${res.json}\n`);
+    });
+}

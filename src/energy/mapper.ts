@@ -1,0 +1,441 @@
+import { AxnnError, isAxnnError } from "../util/errors.js";
+import { progressBar } from "../util/progress.js";
+import type { Architecture } from "./arch.js";
+import type { Ert } from "./ert.js";
+import type { LevelMapping, Loop, Mapping } from "./mapping.js";
+import { evaluate, type Evaluation } from "./model.js";
+import type { Problem } from "./problem.js";
+
+/**
+ * The mapper: a search over mappings, kept apart from the model (it only calls `evaluate`).
+ * The mapspace: every dimension's bound split into factors over slots (each level's temporal
+ * loops and the X and Y spatial fan-out below it), the order of each level's temporal loops, and
+ * keep/bypass where the architecture leaves it open; all under the architecture's constraints
+ * (fixed factors, permutations, X/Y split, keep/bypass), mesh sizes and buffer capacities.
+ */
+
+export type Objective = "energy" | "delay" | "edp";
+export type SearchAlgorithm = "auto" | "exhaustive" | "random" | "anneal";
+
+export interface MapperOptions {
+  objective?: Objective;
+  seed?: number;
+  /** Wall-clock budget (ms); default 8000. */
+  timeLimitMs?: number;
+  /** Stop after this many evaluations (default: unbounded, the time limit decides). */
+  maxEvaluations?: number;
+  algorithm?: SearchAlgorithm;
+  /** Exhaustive search when the mapspace has at most this many points (default 20000). */
+  exhaustiveLimit?: number;
+  computeEnergyScale?: number;
+  /** Show a progress bar on stderr (default false). */
+  progress?: boolean;
+}
+
+export interface MapperResult {
+  mapping: Mapping;
+  evaluation: Evaluation;
+  objective: Objective;
+  algorithm: Exclude<SearchAlgorithm, "auto">;
+  evaluated: number;
+  valid: number;
+  /** Mapspace size (factorisations x loop orders x keep choices), as a float (may be huge). */
+  mapspaceSize: number;
+  elapsedMs: number;
+}
+
+/** Seeded PRNG (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function primeFactors(n: number): number[] {
+  const out: number[] = [];
+  for (let p = 2; p * p <= n; p++) while (n % p === 0) { out.push(p); n /= p; }
+  if (n > 1) out.push(n);
+  return out;
+}
+
+function divisors(n: number): number[] {
+  const out: number[] = [];
+  for (let d = 1; d <= n; d++) if (n % d === 0) out.push(d);
+  return out;
+}
+
+interface Slot {
+  level: number;
+  kind: "T" | "X" | "Y";
+  /** Fan-out limit for spatial slots. */
+  limit: number;
+  /** fixed[dim]: factor forced by a constraint (undefined = free). */
+  fixed: (number | undefined)[];
+}
+
+/** A point of the mapspace. */
+interface Genome {
+  /** factor[slot][dim] */
+  factor: number[][];
+  /** order[level]: dims of the temporal loops, outermost first (all dims; factor-1 loops are dropped). */
+  order: number[][];
+  keep: boolean[][];
+}
+
+interface Space {
+  slots: Slot[];
+  /** Slots each dimension may use (its factor there is free). */
+  freeSlots: number[][];
+  /** Bound left to distribute per dim after fixed factors. */
+  residual: number[];
+  /** Per level: dims in a fixed innermost-first order (from a permutation constraint). */
+  fixedInner: string[][];
+  /** Per level and data space: undefined = free choice, else forced. */
+  keepForced: (boolean | undefined)[][];
+}
+
+function buildSpace(arch: Architecture, problem: Problem): Space {
+  const slots: Slot[] = [];
+  const nd = problem.dims.length;
+  const dimOf = (name: string, where: string) => {
+    const i = problem.dims.indexOf(name);
+    if (i < 0) throw new AxnnError(`constraint names "${name}", not a dimension of the problem (${problem.dims.join(", ")})`, { file: arch.file, field: where });
+    return i;
+  };
+  arch.levels.forEach((lv, li) => {
+    const c = lv.constraints;
+    const tFixed = new Array<number | undefined>(nd).fill(undefined);
+    if (lv.dummy) tFixed.fill(1);
+    for (const [k, v] of Object.entries(c.temporalFactors ?? {})) if (v > 0) tFixed[dimOf(k, `${lv.name}.constraints.temporal.factors`)] = v;
+    slots.push({ level: li, kind: "T", limit: Infinity, fixed: tFixed });
+    for (const kind of ["X", "Y"] as const) {
+      const limit = kind === "X" ? lv.fanoutX : lv.fanoutY;
+      if (limit <= 1) continue;
+      const fixed = new Array<number | undefined>(nd).fill(undefined);
+      for (const [k, v] of Object.entries(c.spatialFactors ?? {})) if (v > 0) fixed[dimOf(k, `${lv.name}.constraints.spatial.factors`)] = v;
+      if (c.spatialPermutation && c.spatialSplit !== undefined) {
+        // Dimensions before `split` in the permutation go to X, the rest to Y.
+        c.spatialPermutation.forEach((name, idx) => {
+          const d = problem.dims.indexOf(name);
+          if (d < 0) return;
+          const onX = idx < c.spatialSplit!;
+          if ((kind === "X") !== onX) fixed[d] = 1;
+        });
+      }
+      // A fixed spatial factor constrains the level's total over X and Y; put it on X unless X cannot take it.
+      slots.push({ level: li, kind, limit, fixed });
+    }
+  });
+  // A spatial factor fixed for a level with both X and Y slots: keep it on one slot only.
+  for (let li = 0; li < arch.levels.length; li++) {
+    const xs = slots.find((s) => s.level === li && s.kind === "X");
+    const ys = slots.find((s) => s.level === li && s.kind === "Y");
+    if (!xs || !ys) continue;
+    for (let d = 0; d < nd; d++) {
+      const fx = xs.fixed[d], fy = ys.fixed[d];
+      if (fx !== undefined && fx > 1 && fy !== undefined && fy > 1) ys.fixed[d] = 1;
+    }
+  }
+  const residual = problem.bounds.slice();
+  const freeSlots: number[][] = problem.dims.map(() => []);
+  slots.forEach((s, si) => {
+    for (let d = 0; d < nd; d++) {
+      const f = s.fixed[d];
+      if (f === undefined) freeSlots[d]!.push(si);
+      else if (f > 1) {
+        if (residual[d]! % f !== 0) {
+          throw new AxnnError(`constraint ${problem.dims[d]}=${f} at ${arch.levels[s.level]!.name} does not divide ${problem.dims[d]}=${problem.bounds[d]}`, { file: arch.file });
+        }
+        residual[d]! /= f;
+      }
+    }
+  });
+  problem.dims.forEach((name, d) => {
+    if (residual[d]! > 1 && freeSlots[d]!.length === 0) {
+      throw new AxnnError(`the constraints leave no level free to iterate over ${name}=${residual[d]}`, { file: arch.file });
+    }
+  });
+  const fixedInner = arch.levels.map((lv) => (lv.constraints.temporalPermutation ?? []).filter((n) => problem.dims.includes(n)));
+  const nLevels = arch.levels.length;
+  const keepForced = arch.levels.map((lv, li) =>
+    problem.dataSpaces.map((ds) => {
+      if (lv.dummy) return false;
+      if (lv.constraints.keep?.includes(ds.name)) return true;
+      if (lv.constraints.bypass?.includes(ds.name)) return false;
+      // The outermost level holds every tensor.
+      if (li === 0) return true;
+      // Timeloop: listing "keep" alone means the rest is bypassed.
+      if (lv.constraints.keep !== undefined && lv.constraints.bypass === undefined) return false;
+      return undefined;
+    }),
+  );
+  void nLevels;
+  return { slots, freeSlots, residual, fixedInner, keepForced };
+}
+
+function shuffle<T>(a: T[], rand: () => number): T[] {
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(rand() * (i + 1));
+    [a[i], a[j]] = [a[j]!, a[i]!];
+  }
+  return a;
+}
+
+function slotProduct(g: Genome, si: number): number {
+  return g.factor[si]!.reduce((a, b) => a * b, 1);
+}
+
+/** A random level order honouring a permutation constraint (its dims innermost, in its order). */
+function randomOrder(space: Space, li: number, problem: Problem, rand: () => number): number[] {
+  const inner = space.fixedInner[li]!.map((n) => problem.dims.indexOf(n));
+  const rest = shuffle(problem.dims.map((_, d) => d).filter((d) => !inner.includes(d)), rand);
+  // inner is innermost-first; order is outermost-first.
+  return [...rest, ...[...inner].reverse()];
+}
+
+function randomGenome(space: Space, problem: Problem, nLevels: number, rand: () => number): Genome | null {
+  const nd = problem.dims.length;
+  const factor = space.slots.map((s) => s.fixed.map((f) => (f === undefined ? 1 : f)));
+  const dims = shuffle(problem.dims.map((_, d) => d), rand);
+  for (const d of dims) {
+    for (const p of shuffle(primeFactors(space.residual[d]!), rand)) {
+      const options = space.freeSlots[d]!.filter((si) => slotProduct({ factor } as Genome, si) * p <= space.slots[si]!.limit);
+      if (options.length === 0) return null;
+      // Bias towards temporal slots a little less than uniform so that spatial slots fill up.
+      const si = options[Math.floor(rand() * options.length)]!;
+      factor[si]![d]! *= p;
+    }
+  }
+  void nd;
+  const order = Array.from({ length: nLevels }, (_, li) => randomOrder(space, li, problem, rand));
+  const keep = space.keepForced.map((row) => row.map((k) => (k === undefined ? rand() < 0.5 : k)));
+  return { factor, order, keep };
+}
+
+function toMapping(space: Space, g: Genome, arch: Architecture): Mapping {
+  const levels: LevelMapping[] = arch.levels.map((_, li) => ({ temporal: [], spatial: [], keep: g.keep[li]!.slice() }));
+  space.slots.forEach((s, si) => {
+    const lm = levels[s.level]!;
+    if (s.kind === "T") {
+      lm.temporal = g.order[s.level]!.filter((d) => g.factor[si]![d]! > 1).map((d): Loop => ({ dim: d, bound: g.factor[si]![d]! }));
+    } else {
+      g.factor[si]!.forEach((f, d) => {
+        if (f > 1) lm.spatial.push({ dim: d, bound: f, spatial: s.kind as "X" | "Y" });
+      });
+    }
+  });
+  for (const lm of levels) lm.spatial.sort((a, b) => (a.spatial === b.spatial ? 0 : a.spatial === "X" ? -1 : 1));
+  return { levels };
+}
+
+function score(ev: Evaluation, objective: Objective): number {
+  if (objective === "energy") return ev.energyPj;
+  if (objective === "delay") return ev.cycles * (1 + 1e-12 * ev.energyPj);
+  return ev.energyPj * ev.cycles;
+}
+
+function mutate(space: Space, g: Genome, problem: Problem, rand: () => number): Genome | null {
+  const next: Genome = { factor: g.factor.map((r) => r.slice()), order: g.order.map((r) => r.slice()), keep: g.keep.map((r) => r.slice()) };
+  const r = rand();
+  if (r < 0.6) {
+    // Move one prime factor of one dimension to another free slot.
+    const d = Math.floor(rand() * problem.dims.length);
+    const from = space.freeSlots[d]!.filter((si) => next.factor[si]![d]! > 1);
+    if (from.length === 0) return null;
+    const a = from[Math.floor(rand() * from.length)]!;
+    const primes = primeFactors(next.factor[a]![d]!);
+    const p = primes[Math.floor(rand() * primes.length)]!;
+    const to = space.freeSlots[d]!.filter((si) => si !== a && slotProduct(next, si) * p <= space.slots[si]!.limit);
+    if (to.length === 0) return null;
+    const b = to[Math.floor(rand() * to.length)]!;
+    next.factor[a]![d]! /= p;
+    next.factor[b]![d]! *= p;
+    return next;
+  }
+  if (r < 0.9) {
+    // Swap two free loops of one level's order.
+    const li = Math.floor(rand() * next.order.length);
+    const fixed = new Set(space.fixedInner[li]!.map((n) => problem.dims.indexOf(n)));
+    const free = next.order[li]!.map((d, i) => ({ d, i })).filter((x) => !fixed.has(x.d));
+    if (free.length < 2) return null;
+    const x = free[Math.floor(rand() * free.length)]!, y = free[Math.floor(rand() * free.length)]!;
+    if (x.i === y.i) return null;
+    next.order[li]![x.i] = y.d;
+    next.order[li]![y.i] = x.d;
+    return next;
+  }
+  const open: [number, number][] = [];
+  space.keepForced.forEach((row, li) => row.forEach((k, d) => { if (k === undefined) open.push([li, d]); }));
+  if (open.length === 0) return null;
+  const [li, d] = open[Math.floor(rand() * open.length)]!;
+  next.keep[li]![d] = !next.keep[li]![d];
+  return next;
+}
+
+/** Number of ways to spread the factor `n` over `k` ordered slots (ignoring fan-out limits). */
+function orderedFactorisations(n: number, k: number): number {
+  if (k === 0) return n === 1 ? 1 : 0;
+  const counts = new Map<number, number>();
+  for (const p of primeFactors(n)) counts.set(p, (counts.get(p) ?? 0) + 1);
+  let total = 1;
+  const binom = (a: number, b: number) => { let r = 1; for (let i = 1; i <= b; i++) r = (r * (a - b + i)) / i; return r; };
+  for (const e of counts.values()) total *= binom(e + k - 1, k - 1);
+  return total;
+}
+
+function mapspaceSize(space: Space, problem: Problem, nLevels: number): number {
+  let size = 1;
+  problem.dims.forEach((_, d) => { size *= orderedFactorisations(space.residual[d]!, space.freeSlots[d]!.length); });
+  for (let li = 0; li < nLevels; li++) {
+    const free = problem.dims.length - space.fixedInner[li]!.length;
+    let f = 1;
+    for (let i = 2; i <= free; i++) f *= i;
+    size *= f;
+  }
+  for (const row of space.keepForced) for (const k of row) if (k === undefined) size *= 2;
+  return size;
+}
+
+/** Every genome of the mapspace (for small spaces): all factor splits, then all loop orders of the non-trivial loops. */
+function* allGenomes(space: Space, problem: Problem, nLevels: number): Generator<Genome> {
+  const nd = problem.dims.length;
+  const base = space.slots.map((s) => s.fixed.map((f) => (f === undefined ? 1 : f)));
+  const splits: number[][][] = problem.dims.map((_, d) => {
+    const out: number[][] = [];
+    const free = space.freeSlots[d]!;
+    const rec = (i: number, left: number, acc: number[]) => {
+      if (i === free.length - 1) { out.push([...acc, left]); return; }
+      if (free.length === 0) { if (left === 1) out.push([]); return; }
+      for (const f of divisors(left)) rec(i + 1, left / f, [...acc, f]);
+    };
+    if (free.length === 0) out.push([]);
+    else rec(0, space.residual[d]!, []);
+    return out;
+  });
+  const keepOpen: [number, number][] = [];
+  space.keepForced.forEach((row, li) => row.forEach((k, d) => { if (k === undefined) keepOpen.push([li, d]); }));
+  const choice = new Array<number>(nd).fill(0);
+  const permutations = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+  while (true) {
+    const factor = base.map((r) => r.slice());
+    problem.dims.forEach((_, d) => splits[d]![choice[d]!]!.forEach((f, k) => { factor[space.freeSlots[d]![k]!]![d]! *= f; }));
+    const fits = space.slots.every((s, si) => s.kind === "T" || slotProduct({ factor } as Genome, si) <= s.limit);
+    if (fits) {
+      // Orders: only the relative order of each level's non-trivial, unconstrained loops matters.
+      const perLevel = Array.from({ length: nLevels }, (_, li) => {
+        const tSlot = space.slots.findIndex((s) => s.level === li && s.kind === "T");
+        const inner = space.fixedInner[li]!.map((n) => problem.dims.indexOf(n));
+        const active = problem.dims.map((_, d) => d).filter((d) => factor[tSlot]![d]! > 1 && !inner.includes(d));
+        const idle = problem.dims.map((_, d) => d).filter((d) => factor[tSlot]![d]! <= 1 && !inner.includes(d));
+        return permutations(active).map((p) => [...idle, ...p, ...[...inner].reverse()]);
+      });
+      const idx = new Array<number>(nLevels).fill(0);
+      while (true) {
+        const order = idx.map((k, li) => perLevel[li]![k]!);
+        for (let mask = 0; mask < 1 << keepOpen.length; mask++) {
+          const keep = space.keepForced.map((row) => row.map((k) => k ?? false));
+          keepOpen.forEach(([li, d], b) => { keep[li]![d] = ((mask >> b) & 1) === 1; });
+          yield { factor, order, keep };
+        }
+        let l = 0;
+        while (l < nLevels && ++idx[l]! >= perLevel[l]!.length) { idx[l] = 0; l++; }
+        if (l === nLevels) break;
+      }
+    }
+    let d = 0;
+    while (d < nd && ++choice[d]! >= splits[d]!.length) { choice[d] = 0; d++; }
+    if (d === nd) return;
+  }
+}
+
+/** Searches the mapspace for the mapping that minimises the objective. Deterministic for a seed and evaluation budget. */
+export function searchMapping(arch: Architecture, problem: Problem, ert: Ert, opts: MapperOptions = {}): MapperResult {
+  const objective = opts.objective ?? "energy";
+  const seed = opts.seed ?? 1;
+  const timeLimit = opts.timeLimitMs ?? 8000;
+  const maxEvals = opts.maxEvaluations ?? Infinity;
+  const rand = rng(seed);
+  const space = buildSpace(arch, problem);
+  const nLevels = arch.levels.length;
+  const size = mapspaceSize(space, problem, nLevels);
+  const algorithm: Exclude<SearchAlgorithm, "auto"> =
+    opts.algorithm === undefined || opts.algorithm === "auto" ? (size <= (opts.exhaustiveLimit ?? 20000) ? "exhaustive" : "anneal") : opts.algorithm;
+  const start = Date.now();
+  const deadline = start + timeLimit;
+  const bar = progressBar(`mapper (${algorithm}, ${objective})`, algorithm === "exhaustive" ? Math.min(size, maxEvals) : 100, { quiet: !opts.progress, unit: algorithm === "exhaustive" ? "mappings" : "%" });
+  let evaluated = 0, valid = 0, lastPct = 0;
+  let best: { g: Genome; ev: Evaluation; s: number } | null = null;
+
+  const tryGenome = (g: Genome): { ev: Evaluation; s: number } | null => {
+    evaluated++;
+    try {
+      const ev = evaluate(arch, problem, toMapping(space, g, arch), ert, { computeEnergyScale: opts.computeEnergyScale });
+      valid++;
+      const s = score(ev, objective);
+      if (best === null || s < best.s) best = { g, ev, s };
+      return { ev, s };
+    } catch (e) {
+      if (isAxnnError(e)) return null;
+      throw e;
+    }
+  };
+  const tick = () => {
+    if (algorithm === "exhaustive") { bar.tick(); return; }
+    const pct = Math.min(100, Math.floor(((Date.now() - start) / timeLimit) * 100));
+    if (pct > lastPct) { bar.tick(pct - lastPct); lastPct = pct; }
+  };
+  const outOfBudget = () => evaluated >= maxEvals || (maxEvals === Infinity && Date.now() > deadline);
+
+  if (algorithm === "exhaustive") {
+    for (const g of allGenomes(space, problem, nLevels)) {
+      if (evaluated >= maxEvals) break;
+      tryGenome(g);
+      tick();
+    }
+  } else {
+    // Random phase: all of the budget for "random", a tenth (at least 200 samples) before annealing.
+    const randomShare = algorithm === "random" ? 1 : 0.1;
+    const randomEvals = algorithm === "random" ? maxEvals : Math.max(200, maxEvals === Infinity ? 0 : Math.floor(maxEvals * randomShare));
+    const randomDeadline = start + timeLimit * randomShare;
+    let attempts = 0;
+    while (!outOfBudget()) {
+      if (algorithm !== "random" && ((maxEvals === Infinity && Date.now() > randomDeadline && valid > 0) || (maxEvals !== Infinity && evaluated >= randomEvals && valid > 0))) break;
+      attempts++;
+      const g = randomGenome(space, problem, nLevels, rand);
+      if (g) tryGenome(g);
+      else evaluated++;
+      if (attempts % 16 === 0) tick();
+    }
+    if (algorithm === "anneal" && best !== null) {
+      // Simulated annealing on log(score), restarting from the best point every 2000 steps.
+      let cur: { g: Genome; s: number } = { g: (best as { g: Genome }).g, s: (best as { s: number }).s };
+      let step = 0;
+      while (!outOfBudget()) {
+        step++;
+        const frac = maxEvals === Infinity ? (Date.now() - start) / timeLimit : evaluated / maxEvals;
+        const temp = 0.05 * Math.max(0.001, 1 - frac);
+        const cand = mutate(space, cur.g, problem, rand);
+        if (!cand) { evaluated++; continue; }
+        const r = tryGenome(cand);
+        if (r) {
+          const dlog = Math.log(r.s) - Math.log(cur.s);
+          if (dlog <= 0 || rand() < Math.exp(-dlog / temp)) cur = { g: cand, s: r.s };
+        }
+        if (step % 2000 === 0) {
+          const b = best as unknown as { g: Genome; s: number };
+          cur = { g: b.g, s: b.s };
+        }
+        if (step % 16 === 0) tick();
+      }
+    }
+  }
+  bar.stop();
+  if (best === null) throw new AxnnError(`no valid mapping found (${evaluated} tried): the layer may not fit the buffers under the constraints`, { file: arch.file });
+  const b = best as { g: Genome; ev: Evaluation };
+  return { mapping: toMapping(space, b.g, arch), evaluation: b.ev, objective, algorithm, evaluated, valid, mapspaceSize: size, elapsedMs: Date.now() - start };
+}
