@@ -3,3 +3,5 @@ export * from "./multipliers/index.js";
 export { AxnnError, isAxnnError } from "./util/errors.js";
 export { writeFileAtomic } from "./util/fs.js";
 export * from "./report/index.js";
+export { runDemo, paretoFront, type DemoOptions, type DemoResult, type DemoMultiplierRow } from "./demo/index.js";
+export { axnnHome, dataPath } from "./util/paths.js";
