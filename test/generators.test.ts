@@ -158,9 +158,10 @@ test("hand-computed products of the log and DRUM designs", () => {
   // DRUM k=4: 200 = 1100_1000b -> segment 1100 with LSB set = 13, shift 4 -> 208;
   // 27 = 1_1011b -> segment 1101, shift 1 -> 26. 208 * 26 = 5408.
   assert.equal(multiply(generateDrum({ k: 4 }).multiplier, 200, 27), 5408);
-  // Operands below 2^k are exact; signed wrapping negates the magnitude's product.
+  // Operands below 2^k are exact.
   assert.equal(multiply(generateDrum({ k: 4 }).multiplier, 15, 9), 135);
-  assert.equal(multiply(generateDrum({ k: 4, signed: true }).multiplier, -200 / 2, 27), -(104 * 26));
+  // Signed: |-100| = 110_0100b -> segment 1100 -> 1101 = 13, shift 3 -> 104; 27 -> 26; negated.
+  assert.equal(multiply(generateDrum({ k: 4, signed: true }).multiplier, -100, 27), -(104 * 26));
   // Mitchell: 3 = 2^1 * 1.5, 5 = 2^2 * 1.25 -> 2^3 * (1 + 0.5 + 0.25) = 14.
   assert.equal(multiply(generateMitchell().multiplier, 3, 5), 14);
   // 192 * 192: fractions 0.5 + 0.5 overflow into the exponent: 2^15 * 1.0 = 32768.
@@ -169,7 +170,8 @@ test("hand-computed products of the log and DRUM designs", () => {
   // f = 7 -> (128 + 126) * 2^13 / 2^7 = 16256, negated.
   assert.equal(multiply(generateMitchell({ signed: true }).multiplier, -3, 5), -14);
   assert.equal(multiply(generateMitchell({ signed: true }).multiplier, -128, 127), -16256);
-  // ILM 7 * 7: 2^4 + 3*2^2 + 3*2^2 = 40; one correction adds 3*3 ~ 2^2 + 1*2 + 1*2 = 8.
+  // ILM 7 * 7: 2^4 + 3*2^2 + 3*2^2 = 40; one correction approximates the missing 3*3 by
+  // 2^2 + 1*2 + 1*2 = 8.
   assert.equal(multiply(generateIterativeLog({ iterations: 0 }).multiplier, 7, 7), 40);
   assert.equal(multiply(generateIterativeLog({ iterations: 1 }).multiplier, 7, 7), 48);
   assert.equal(multiply(generateIterativeLog({ iterations: 1 }).multiplier, 0, 7), 0);
@@ -202,7 +204,7 @@ test("DRUM is nearly unbiased while truncation is not", () => {
 });
 
 test("the weight drives the partial-product rows on 8x8 and 8xN alike", () => {
-  // Perforating row 0 drops odd weights' last partial product, whichever port holds the weight.
+  // Perforating row 0 drops the partial product of weight bit 0, whichever port holds the weight.
   for (const n of [8, 4]) {
     const m = generate("perf", { n, j: 0, m: 1 }).multiplier;
     assert.equal(multiply(m, 5, 1), 0);

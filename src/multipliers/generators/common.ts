@@ -1,8 +1,8 @@
 import { AxnnError } from "../../util/errors.js";
-import { ACTIVATION_BITS, decodeOperand, portRoles, type Multiplier } from "../multiplier.js";
+import { ACTIVATION_BITS, portRoles, type Multiplier } from "../multiplier.js";
 import type { Netlist } from "../netlist/ir.js";
 import { netlistToMultiplier } from "../netlist/simulate.js";
-import { Circuit, type Bits } from "./arith.js";
+import { Circuit, conditionalNegate, type Bits } from "./arith.js";
 
 /** Parameters every generator takes: the weight width N of 8xN and the number format. */
 export interface WidthParams {
@@ -51,7 +51,9 @@ export function widthParams(kind: string, p: WidthParams, supportsSigned: boolea
 /** Checks an integer parameter against an inclusive range; the error names both. */
 export function intParam(kind: string, name: string, value: unknown, min: number, max: number, rangeText?: string): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    const range = min > max ? "no value (the range is empty for this weight width)" : `an integer from ${min} to ${max}${rangeText ? ` (${rangeText})` : ""}`;
+    // The symbolic range ("1..n+6") says where the bounds come from when they depend on n.
+    const symbolic = rangeText && /n/.test(rangeText) ? ` (${rangeText})` : "";
+    const range = min > max ? "no value (the range is empty for this weight width)" : `an integer from ${min} to ${max}${symbolic}`;
     throw new AxnnError(`expected ${range}, got ${String(value)}`, { field: `${kind}.${name}` });
   }
   return value;
@@ -109,12 +111,11 @@ export function signMagnitude(
   weight: Bits,
   width: number,
   core: (magAct: Bits, magWeight: Bits) => Bits,
-  negate: (c: Circuit, x: Bits, s: number, width: number) => Bits,
 ): Bits {
   const sa = act[act.length - 1]!, sw = weight[weight.length - 1]!;
-  const magAct = negate(c, act, sa, act.length);
-  const magWeight = negate(c, weight, sw, weight.length);
-  return negate(c, core(magAct, magWeight), c.xor(sa, sw), width);
+  const magAct = conditionalNegate(c, act, sa, act.length);
+  const magWeight = conditionalNegate(c, weight, sw, weight.length);
+  return conditionalNegate(c, core(magAct, magWeight), c.xor(sa, sw), width);
 }
 
 /** The behavioural counterpart of signMagnitude. */
@@ -129,9 +130,6 @@ export function signMagnitudeModel(core: BehaviouralModel): BehaviouralModel {
 export function leadingOnePosition(x: number): number {
   return 31 - Math.clz32(x);
 }
-
-/** Value of a raw bit pattern (re-exported for models that work on patterns). */
-export { decodeOperand };
 
 /** A registered design family. */
 export interface GeneratorDefinition {

@@ -1,5 +1,5 @@
 import { ACTIVATION_BITS } from "../multiplier.js";
-import { arrayMultiply, conditionalNegate, orReduce, priorityEncode, rippleAdd, shiftLeft, shiftRight, type Bits, type Circuit } from "./arith.js";
+import { arrayMultiply, orReduce, priorityEncode, rippleAdd, shiftLeft, shiftRight, type Bits, type Circuit } from "./arith.js";
 import { canonicalName, finishGenerated, leadingOnePosition, newCircuit, resolveParams, signMagnitude, signMagnitudeModel, type BehaviouralModel, type GeneratedMultiplier, type GeneratorDefinition, type WidthParams } from "./common.js";
 
 export interface DrumParams extends WidthParams {
@@ -67,7 +67,7 @@ export const drumGenerator: GeneratorDefinition = {
     const width = ACTIVATION_BITS + n;
     const { c, act, weight } = newCircuit(name, n);
     const core = (a: Bits, w: Bits): Bits => drumCore(c, a, w, k, width);
-    const product = signed ? signMagnitude(c, act, weight, width, core, conditionalNegate) : core(act, weight);
+    const product = signed ? signMagnitude(c, act, weight, width, core) : core(act, weight);
     return finishGenerated(c, product, signed, {
       kind: "drum",
       params: p,

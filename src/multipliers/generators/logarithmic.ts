@@ -1,5 +1,5 @@
 import { ACTIVATION_BITS } from "../multiplier.js";
-import { conditionalNegate, gateBits, multiOperandAdd, priorityEncode, resize, rippleAdd, shiftLeft, type Bits, type Circuit } from "./arith.js";
+import { gateBits, multiOperandAdd, priorityEncode, resize, rippleAdd, shiftLeft, type Bits, type Circuit } from "./arith.js";
 import { canonicalName, finishGenerated, leadingOnePosition, newCircuit, resolveParams, signMagnitude, signMagnitudeModel, type BehaviouralModel, type GeneratedMultiplier, type GeneratorDefinition, type ParamValues, type WidthParams } from "./common.js";
 
 // ---------------------------------------------------------------- Mitchell
@@ -72,7 +72,7 @@ export const mitchellGenerator: GeneratorDefinition = {
     const width = ACTIVATION_BITS + n;
     const { c, act, weight } = newCircuit(name, n);
     const core = (a: Bits, w: Bits): Bits => mitchellCore(c, a, w, f, width);
-    const product = signed ? signMagnitude(c, act, weight, width, core, conditionalNegate) : core(act, weight);
+    const product = signed ? signMagnitude(c, act, weight, width, core) : core(act, weight);
     return finishGenerated(c, product, signed, {
       kind: "mitchell",
       params: p,
@@ -158,7 +158,7 @@ export const iterativeLogGenerator: GeneratorDefinition = {
     const width = ACTIVATION_BITS + n;
     const { c, act, weight } = newCircuit(name, n);
     const core = (a: Bits, w: Bits): Bits => ilmCore(c, a, w, iterations, width);
-    const product = signed ? signMagnitude(c, act, weight, width, core, conditionalNegate) : core(act, weight);
+    const product = signed ? signMagnitude(c, act, weight, width, core) : core(act, weight);
     return finishGenerated(c, product, signed, {
       kind: "ilm",
       params: p,
