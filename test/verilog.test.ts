@@ -64,7 +64,8 @@ test("the hand-written fixture (out of order, PDKGEN and bare cells, + of concat
 
 test("an output named Z works; `input [7:0] A, B` and a sum of shifted partial products give the exact 8x8 product", () => {
   const rows = Array.from({ length: 8 }, (_, j) => {
-    const parts = [...(j < 8 ? [`${8 - j}'b0`] : []), `A & {8{B[${j}]}}`, ...(j > 0 ? [`${j}'b0`] : [])];
+    // Row j is (A & B[j]) << j, zero-padded to 16 bits.
+    const parts = [`${8 - j}'b0`, `A & {8{B[${j}]}}`, ...(j > 0 ? [`${j}'b0`] : [])];
     return `{${parts.join(", ")}}`;
   });
   const text = `module rows_8x8(A, B, Z);\n  input [7:0] A, B;\n  output [15:0] Z;\n  assign Z = ${rows.join(" + ")};\nendmodule\n`;
@@ -106,6 +107,22 @@ test("operators: ~& ~| ~^ reductions, ^~, ?:, '-' and sized constants evaluate a
         (0b101011 << 10);
       // 8x8 table: activation = port B, weight = port A.
       assert.equal(m.table[(b << 8) | a], expected, `A=${a} B=${b}`);
+    }
+  }
+});
+
+test("ANSI port lists and descending-index ranges ([0:7]) are read as Verilog defines them", () => {
+  // w is declared [0:7], so w[0] is its MSB: w = A puts A[7] in w[0] and A[0] in w[7].
+  const nl = parseVerilog(`module m(output [15:0] O, input wire [7:0] A, input [7:0] B);
+    wire [0:7] w;
+    assign w = A;
+    assign O = {w[7], w[0:6], B};
+  endmodule`);
+  const table = netlistToTable(nl, false).table;
+  for (let a = 0; a < 256; a += 7) {
+    for (let b = 0; b < 256; b += 11) {
+      const rotatedRight = (a >> 1) | ((a & 1) << 7); // {A[0], A[7:1]}
+      assert.equal(table[(b << 8) | a], (rotatedRight << 8) | b, `A=${a} B=${b}`);
     }
   }
 });

@@ -111,13 +111,14 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
     const c = lv.constraints;
     const tFixed = new Array<number | undefined>(nd).fill(undefined);
     if (lv.dummy) tFixed.fill(1);
-    for (const [k, v] of Object.entries(c.temporalFactors ?? {})) if (v > 0) tFixed[dimOf(k, `${lv.name}.constraints.temporal.factors`)] = v;
+    // 0 (Timeloop) = this level takes whatever of the dimension the other constraints leave.
+    for (const [k, v] of Object.entries(c.temporalFactors ?? {})) tFixed[dimOf(k, `${lv.name}.constraints.temporal.factors`)] = v;
     slots.push({ level: li, kind: "T", limit: Infinity, fixed: tFixed });
     for (const kind of ["X", "Y"] as const) {
       const limit = kind === "X" ? lv.fanoutX : lv.fanoutY;
       if (limit <= 1) continue;
       const fixed = new Array<number | undefined>(nd).fill(undefined);
-      for (const [k, v] of Object.entries(c.spatialFactors ?? {})) if (v > 0) fixed[dimOf(k, `${lv.name}.constraints.spatial.factors`)] = v;
+      for (const [k, v] of Object.entries(c.spatialFactors ?? {})) fixed[dimOf(k, `${lv.name}.constraints.spatial.factors`)] = v;
       if (c.spatialPermutation && c.spatialSplit !== undefined) {
         // Dimensions before `split` in the permutation go to X, the rest to Y.
         c.spatialPermutation.forEach((name, idx) => {
@@ -138,7 +139,7 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
     if (!xs || !ys) continue;
     for (let d = 0; d < nd; d++) {
       const fx = xs.fixed[d], fy = ys.fixed[d];
-      if (fx !== undefined && fx > 1 && fy !== undefined && fy > 1) ys.fixed[d] = 1;
+      if (fx !== undefined && fx !== 1 && fy !== undefined && fy !== 1) ys.fixed[d] = 1;
     }
   }
   const residual = problem.bounds.slice();
@@ -153,6 +154,17 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
         }
         residual[d]! /= f;
       }
+    }
+  });
+  // A 0 factor takes the residual; the dimension's other free slots then get 1.
+  slots.forEach((s, si) => {
+    for (let d = 0; d < nd; d++) {
+      if (s.fixed[d] !== 0) continue;
+      s.fixed[d] = residual[d]!;
+      residual[d] = 1;
+      for (const other of freeSlots[d]!) slots[other]!.fixed[d] = 1;
+      freeSlots[d] = [];
+      void si;
     }
   });
   problem.dims.forEach((name, d) => {
@@ -288,68 +300,100 @@ function orderedFactorisations(n: number, k: number): number {
   return total;
 }
 
-function mapspaceSize(space: Space, problem: Problem, nLevels: number): number {
-  let size = 1;
-  problem.dims.forEach((_, d) => { size *= orderedFactorisations(space.residual[d]!, space.freeSlots[d]!.length); });
-  for (let li = 0; li < nLevels; li++) {
-    const free = problem.dims.length - space.fixedInner[li]!.length;
-    let f = 1;
-    for (let i = 2; i <= free; i++) f *= i;
-    size *= f;
-  }
-  for (const row of space.keepForced) for (const k of row) if (k === undefined) size *= 2;
-  return size;
-}
-
-/** Every genome of the mapspace (for small spaces): all factor splits, then all loop orders of the non-trivial loops. */
-function* allGenomes(space: Space, problem: Problem, nLevels: number): Generator<Genome> {
-  const nd = problem.dims.length;
-  const base = space.slots.map((s) => s.fixed.map((f) => (f === undefined ? 1 : f)));
-  const splits: number[][][] = problem.dims.map((_, d) => {
+/** Each factor split of each dimension over its free slots (fan-out limits not yet applied). */
+function dimensionSplits(space: Space, problem: Problem): number[][][] {
+  return problem.dims.map((_, d) => {
     const out: number[][] = [];
     const free = space.freeSlots[d]!;
+    if (free.length === 0) return [[]];
     const rec = (i: number, left: number, acc: number[]) => {
       if (i === free.length - 1) { out.push([...acc, left]); return; }
-      if (free.length === 0) { if (left === 1) out.push([]); return; }
       for (const f of divisors(left)) rec(i + 1, left / f, [...acc, f]);
     };
-    if (free.length === 0) out.push([]);
-    else rec(0, space.residual[d]!, []);
+    rec(0, space.residual[d]!, []);
     return out;
   });
-  const keepOpen: [number, number][] = [];
-  space.keepForced.forEach((row, li) => row.forEach((k, d) => { if (k === undefined) keepOpen.push([li, d]); }));
+}
+
+/** Calls `cb` with the slot factors of every factorisation that fits the meshes. */
+function forEachFactorisation(space: Space, problem: Problem, cb: (factor: number[][]) => void): void {
+  const nd = problem.dims.length;
+  const base = space.slots.map((s) => s.fixed.map((f) => (f === undefined ? 1 : f)));
+  const splits = dimensionSplits(space, problem);
   const choice = new Array<number>(nd).fill(0);
-  const permutations = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
   while (true) {
     const factor = base.map((r) => r.slice());
     problem.dims.forEach((_, d) => splits[d]![choice[d]!]!.forEach((f, k) => { factor[space.freeSlots[d]![k]!]![d]! *= f; }));
-    const fits = space.slots.every((s, si) => s.kind === "T" || slotProduct({ factor } as Genome, si) <= s.limit);
-    if (fits) {
-      // Orders: only the relative order of each level's non-trivial, unconstrained loops matters.
-      const perLevel = Array.from({ length: nLevels }, (_, li) => {
-        const tSlot = space.slots.findIndex((s) => s.level === li && s.kind === "T");
-        const inner = space.fixedInner[li]!.map((n) => problem.dims.indexOf(n));
-        const active = problem.dims.map((_, d) => d).filter((d) => factor[tSlot]![d]! > 1 && !inner.includes(d));
-        const idle = problem.dims.map((_, d) => d).filter((d) => factor[tSlot]![d]! <= 1 && !inner.includes(d));
-        return permutations(active).map((p) => [...idle, ...p, ...[...inner].reverse()]);
-      });
-      const idx = new Array<number>(nLevels).fill(0);
-      while (true) {
-        const order = idx.map((k, li) => perLevel[li]![k]!);
-        for (let mask = 0; mask < 1 << keepOpen.length; mask++) {
-          const keep = space.keepForced.map((row) => row.map((k) => k ?? false));
-          keepOpen.forEach(([li, d], b) => { keep[li]![d] = ((mask >> b) & 1) === 1; });
-          yield { factor, order, keep };
-        }
-        let l = 0;
-        while (l < nLevels && ++idx[l]! >= perLevel[l]!.length) { idx[l] = 0; l++; }
-        if (l === nLevels) break;
-      }
-    }
+    if (space.slots.every((s, si) => s.kind === "T" || slotProduct({ factor } as Genome, si) <= s.limit)) cb(factor);
     let d = 0;
     while (d < nd && ++choice[d]! >= splits[d]!.length) { choice[d] = 0; d++; }
     if (d === nd) return;
+  }
+}
+
+function factorial(n: number): number {
+  let f = 1;
+  for (let i = 2; i <= n; i++) f *= i;
+  return f;
+}
+
+/** Distinct loop orders of a level: permutations of its non-trivial loops outside the permutation constraint. */
+function activeOrders(space: Space, problem: Problem, factor: number[][], li: number): number {
+  const tSlot = space.slots.findIndex((s) => s.level === li && s.kind === "T");
+  const inner = new Set(space.fixedInner[li]!);
+  return factorial(problem.dims.filter((name, d) => factor[tSlot]![d]! > 1 && !inner.has(name)).length);
+}
+
+/**
+ * Mapspace size: factorisations that fit the meshes x distinct loop orders x keep choices; exact
+ * when there are at most 10^5 factorisations, else an upper bound (all dims free in every order).
+ */
+function mapspaceSize(space: Space, problem: Problem, nLevels: number): number {
+  let keepChoices = 1;
+  for (const row of space.keepForced) for (const k of row) if (k === undefined) keepChoices *= 2;
+  const splitCounts = dimensionSplits(space, problem).map((x) => x.length);
+  const factorisations = splitCounts.reduce((a, b) => a * b, 1);
+  if (factorisations <= 1e5) {
+    let total = 0;
+    forEachFactorisation(space, problem, (factor) => {
+      let orders = 1;
+      for (let li = 0; li < nLevels; li++) orders *= activeOrders(space, problem, factor, li);
+      total += orders;
+    });
+    return total * keepChoices;
+  }
+  let orders = 1;
+  for (let li = 0; li < nLevels; li++) orders *= factorial(problem.dims.length - space.fixedInner[li]!.length);
+  return factorisations * orders * keepChoices;
+}
+
+/** Every genome of the mapspace (for small spaces): all fitting factor splits, then all loop orders of the non-trivial loops. */
+function* allGenomes(space: Space, problem: Problem, nLevels: number): Generator<Genome> {
+  const factorisations: number[][][] = [];
+  forEachFactorisation(space, problem, (f) => factorisations.push(f));
+  const keepOpen: [number, number][] = [];
+  space.keepForced.forEach((row, li) => row.forEach((k, d) => { if (k === undefined) keepOpen.push([li, d]); }));
+  const permutations = (xs: number[]): number[][] => (xs.length <= 1 ? [xs] : xs.flatMap((x, i) => permutations([...xs.slice(0, i), ...xs.slice(i + 1)]).map((p) => [x, ...p])));
+  for (const factor of factorisations) {
+    const perLevel = Array.from({ length: nLevels }, (_, li) => {
+      const tSlot = space.slots.findIndex((s) => s.level === li && s.kind === "T");
+      const inner = space.fixedInner[li]!.map((n) => problem.dims.indexOf(n));
+      const active = problem.dims.map((_, d) => d).filter((d) => factor[tSlot]![d]! > 1 && !inner.includes(d));
+      const idle = problem.dims.map((_, d) => d).filter((d) => factor[tSlot]![d]! <= 1 && !inner.includes(d));
+      return permutations(active).map((p) => [...idle, ...p, ...[...inner].reverse()]);
+    });
+    const idx = new Array<number>(nLevels).fill(0);
+    while (true) {
+      const order = idx.map((k, li) => perLevel[li]![k]!);
+      for (let mask = 0; mask < 1 << keepOpen.length; mask++) {
+        const keep = space.keepForced.map((row) => row.map((k) => k ?? false));
+        keepOpen.forEach(([li, d], bit) => { keep[li]![d] = ((mask >> bit) & 1) === 1; });
+        yield { factor, order, keep };
+      }
+      let l = 0;
+      while (l < nLevels && ++idx[l]! >= perLevel[l]!.length) { idx[l] = 0; l++; }
+      if (l === nLevels) break;
+    }
   }
 }
 

@@ -19,7 +19,7 @@ export function formatMapTxt(arch: Architecture, problem: Problem, mapping: Mapp
       out.push(`|${" ".repeat(1 + 2 * depth)}for ${problem.dims[l.dim]} in [0:${l.bound})${suffix}`);
       depth++;
     }
-    if (loops.length > 0) out.push("");
+    if (loops.length > 0 && li < mapping.levels.length - 1) out.push("");
   });
   out.push(`|${" ".repeat(1 + 2 * depth)}<< Compute >>`);
   return out.join("\n") + "\n";

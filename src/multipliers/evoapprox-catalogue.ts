@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dataPath } from "../util/paths.js";
+import { lutHash, type Multiplier } from "./multiplier.js";
 
 /**
  * One EvoApproxLib circuit as published (45 nm PDK figures and error metrics), from the
@@ -47,4 +48,22 @@ export function evoApproxByName(name: string, version?: string): EvoApproxEntry 
   return evoApproxCatalogue()
     .filter((e) => e.name === name && (version === undefined || e.version === version))
     .sort((a, b) => order.indexOf(a.version) - order.indexOf(b.version))[0];
+}
+
+/**
+ * Published entries for a multiplier's table. The signed hashes of the shared EvoApproxLib
+ * metrics were computed with port A as the row (the transpose of the TFApprox orientation
+ * that the unsigned hashes and axnn use; seen on the six asymmetric mul8s circuits of
+ * v1.0), so a signed 8x8 table also matches by the hash of its transpose.
+ */
+export function evoApproxMatches(m: Multiplier): EvoApproxEntry[] {
+  const direct = evoApproxByHash(lutHash(m));
+  if (direct.length > 0 || !m.signed || m.weightBits !== 8) return direct;
+  return evoApproxByHash(lutHash(transposed(m)));
+}
+
+function transposed(m: Multiplier): Multiplier {
+  const t = new Int32Array(m.table.length);
+  for (let a = 0; a < 256; a++) for (let w = 0; w < 256; w++) t[w * 256 + a] = m.table[a * 256 + w]!;
+  return { ...m, table: t };
 }

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { AxnnError, isAxnnError } from "../util/errors.js";
-import { evoApproxByHash } from "./evoapprox-catalogue.js";
+import { evoApproxMatches, type EvoApproxEntry } from "./evoapprox-catalogue.js";
 import type { LibraryRecord, MultiplierLibrary } from "./library.js";
 import { lutHash, type Multiplier } from "./multiplier.js";
 import { parseVerilog } from "./netlist/verilog-read.js";
@@ -187,8 +187,8 @@ export function importEvoApproxCheckout(
         continue;
       }
       if (seen) result.duplicates++;
-      const fig = { ...evoFigures(hash), ...meta.get(info.circuit), ...parseHeaderFigures(text) };
-      const published = evoApproxByHash(hash);
+      const published = evoApproxMatches(m);
+      const fig = { ...evoFigures(published), ...meta.get(info.circuit), ...parseHeaderFigures(text) };
       m = {
         ...m,
         name: info.circuit,
@@ -202,6 +202,7 @@ export function importEvoApproxCheckout(
           technology: fig.powerMw !== undefined ? "PDK45 (45 nm)" : undefined,
           costSource: fig.powerMw !== undefined ? "published (EvoApproxLib)" : undefined,
           aliases: [...new Set(published.map((e) => e.name).filter((n) => n !== info.circuit))],
+          catalogueHash: published[0]?.hash,
           file: rel,
         },
       };
@@ -222,7 +223,7 @@ export function importEvoApproxCheckout(
   return result;
 }
 
-function evoFigures(hash: string): PublishedFigures {
-  const e = evoApproxByHash(hash)[0];
+function evoFigures(published: EvoApproxEntry[]): PublishedFigures {
+  const e = published.find((x) => x.version === "v1.0") ?? published[0];
   return e ? { powerMw: e.powerMw, areaUm2: e.areaUm2, delayNs: e.delayNs } : {};
 }

@@ -12,3 +12,4 @@ export * from "./evoapprox-catalogue.js";
 export * from "./evoapprox-import.js";
 export * from "./resolve.js";
 export * from "./characterise.js";
+export * from "./netlist/cost.js";

@@ -52,7 +52,7 @@ export class MultiplierLibrary {
     return (
       all.find((r) => r.name === nameOrHash) ??
       all.find((r) => r.meta.aliases?.includes(nameOrHash)) ??
-      (/^[0-9a-f]{12}$/.test(nameOrHash) ? all.find((r) => r.hash === nameOrHash) : undefined)
+      (/^[0-9a-f]{12}$/.test(nameOrHash) ? all.find((r) => r.hash === nameOrHash || r.meta.catalogueHash === nameOrHash) : undefined)
     );
   }
 

@@ -42,6 +42,8 @@ export interface MultiplierMeta {
   costSource?: string;
   /** Other names the same table is known under (EvoApproxLib names are not stable across versions). */
   aliases?: string[];
+  /** Hash under which EvoApproxLib's published metrics list this table (see evoApproxMatches). */
+  catalogueHash?: string;
   /** File the multiplier was read from, if any. */
   file?: string;
 }

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { AxnnError } from "../util/errors.js";
-import { evoApproxByHash, evoApproxByName, evoApproxCatalogue, type EvoApproxEntry } from "./evoapprox-catalogue.js";
+import { evoApproxByName, evoApproxCatalogue, evoApproxMatches, type EvoApproxEntry } from "./evoapprox-catalogue.js";
 import { defaultCatalogue, generate, generatorName, parseGeneratorName } from "./generators/index.js";
 import { MultiplierLibrary } from "./library.js";
 import { lutHash, signedFromName, type Multiplier, type MultiplierMeta } from "./multiplier.js";
@@ -36,7 +36,7 @@ const FILE_EXTENSIONS = [".bin", ".v", ".json", ".csv"];
 
 /** Adds EvoApproxLib's published figures and names to a multiplier whose table it published. */
 export function withPublishedFigures(m: Multiplier): Multiplier {
-  const entries = evoApproxByHash(lutHash(m));
+  const entries = evoApproxMatches(m);
   if (entries.length === 0) return m;
   const e = entries.find((x) => x.version === "v1.0") ?? entries[0]!;
   const names = [...new Set(entries.map((x) => x.name))].filter((n) => n !== m.name);
@@ -48,6 +48,7 @@ export function withPublishedFigures(m: Multiplier): Multiplier {
     technology: m.meta.technology ?? "PDK45 (45 nm)",
     costSource: m.meta.costSource ?? (m.meta.powerMw === undefined ? "published (EvoApproxLib)" : undefined),
     aliases: [...new Set([...(m.meta.aliases ?? []), ...names])],
+    catalogueHash: e.hash,
   };
   return { ...m, meta };
 }
@@ -209,7 +210,7 @@ export function listCatalogue(opts: {
     });
   }
   const records = lib.records();
-  const libHashes = new Set(records.map((r) => r.hash));
+  const libHashes = new Set(records.flatMap((r) => [r.hash, r.meta.catalogueHash ?? r.hash]));
   const byHash = new Map<string, EvoApproxEntry[]>();
   for (const e of evoApproxCatalogue()) byHash.set(e.hash, [...(byHash.get(e.hash) ?? []), e]);
   for (const [hash, entries] of byHash) rows.push(evoRow(entries, libHashes.has(hash)));

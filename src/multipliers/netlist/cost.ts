@@ -13,7 +13,9 @@ import { GSCL45_CELLS, GSCL45_LIBRARY, GSCL45_VDD, gateCellKey, type CellFigures
  * 0.5 * C * Vdd^2 with C the input pin capacitance it drives. Leakage is summed per cell.
  * Before pricing, logic a synthesis tool would remove is dropped: gates whose output reaches
  * no output port, and gates whose output is constant over all inputs (checked exhaustively
- * when the ports have at most 20 bits together).
+ * when the ports have at most 20 bits together); and loose XOR/AND/OR groups that form half
+ * or full adders are priced as HA/FA cells, as synthesis maps them. Measured against
+ * EvoApproxLib's published PDK45 power on 41 circuits: Spearman 0.99 (docs/cost-model.md).
  */
 
 export interface PortStimulus {
@@ -81,7 +83,10 @@ export interface PowerEstimate {
   library: string;
 }
 
-/** What `axnn mult metrics --json` prints for a netlist's cost. */
+/**
+ * What `axnn mult metrics --json` prints for a netlist's cost: gate counts as written in the
+ * netlist (live logic only), and area and power as priced (adders mapped).
+ */
 export interface NetlistCost {
   gates: Record<string, number>;
   area_estimate_um2: number;
@@ -93,6 +98,7 @@ export interface NetlistCost {
     toggles_per_cycle: number;
     samples: number;
     stimulus: string;
+    delay_model: "zero" | "unit";
     library: string;
   };
 }
@@ -252,6 +258,7 @@ export function netlistCost(nl: Netlist, opts: PowerOptions = {}): NetlistCost {
       toggles_per_cycle: p.togglesPerCycle,
       samples: p.samples,
       stimulus: opts.stimulus ? "supplied operand stream" : `uniform random operand pairs, seed ${opts.seed ?? DEFAULT_SEED}`,
+      delay_model: opts.delay ?? DEFAULT_DELAY,
       library: p.library,
     },
   };
@@ -675,3 +682,5 @@ function constantNets(nl: Netlist): Int8Array {
   }
   return constant;
 }
+
+export { GSCL45_CELLS, GSCL45_LIBRARY, GSCL45_VDD, type CellFigures } from "./cells45.js";

@@ -14,8 +14,12 @@ export function simulate(nl: Netlist, words: number, drive: (portBitNet: number)
     if (v.length !== words) throw new Error(`stimulus for ${nl.netNames[net]} has ${v.length} words, expected ${words}`);
     values[net] = v;
   }
+  // One allocation for all gate outputs: thousands of small arrays cost more in GC than the evaluation.
+  const pool = new Uint32Array(nl.gates.length * words);
+  let next = 0;
   for (const g of nl.gates) {
-    const out = new Uint32Array(words);
+    const out = pool.subarray(next, next + words);
+    next += words;
     const x = values[g.inputs[0]!]!;
     const y = values[g.inputs[1]!]!;
     switch (g.kind) {
