@@ -7,7 +7,8 @@
  * published figures, overall and for unsigned and signed circuits, plus a single scale factor
  * fitted on half of the circuits and checked on the other half.
  *
- *   node dist/bench/power-correlation.js <netlist dir> [--csv FILE] [--samples N] [--seed S] [--delay zero|unit] [--json OUT]
+ *   node dist/bench/power-correlation.js <netlist dir> [--csv FILE] [--samples N] [--seed S]
+ *       [--delay zero|unit] [--no-map-adders] [--json OUT]
  *
  * Needs no network: it reads only the directory given and the CSV.
  */
@@ -49,16 +50,17 @@ interface Circuit {
   gates: number;
 }
 
-function parseArgs(argv: string[]): { dir: string; csv: string; samples: number; seed: number; delay: "zero" | "unit"; json?: string } {
+function parseArgs(argv: string[]): { dir: string; csv: string; samples: number; seed: number; delay: "zero" | "unit"; mapAdders: boolean; json?: string } {
   const rest: string[] = [];
   const opts: Record<string, string> = {};
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a.startsWith("--")) opts[a.slice(2)] = argv[++i] ?? "";
+    if (a === "--no-map-adders") opts["no-map-adders"] = "1";
+    else if (a.startsWith("--")) opts[a.slice(2)] = argv[++i] ?? "";
     else rest.push(a);
   }
   if (rest.length !== 1) {
-    console.error("usage: power-correlation <netlist dir> [--csv FILE] [--samples N] [--seed S] [--delay zero|unit] [--json OUT]");
+    console.error("usage: power-correlation <netlist dir> [--csv FILE] [--samples N] [--seed S] [--delay zero|unit] [--no-map-adders] [--json OUT]");
     process.exit(2);
   }
   const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "..", ".."); // from dist/bench/
@@ -68,6 +70,7 @@ function parseArgs(argv: string[]): { dir: string; csv: string; samples: number;
     samples: Number(opts.samples ?? 10000),
     seed: Number(opts.seed ?? 1),
     delay: (opts.delay ?? "zero") as "zero" | "unit",
+    mapAdders: !opts["no-map-adders"],
     json: opts.json,
   };
 }
@@ -176,7 +179,7 @@ function main(): void {
     const prev = circuits.get(key);
     // One netlist per circuit; the _pdk45 file (what the library characterised) wins.
     if (prev && !(rel.endsWith("_pdk45.v") && !prev.file.endsWith("_pdk45.v"))) continue;
-    const p = estimatePower(nl, { samples: args.samples, seed: args.seed, delay: args.delay });
+    const p = estimatePower(nl, { samples: args.samples, seed: args.seed, delay: args.delay, mapAdders: args.mapAdders });
     circuits.set(key, {
       key,
       name: row.name,
@@ -187,7 +190,7 @@ function main(): void {
       publishedAreaUm2: +row.area_um2,
       estimateMw: p.totalMw,
       dynamicMw: p.dynamicMw,
-      estimateAreaUm2: estimateArea(nl),
+      estimateAreaUm2: estimateArea(nl, { mapAdders: args.mapAdders }),
       gates: gateCounts(nl).total!,
     });
   }
@@ -212,8 +215,8 @@ function main(): void {
     console.log(`\nscale factor (fitted on ${cal.trainN} circuits, alternate by LUT hash): ${cal.scale.toFixed(4)}; mean relative error train ${(100 * cal.trainMeanRelErr).toFixed(1)}%, held-out ${(100 * cal.testMeanRelErr).toFixed(1)}% (${cal.testN} circuits; circuits under 0.01 mW left out of relative error), held-out mean abs error ${cal.testMeanAbsErrMw.toFixed(4)} mW`);
   }
   if (skipped.length) console.log(`\nskipped ${skipped.length}:\n  ${skipped.join("\n  ")}`);
-  console.log(`\n(${args.samples} random operand pairs, seed ${args.seed}, delay model ${args.delay})`);
-  if (args.json) writeFileAtomic(args.json, JSON.stringify({ samples: args.samples, seed: args.seed, delay: args.delay, circuits: all, summary, calibration: cal, skipped }, null, 2) + "\n");
+  console.log(`\n(${args.samples} random operand pairs, seed ${args.seed}, delay model ${args.delay}, adders ${args.mapAdders ? "mapped" : "not mapped"})`);
+  if (args.json) writeFileAtomic(args.json, JSON.stringify({ samples: args.samples, seed: args.seed, delay: args.delay, mapAdders: args.mapAdders, circuits: all, summary, calibration: cal, skipped }, null, 2) + "\n");
 }
 
 main();

@@ -109,6 +109,22 @@ test("a stream of one repeated operand pair causes no toggles", () => {
   assert.equal(p.samples, n);
 });
 
+test("operand streams go to the ports the orientation rule names (8x8: activation on B; 8xN: on A)", () => {
+  // NOT(A[0]) and AND(B[0], B[1]): activations alternating 0/3 with a constant weight make
+  // only the gate on the activation's port switch.
+  const probe = (weightBits: number) => {
+    const b = new NetlistBuilder(`probe8x${weightBits}`, 8, weightBits);
+    const nl = b.build([b.not(b.portA[0]!), b.and(b.portB[0]!, b.portB[1]!)]);
+    return estimatePower(nl, { stimulus: { activations: [0, 3, 0, 3, 0], weights: [0, 0, 0, 0, 0] } }).perType;
+  };
+  const p8 = probe(8);
+  assert.equal(p8.AND2!.togglesPerCycle, 1);
+  assert.equal(p8.NOT!.togglesPerCycle, 0);
+  const p4 = probe(4);
+  assert.equal(p4.AND2!.togglesPerCycle, 0);
+  assert.equal(p4.NOT!.togglesPerCycle, 1);
+});
+
 test("two copies of a circuit cost twice as much", () => {
   // Same inputs: every toggle and every load doubles, so power doubles exactly.
   const shared = new NetlistBuilder("twice", 4, 4);
@@ -160,11 +176,54 @@ test("power scales with the clock and per-type figures add up to the total", () 
   assert.deepEqual(Object.keys(p1.perType), ["AND2", "FA", "HA", "inputs"]);
 });
 
+test("loose XOR/AND/OR groups forming adders are priced like the adder cells", () => {
+  // The same 4x4 multiplier twice: once with half/full adder cells, once with loose gates in
+  // the usual CGP shape (p = a^b, s = p^c, co = (a&b) | (p&c)).
+  const cells = arrayMultiplier(4);
+  const b = new NetlistBuilder("loose", 4, 4);
+  b.halfAdder = (x: number, y: number) => ({ sum: b.xor(x, y), carry: b.and(x, y) });
+  b.fullAdder = (x: number, y: number, z: number) => {
+    const p = b.xor(x, y);
+    return { sum: b.xor(p, z), carry: b.or(b.and(x, y), b.and(p, z)) };
+  };
+  const loose = b.build(addMultiplier(b, b.portA, b.portB));
+  const cellCounts = gateCounts(cells);
+  assert.deepEqual(gateCounts(loose, { mapAdders: true }), cellCounts);
+  assert.equal(gateCounts(loose).XOR2, 2 * cellCounts.FA! + cellCounts.HA!);
+  const opts = { samples: 2000, seed: 3 };
+  const pc = estimatePower(cells, opts);
+  const pl = estimatePower(loose, opts);
+  assert.ok(Math.abs(pl.totalMw - pc.totalMw) < 1e-12, `${pl.totalMw} vs ${pc.totalMw}`);
+  assert.ok(Math.abs(estimateArea(loose) - estimateArea(cells)) < 1e-9);
+  // Unmapped, the loose gates cost more: two XOR2 per full adder outweigh one FA cell.
+  assert.ok(estimatePower(loose, { ...opts, mapAdders: false }).totalMw > pc.totalMw);
+});
+
+test("the unit-delay model counts glitches the zero-delay model cannot see", () => {
+  // y = a ^ ~~b with a = b: settled y is always 0, but when a and b rise together the XOR
+  // sees the new a one step before the twice-inverted b, so y pulses: 2 transitions per change.
+  const b = new NetlistBuilder("glitch", 1, 1);
+  const nl = b.build([b.xor(b.portA[0]!, b.not(b.not(b.portB[0]!)))]);
+  const stimulus = { a: [0, 1, 0, 1], b: [0, 1, 0, 1] };
+  const zero = estimatePower(nl, { stimulus });
+  const unit = estimatePower(nl, { stimulus, delay: "unit" });
+  assert.equal(zero.perType.XOR2!.togglesPerCycle, 0);
+  assert.equal(unit.perType.XOR2!.togglesPerCycle, 2);
+  // The inverters toggle once per change either way.
+  assert.equal(zero.perType.NOT!.togglesPerCycle, 2);
+  assert.equal(unit.perType.NOT!.togglesPerCycle, 2);
+  // Without glitches both models agree exactly.
+  const m = arrayMultiplier(4);
+  const still = { a: [3, 3, 3], b: [5, 5, 5] };
+  assert.equal(estimatePower(m, { stimulus: still, delay: "unit" }).dynamicMw, 0);
+});
+
 test("bad options and streams are rejected with the field named", () => {
   const nl = arrayMultiplier(8);
   const isAxnn = (part: string) => (e: unknown) => e instanceof AxnnError && e.message.includes(part);
   assert.throws(() => estimatePower(nl, { samples: 1 }), isAxnn("samples"));
   assert.throws(() => estimatePower(nl, { frequencyMHz: 0 }), isAxnn("frequencyMHz"));
+  assert.throws(() => estimatePower(nl, { delay: "rc" as "unit" }), isAxnn("delay"));
   assert.throws(() => estimatePower(nl, { stimulus: { activations: [1, 2, 3], weights: [1, 2] } }), isAxnn("3 entries"));
   assert.throws(() => estimatePower(nl, { stimulus: { activations: [1, 300], weights: [1, 2] } }), isAxnn("stimulus.activations: entry 1 is 300"));
 });
