@@ -674,6 +674,15 @@ class Elaborator {
         return this.extend(all, width, e.line);
       }
       case "unary": {
+        // ~(a & b) is one NAND gate, as written by the writer and by synthesis tools, not AND + NOT.
+        const inner = e.x;
+        if (e.op === "~" && inner.k === "binary" && (inner.op === "&" || inner.op === "|" || inner.op === "^")) {
+          const w = Math.max(width, this.widthOf(scope, inner));
+          const xs = this.evaluate(scope, inner.x, w);
+          const ys = this.evaluate(scope, inner.y, w);
+          const kind: GateKind = inner.op === "&" ? "NAND" : inner.op === "|" ? "NOR" : "XNOR";
+          return xs.map((x, k) => this.gate(kind, [x, ys[k]!], e.line)).slice(0, width);
+        }
         if (e.op === "~") return this.evaluate(scope, e.x, width).map((x) => this.gate("NOT", [x], e.line));
         const xs = this.evaluate(scope, e.x, this.widthOf(scope, e.x));
         const base = e.op === "~&" ? "&" : e.op === "~|" ? "|" : e.op === "~^" || e.op === "^~" ? "^" : e.op;
