@@ -154,7 +154,7 @@ export function histogramSvg(m: Multiplier, metrics: ErrorMetrics = errorMetrics
   const lines = titleLines(m, metrics, "distribution of the error (uniform operands)");
   // Bias and RMSE belong with the histogram; in the caption they never cover a bar.
   lines[1] += ` \u00b7 bias ${formatSig(metrics.bias)} \u00b7 RMSE ${formatSig(Math.sqrt(metrics.mse))}`;
-  body.push(...titleBlock(lines, left + plotW / 2));
+  body.push(...titleBlock(lines, HG.width / 2));
 
   // x in error units; bin k covers integer errors start + k*w ... start + (k+1)*w - 1.
   let x0 = h.start - 0.5, x1 = h.start + h.counts.length * h.binWidth - 0.5;
