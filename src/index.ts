@@ -5,3 +5,4 @@ export { writeFileAtomic } from "./util/fs.js";
 export * from "./report/index.js";
 export { runDemo, paretoFront, type DemoOptions, type DemoResult, type DemoMultiplierRow } from "./demo/index.js";
 export { axnnHome, dataPath } from "./util/paths.js";
+export * from "./energy/index.js";

@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { resolveMultiplier } from "../multipliers/resolve.js";
+import { resolveMultiplier, withPublishedFigures } from "../multipliers/resolve.js";
 import { computeScaleFor, type ComputeScale } from "../energy/approx.js";
 import { loadMapping } from "../energy/mapping.js";
 import { searchMapping, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
@@ -63,8 +63,13 @@ export function registerEnergy(program: Command): void {
       const problem = loadProblem(opts.problem);
       let mult: ComputeScale | undefined;
       if (opts.mult !== undefined) {
-        const m = resolveMultiplier(opts.mult).multiplier;
-        mult = computeScaleFor(m, arch.compute, opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"));
+        // Published figures also reach generated designs whose table EvoApproxLib has (e.g. "exact").
+        const resolved = resolveMultiplier(opts.mult);
+        const m = withPublishedFigures(resolved.multiplier);
+        mult = computeScaleFor(m, arch.compute, {
+          exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
+          netlist: resolved.netlist,
+        });
       }
       const scale = mult?.scale ?? 1;
       let mapping, ev, search;
@@ -87,7 +92,7 @@ export function registerEnergy(program: Command): void {
       const json = {
         ...evaluationToJson(arch, problem, mapping, ev),
         ...(search ? { search } : {}),
-        ...(mult ? { multiplier: { name: mult.multiplier, power_mw: mult.powerMw, exact_power_mw: mult.exactPowerMw, multiplier_share: mult.share, mac_energy_scale: mult.scale } } : {}),
+        ...(mult ? { multiplier: { name: mult.multiplier, power_mw: mult.powerMw, exact_power_mw: mult.exactPowerMw, power_ratio: mult.powerRatio, power_source: mult.powerSource, multiplier_share: mult.share, mac_energy_scale: mult.scale } } : {}),
       };
       if (opts.out !== undefined) writeFileAtomic(opts.out, JSON.stringify(json, null, 2) + "\n");
       if (opts.json) {
@@ -96,7 +101,10 @@ export function registerEnergy(program: Command): void {
       }
       process.stdout.write(formatMapTxt(arch, problem, mapping, ev) + "\n");
       process.stdout.write(formatSummary(arch, problem, ev));
-      if (mult) process.stdout.write(`multiplier     : ${mult.multiplier} (${mult.powerMw} mW vs exact ${mult.exactPowerMw} mW; multiplier share ${(mult.share * 100).toFixed(1)}% of the MAC; MAC energy x${mult.scale.toFixed(4)})\n`);
+      if (mult) {
+        const power = mult.powerSource === "published" ? `${mult.powerMw} mW vs exact ${mult.exactPowerMw} mW` : `${(mult.powerRatio * 100).toFixed(1)}% of the exact multiplier's power (netlist estimate)`;
+        process.stdout.write(`multiplier     : ${mult.multiplier} (${power}; multiplier share ${(mult.share * 100).toFixed(1)}% of the MAC; MAC energy x${mult.scale.toFixed(4)})\n`);
+      }
       if (search) process.stdout.write(`search         : ${search.algorithm}, objective ${search.objective}, seed ${seed}, ${search.evaluated} mappings tried (${search.valid} valid) in ${(search.elapsed_ms / 1000).toFixed(1)} s\n`);
     });
 }

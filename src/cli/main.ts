@@ -2,6 +2,7 @@
 import { Command, CommanderError } from "commander";
 import { isAxnnError } from "../util/errors.js";
 import { registerDemo } from "./demo.js";
+import { registerEnergy } from "./energy.js";
 import { registerMult } from "./mult.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerMult(program);
+  registerEnergy(program);
   registerDemo(program);
   return program;
 }

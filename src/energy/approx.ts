@@ -1,6 +1,9 @@
 import { AxnnError } from "../util/errors.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
 import { evoApproxCatalogue } from "../multipliers/evoapprox-catalogue.js";
+import { generate } from "../multipliers/generators/index.js";
+import { estimatePower } from "../multipliers/netlist/cost.js";
+import type { Netlist } from "../multipliers/netlist/ir.js";
 import type { ComputeLevel } from "./arch.js";
 
 /**
@@ -35,24 +38,43 @@ export function exactReferencePowerMw(signed: boolean, weightBits: number): numb
   return exact.powerMw;
 }
 
+/**
+ * Power of a netlist relative to the exact (array) multiplier of the same width and signedness,
+ * both priced by axnn's own cost model (src/multipliers/netlist/cost.ts): for designs without a
+ * published power figure.
+ */
+export function estimatedPowerRatio(netlist: Netlist, signed: boolean, weightBits: number): number {
+  const exact = generate("exact", { signed, n: weightBits }).netlist;
+  return estimatePower(netlist).totalMw / estimatePower(exact).totalMw;
+}
+
 export interface ComputeScale {
   /** Factor on the MAC energy: (1 - share) + share * powerRatio. */
   scale: number;
   share: number;
   powerRatio: number;
   multiplier: string;
-  exactPowerMw: number;
-  powerMw: number;
+  exactPowerMw?: number;
+  /** Undefined when the ratio comes from the netlist cost model. */
+  powerMw?: number;
+  powerSource: "published" | "netlist estimate";
 }
 
-/** The MAC-energy factor for an approximate multiplier (needs meta.powerMw). */
-export function computeScaleFor(m: Multiplier, compute: ComputeLevel, exactPowerMw?: number): ComputeScale {
+/**
+ * The MAC-energy factor for an approximate multiplier: from meta.powerMw (published figures) when
+ * it has one, else from its netlist through the cost model.
+ */
+export function computeScaleFor(m: Multiplier, compute: ComputeLevel, opts: { exactPowerMw?: number; netlist?: Netlist } = {}): ComputeScale {
+  const share = multiplierShare(compute);
   const power = m.meta.powerMw;
   if (power === undefined) {
-    throw new AxnnError(`multiplier ${m.name} has no power figure (meta.powerMw); import it with its published figures or set them`, { field: "--mult" });
+    if (!opts.netlist) {
+      throw new AxnnError(`multiplier ${m.name} has neither a power figure (meta.powerMw) nor a netlist to estimate one from`, { field: "--mult" });
+    }
+    const powerRatio = estimatedPowerRatio(opts.netlist, m.signed, m.weightBits);
+    return { scale: 1 - share + share * powerRatio, share, powerRatio, multiplier: m.name, powerSource: "netlist estimate" };
   }
-  const exact = exactPowerMw ?? exactReferencePowerMw(m.signed, m.weightBits);
-  const share = multiplierShare(compute);
+  const exact = opts.exactPowerMw ?? exactReferencePowerMw(m.signed, m.weightBits);
   const powerRatio = power / exact;
-  return { scale: 1 - share + share * powerRatio, share, powerRatio, multiplier: m.name, exactPowerMw: exact, powerMw: power };
+  return { scale: 1 - share + share * powerRatio, share, powerRatio, multiplier: m.name, exactPowerMw: exact, powerMw: power, powerSource: "published" };
 }

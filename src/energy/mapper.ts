@@ -157,14 +157,13 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
     }
   });
   // A 0 factor takes the residual; the dimension's other free slots then get 1.
-  slots.forEach((s, si) => {
+  slots.forEach((s) => {
     for (let d = 0; d < nd; d++) {
       if (s.fixed[d] !== 0) continue;
       s.fixed[d] = residual[d]!;
       residual[d] = 1;
       for (const other of freeSlots[d]!) slots[other]!.fixed[d] = 1;
       freeSlots[d] = [];
-      void si;
     }
   });
   problem.dims.forEach((name, d) => {
@@ -173,7 +172,6 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
     }
   });
   const fixedInner = arch.levels.map((lv) => (lv.constraints.temporalPermutation ?? []).filter((n) => problem.dims.includes(n)));
-  const nLevels = arch.levels.length;
   const keepForced = arch.levels.map((lv, li) =>
     problem.dataSpaces.map((ds) => {
       if (lv.dummy) return false;
@@ -186,7 +184,6 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
       return undefined;
     }),
   );
-  void nLevels;
   return { slots, freeSlots, residual, fixedInner, keepForced };
 }
 
@@ -211,19 +208,20 @@ function randomOrder(space: Space, li: number, problem: Problem, rand: () => num
 }
 
 function randomGenome(space: Space, problem: Problem, nLevels: number, rand: () => number): Genome | null {
-  const nd = problem.dims.length;
   const factor = space.slots.map((s) => s.fixed.map((f) => (f === undefined ? 1 : f)));
   const dims = shuffle(problem.dims.map((_, d) => d), rand);
+  // Half of the samples fill the meshes first: uniform choices leave most PEs idle.
+  const spatialFirst = rand() < 0.5;
   for (const d of dims) {
     for (const p of shuffle(primeFactors(space.residual[d]!), rand)) {
       const options = space.freeSlots[d]!.filter((si) => slotProduct({ factor } as Genome, si) * p <= space.slots[si]!.limit);
       if (options.length === 0) return null;
-      // Bias towards temporal slots a little less than uniform so that spatial slots fill up.
-      const si = options[Math.floor(rand() * options.length)]!;
+      const spatial = options.filter((si) => space.slots[si]!.kind !== "T");
+      const pool = spatialFirst && spatial.length > 0 && rand() < 0.8 ? spatial : options;
+      const si = pool[Math.floor(rand() * pool.length)]!;
       factor[si]![d]! *= p;
     }
   }
-  void nd;
   const order = Array.from({ length: nLevels }, (_, li) => randomOrder(space, li, problem, rand));
   const keep = space.keepForced.map((row) => row.map((k) => (k === undefined ? rand() < 0.5 : k)));
   return { factor, order, keep };
@@ -287,17 +285,6 @@ function mutate(space: Space, g: Genome, problem: Problem, rand: () => number): 
   const [li, d] = open[Math.floor(rand() * open.length)]!;
   next.keep[li]![d] = !next.keep[li]![d];
   return next;
-}
-
-/** Number of ways to spread the factor `n` over `k` ordered slots (ignoring fan-out limits). */
-function orderedFactorisations(n: number, k: number): number {
-  if (k === 0) return n === 1 ? 1 : 0;
-  const counts = new Map<number, number>();
-  for (const p of primeFactors(n)) counts.set(p, (counts.get(p) ?? 0) + 1);
-  let total = 1;
-  const binom = (a: number, b: number) => { let r = 1; for (let i = 1; i <= b; i++) r = (r * (a - b + i)) / i; return r; };
-  for (const e of counts.values()) total *= binom(e + k - 1, k - 1);
-  return total;
 }
 
 /** Each factor split of each dimension over its free slots (fan-out limits not yet applied). */

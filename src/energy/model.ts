@@ -13,7 +13,8 @@ import type { Problem } from "./problem.js";
  *   (a change of stride discards the previous tile), and a difference that is not a box is not
  *   credited at all;
  * - a parent's reads serve its children's fills, divided by the multicast factor (children whose
- *   tiles coincide share one read); outputs are reduced the same way on their way up;
+ *   tiles coincide share one read) and reduced by link transfers (a child taking from a mesh
+ *   neighbour what it received one step earlier); outputs are reduced the same way going up;
  * - outputs: the first read of each element is elided (reads = updates - distinct elements);
  * - energy per action is the ERT's vector energy per ceil(scalar accesses / block size) vector access;
  *   clustered levels (cluster_size > 1) pay one vector access per utilized cluster;
@@ -72,6 +73,8 @@ export interface EvaluateOptions {
   skipCapacityCheck?: boolean;
   /** File the mapping came from, for error messages. */
   mappingFile?: string;
+  /** Leave out Timeloop's neighbour-to-neighbour link transfers (on by default, as in Timeloop). */
+  noLinkTransfers?: boolean;
 }
 
 interface FlatLoop extends Loop {
@@ -92,36 +95,34 @@ function boxSize(b: Box): number {
   return s;
 }
 
-function boxEqual(a: Box, b: Box): boolean {
-  for (let i = 0; i < a.lo.length; i++) if (a.lo[i] !== b.lo[i] || a.hi[i] !== b.hi[i]) return false;
-  return true;
-}
-
-/** Timeloop's AAHR subtraction: size of cur minus prev, crediting overlap only when the result is a box. */
-function subtractSize(cur: Box, prev: Box | null): number {
-  if (prev === null) return boxSize(cur);
+/** Timeloop's AAHR subtraction: cur minus prev, crediting overlap only when the result is a box (null = empty). */
+function subtractBox(cur: Box, prev: Box | null): Box | null {
+  if (prev === null) return cur;
   const n = cur.lo.length;
-  for (let i = 0; i < n; i++) if (prev.hi[i]! <= cur.lo[i]! || prev.lo[i]! >= cur.hi[i]!) return boxSize(cur);
+  for (let i = 0; i < n; i++) if (prev.hi[i]! <= cur.lo[i]! || prev.lo[i]! >= cur.hi[i]!) return cur;
   let differing = -1;
   for (let i = 0; i < n; i++) {
     if (cur.lo[i] !== prev.lo[i] || cur.hi[i] !== prev.hi[i]) {
-      if (differing >= 0) return boxSize(cur);
+      if (differing >= 0) return cur;
       differing = i;
     }
   }
-  if (differing < 0) return 0;
+  if (differing < 0) return null;
   const i = differing;
   let lo = cur.lo[i]!, hi = cur.hi[i]!;
   if (prev.lo[i]! <= lo) {
     if (prev.hi[i]! <= hi) lo = prev.hi[i]!;
     else hi = lo;
   } else if (prev.hi[i]! < hi) {
-    return boxSize(cur); // a fracture: Timeloop keeps the whole tile
+    return cur; // a fracture: Timeloop keeps the whole tile
   } else {
     hi = prev.lo[i]!;
   }
-  if (hi <= lo) return 0;
-  return (boxSize(cur) / (cur.hi[i]! - cur.lo[i]!)) * (hi - lo);
+  if (hi <= lo) return null;
+  const out = { lo: cur.lo.slice(), hi: cur.hi.slice() };
+  out.lo[i] = lo;
+  out.hi[i] = hi;
+  return out;
 }
 
 /** Everything about a mapping that does not depend on energies: loops, tiles, counts. */
@@ -204,18 +205,19 @@ function dataBox(problem: Problem, ds: number, offset: number[], extent: number[
 }
 
 /**
- * Words entering one instance of a level's tile over the whole run, per data space (Timeloop's
- * temporal deltas with extrapolation and reset on stride change).
+ * The deltas of one instance of a level's tile, visit by visit, over the loops above it
+ * (Timeloop's temporal deltas with extrapolation and reset on stride change): calls
+ * `onVisit(weight, deltas)` with one box (or null when nothing is new) per data space.
  */
-function tileArrivals(problem: Problem, nest: NestAnalysis, level: number): number[] {
+function forEachTileDelta(problem: Problem, nest: NestAnalysis, level: number, onVisit: (weight: number, deltas: (Box | null)[]) => void): void {
   const above = nest.flat.slice(0, nest.loopStart[level]).filter((l) => !l.spatial);
   const extent = nest.extent[level]!;
   const nds = problem.dataSpaces.length;
-  const totals = new Array<number>(nds).fill(0);
   const prev: (Box | null)[] = new Array(nds).fill(null);
   // Translation between the two previous tiles (null = none yet / reset).
   const prevTrans: (number[] | null)[] = new Array(nds).fill(null);
   const offset = new Array<number>(problem.dims.length).fill(0);
+  const deltas: (Box | null)[] = new Array(nds).fill(null);
 
   const visit = (weight: number): void => {
     for (let d = 0; d < nds; d++) {
@@ -223,19 +225,18 @@ function tileArrivals(problem: Problem, nest: NestAnalysis, level: number): numb
       const p = prev[d]!;
       const trans = p === null ? null : cur.lo.map((v, i) => v - p.lo[i]!);
       const pt = prevTrans[d]!;
-      let delta: number;
       if (pt === null) {
-        delta = subtractSize(cur, p);
+        deltas[d] = subtractBox(cur, p);
         prevTrans[d] = trans;
       } else if (trans !== null && trans.every((v, i) => v === pt[i])) {
-        delta = subtractSize(cur, p);
+        deltas[d] = subtractBox(cur, p);
       } else {
-        delta = boxSize(cur);
+        deltas[d] = cur;
         prevTrans[d] = null;
       }
       prev[d] = cur;
-      totals[d]! += delta * weight;
     }
+    onVisit(weight, deltas);
   };
   const walk = (i: number, weight: number): void => {
     if (i === above.length) {
@@ -251,6 +252,16 @@ function tileArrivals(problem: Problem, nest: NestAnalysis, level: number): numb
     }
   };
   walk(0, 1);
+}
+
+/** Words entering one instance of a level's tile over the whole run, per data space. */
+function tileArrivals(problem: Problem, nest: NestAnalysis, level: number): number[] {
+  const totals = new Array<number>(problem.dataSpaces.length).fill(0);
+  forEachTileDelta(problem, nest, level, (weight, deltas) => {
+    deltas.forEach((b, d) => {
+      if (b) totals[d]! += boxSize(b) * weight;
+    });
+  });
   return totals;
 }
 
@@ -283,6 +294,88 @@ function multicastFactor(problem: Problem, nest: NestAnalysis, ds: number, from:
     factor *= count / seen.size;
   }
   return factor;
+}
+
+/**
+ * Timeloop's link transfers at the fan-out below level `lv`, for data space `ds`: a child whose
+ * new data is exactly what a mesh neighbour (left/right/up/down) received one step earlier takes
+ * it from the neighbour instead of the parent. Per step, the parent then sends only the distinct
+ * tiles of the children not served that way (Timeloop keeps the link-transfer count only where it
+ * lowers the parent's accesses, which this never raises). Returns the factor (<= 1) on the words
+ * the parent sends through this fan-out.
+ */
+function linkTransferFactor(problem: Problem, nest: NestAnalysis, ds: number, lv: number): number {
+  const loops = nest.flat.slice(nest.loopStart[lv], nest.loopStart[lv + 1]).filter((l) => l.spatial);
+  if (loops.length === 0) return 1;
+  const nd = problem.dims.length;
+  const ones = new Array<number>(nd).fill(1);
+  const children: { t: string; tv: number[]; h: number; v: number }[] = [];
+  const offset = new Array<number>(nd).fill(0);
+  const rec = (k: number, h: number, v: number): void => {
+    if (k === loops.length) {
+      const tv = dataBox(problem, ds, offset, ones).lo;
+      children.push({ t: tv.join(","), tv, h, v });
+      return;
+    }
+    const l = loops[k]!;
+    for (let i = 0; i < l.bound; i++) {
+      offset[l.dim]! += i * l.scale;
+      rec(k + 1, l.spatial === "X" ? h * l.bound + i : h, l.spatial === "Y" ? v * l.bound + i : v);
+      offset[l.dim]! -= i * l.scale;
+    }
+  };
+  rec(0, 0, 0);
+  const at = new Map<string, number>();
+  children.forEach((c, i) => at.set(`${c.h},${c.v}`, i));
+  // For each neighbour translation: which children have a neighbour holding data shifted by it.
+  const servedBy = new Map<string, Set<number>>();
+  children.forEach((c, i) => {
+    for (const [dh, dv] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
+      const j = at.get(`${c.h + dh},${c.v + dv}`);
+      if (j === undefined) continue;
+      const key = children[j]!.tv.map((x, k) => x - c.tv[k]!).join(",");
+      let set = servedBy.get(key);
+      if (!set) servedBy.set(key, (set = new Set()));
+      set.add(i);
+    }
+  });
+  const groupsAll = new Set(children.map((c) => c.t)).size;
+  const groupsLeft = new Map<string, number>();
+  for (const [key, served] of servedBy) {
+    const left = new Set(children.filter((_, i) => !served.has(i)).map((c) => c.t)).size;
+    if (left < groupsAll) groupsLeft.set(key, left);
+  }
+  if (groupsLeft.size === 0) return 1;
+  // Cheap necessary condition: consecutive deltas move by one loop step (the loop advancing, the
+  // loops inside it, at their second iteration under extrapolation, going back to their first).
+  const temporalAbove = nest.flat.slice(0, nest.loopStart[lv + 1]).filter((l) => !l.spatial);
+  const zero = new Array<number>(nd).fill(0);
+  const origin = dataBox(problem, ds, zero, ones).lo;
+  let possible = false;
+  temporalAbove.forEach((l, i) => {
+    const step = new Array<number>(nd).fill(0);
+    step[l.dim]! += l.scale;
+    for (const inner of temporalAbove.slice(i + 1)) if (inner.bound >= 2) step[inner.dim]! -= inner.scale;
+    const moved = dataBox(problem, ds, step, ones).lo.map((x, k) => x - origin[k]!);
+    if (groupsLeft.has(moved.join(","))) possible = true;
+  });
+  if (!possible) return 1;
+  let without = 0, withLinks = 0;
+  let prevDelta: Box | null = null;
+  forEachTileDelta(problem, nest, lv + 1, (weight, deltas) => {
+    const cur = deltas[ds]!;
+    if (cur) {
+      const size = boxSize(cur) * weight;
+      without += size * groupsAll;
+      let groups = groupsAll;
+      if (prevDelta && cur.lo.every((x, k) => cur.hi[k]! - x === prevDelta!.hi[k]! - prevDelta!.lo[k]!)) {
+        groups = groupsLeft.get(cur.lo.map((x, k) => x - prevDelta!.lo[k]!).join(",")) ?? groupsAll;
+      }
+      withLinks += size * groups;
+    }
+    prevDelta = cur ? { lo: cur.lo.slice(), hi: cur.hi.slice() } : null;
+  });
+  return without > 0 ? withLinks / without : 1;
 }
 
 /** Distinct clusters the utilized instances of a level fall into (instances numbered row-major, X fastest). */
@@ -375,7 +468,9 @@ export function evaluate(arch: Architecture, problem: Problem, mapping: Mapping,
       const childPerParent = nest.utilized[child]! / util;
       const childTraffic = child === nLevels ? macsPerCompute : arrivals[child]![d]!;
       const shared = multicastFactor(problem, nest, d, li, child);
-      const toChildren = (childTraffic * childPerParent) / shared;
+      let links = 1;
+      if (!opts.noLinkTransfers) for (let lv = li; lv < child; lv++) links *= linkTransferFactor(problem, nest, d, lv);
+      const toChildren = ((childTraffic * childPerParent) / shared) * links;
       const partition = partitions[li]![d]!;
       let reads: number, fills: number, updates: number;
       if (ds.readWrite) {

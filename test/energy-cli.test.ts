@@ -1,0 +1,108 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { registerEnergy } from "../src/cli/energy.js";
+import { parseTimeloopStats } from "../src/energy/timeloop-stats.js";
+import { AxnnError } from "../src/util/errors.js";
+import { SHARED_DATA, SHARED_LUT_DIR, SHARED_METRICS_CSV } from "./shared.js";
+
+const REF = join(SHARED_DATA, "timeloop-reference");
+const EYERISS = join(REF, "v4_eyeriss_like_default");
+
+/** Runs `axnn energy ...` in-process and returns what it printed on stdout. */
+async function run(args: string[]): Promise<string> {
+  const program = new Command();
+  program.exitOverride();
+  registerEnergy(program);
+  let out = "";
+  const original = process.stdout.write.bind(process.stdout);
+  process.stdout.write = ((chunk: string | Uint8Array) => {
+    out += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+    return true;
+  }) as typeof process.stdout.write;
+  try {
+    await program.parseAsync(["node", "axnn", "energy", ...args]);
+  } finally {
+    process.stdout.write = original;
+  }
+  return out;
+}
+
+const refArgs = [
+  "--arch", join(EYERISS, "arch.at_ref_commit_67b75f2.yaml"),
+  "--ert", join(EYERISS, "timeloop-mapper.ERT_summary.yaml"),
+  "--problem", join(EYERISS, "default_problem.yaml"),
+  "--map", join(EYERISS, "timeloop-mapper.map.txt"),
+];
+
+test("cli: energy layer --map --json reproduces the reference and has the documented fields", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "axnn-energy-"));
+  const json = JSON.parse(await run(["layer", ...refArgs, "--json", "--out", join(dir, "r.json")]));
+  const stats = parseTimeloopStats(readFileSync(join(EYERISS, "timeloop-mapper.stats.txt"), "utf8"));
+  assert.ok(Math.abs(json.energy_pj - stats.energyPj) / stats.energyPj < 0.01);
+  assert.equal(json.cycles, stats.cycles);
+  assert.equal(json.macs, stats.computes);
+  assert.ok(Math.abs(json.utilization - stats.utilization) < 1e-4);
+  for (const l of stats.levels) assert.ok(Math.abs(json.levels[l.name] - l.energyPj) / l.energyPj < 0.02, l.name);
+  assert.ok(Math.abs(json.levels.mac - stats.computeEnergyPj) < 1);
+  assert.ok(Array.isArray(json.mapping) && json.mapping.length === 7);
+  assert.match(json.map_txt, /<< Compute >>/);
+  assert.deepEqual(JSON.parse(readFileSync(join(dir, "r.json"), "utf8")), json);
+  // The table form prints the same total.
+  const table = await run(["layer", ...refArgs]);
+  assert.match(table, /energy\s+: 59\.280 uJ/);
+  assert.match(table, /cycles\s+: 86016/);
+});
+
+test("cli: --mult scales only the multiplier's share of the MAC energy by its power ratio", async () => {
+  const base = JSON.parse(await run(["layer", ...refArgs, "--json"]));
+  const lut = join(SHARED_LUT_DIR, "mul8u_125K.bin");
+  const approx = JSON.parse(await run(["layer", ...refArgs, "--json", "--mult", lut]));
+  // Power of mul8u_125K and of the exact mul8u_1JFF from the EvoApproxLib metrics table.
+  const csv = readFileSync(SHARED_METRICS_CSV, "utf8").split("\n");
+  const power = (name: string) => Number(csv.find((l) => l.startsWith(`${name},`))!.split(",")[2]);
+  const ratio = power("mul8u_125K") / power("mul8u_1JFF");
+  // Split: Aladdin 40 nm, 8-bit multiplier = 12.7 pJ * (8/32)^2, 16-bit adder = 0.21 pJ * 16/32.
+  const mul = 12.7 / 16, add = 0.21 / 2;
+  const share = mul / (mul + add);
+  const expectedMac = base.levels.mac * (1 - share + share * ratio);
+  assert.ok(Math.abs(approx.levels.mac - expectedMac) < 1e-6 * expectedMac, `${approx.levels.mac} vs ${expectedMac}`);
+  assert.ok(approx.levels.mac < base.levels.mac);
+  for (const name of ["DRAM", "shared_glb", "psum_spad"]) assert.equal(approx.levels[name], base.levels[name]);
+  assert.ok(Math.abs(approx.energy_pj - (base.energy_pj - base.levels.mac + approx.levels.mac)) < 1e-3);
+  assert.equal(approx.multiplier.name, "mul8u_125K");
+});
+
+test("cli: without --map the mapper searches (seeded) and reports what it did", async () => {
+  const json = JSON.parse(await run(["layer", "--arch", "simba", "--problem", join(REF, "v4_simba_like_default", "default_problem.yaml"), "--time-limit", "1", "--objective", "edp", "--json"]));
+  assert.equal(json.search.objective, "edp");
+  assert.ok(json.search.valid > 0);
+  assert.ok(json.energy_pj > 0 && Number.isFinite(json.energy_pj));
+  assert.ok(json.cycles >= json.macs / 256);
+});
+
+test("cli: user mistakes are AxnnErrors naming the flag or file", async () => {
+  await assert.rejects(run(["layer", "--arch", join(EYERISS, "arch.at_ref_commit_67b75f2.yaml"), "--problem", join(EYERISS, "default_problem.yaml")]), (e: unknown) => e instanceof AxnnError && /--ert/.test(e.message));
+  await assert.rejects(run(["layer", ...refArgs, "--objective", "speed"]), (e: unknown) => e instanceof AxnnError && /--objective/.test(e.message));
+  await assert.rejects(run(["layer", "--arch", "eyeriss", "--problem", join(EYERISS, "nope.yaml")]), (e: unknown) => e instanceof AxnnError && /nope\.yaml: cannot read file/.test(e.message));
+});
+
+test("approx: without a published power the netlist is priced against the exact netlist; the split follows the widths", async () => {
+  const { computeScaleFor, multiplierShare } = await import("../src/energy/approx.js");
+  const { generate } = await import("../src/multipliers/generators/index.js");
+  const { loadDesign } = await import("../src/energy/presets.js");
+  const { arch } = loadDesign("eyeriss");
+  const exact = generate("exact", { signed: false, n: 8 });
+  const noFigure = { ...exact.multiplier, meta: { ...exact.multiplier.meta, powerMw: undefined } };
+  const s = computeScaleFor(noFigure, arch.compute, { netlist: exact.netlist });
+  assert.equal(s.powerSource, "netlist estimate");
+  assert.ok(Math.abs(s.powerRatio - 1) < 1e-12);
+  assert.ok(Math.abs(s.scale - 1) < 1e-12);
+  assert.throws(() => computeScaleFor(noFigure, arch.compute), (e: unknown) => e instanceof AxnnError && /--mult/.test(e.message));
+  // A 16-bit multiplier with a 32-bit adder: 12.7*(1/2)^2 vs 0.21*1.
+  const wide = multiplierShare({ ...arch.compute, multiplierWidth: 16, adderWidth: 32 });
+  assert.ok(Math.abs(wide - 3.175 / (3.175 + 0.21)) < 1e-12);
+});
