@@ -4,8 +4,12 @@ import { cpus } from "node:os";
 import { writeFileAtomic } from "../src/util/fs.js";
 import { formatTable, type BenchResult } from "./harness.js";
 import { benchMultipliers } from "./multipliers.js";
+import { benchEnergy } from "./energy.js";
 
-const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [["multipliers", benchMultipliers]];
+const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
+  ["multipliers", benchMultipliers],
+  ["energy", benchEnergy],
+];
 
 const json = process.argv.includes("--json");
 const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length);
