@@ -5,6 +5,7 @@ import type { Ert } from "./ert.js";
 import type { LevelMapping, Loop, Mapping } from "./mapping.js";
 import { evaluate, type Evaluation } from "./model.js";
 import type { Problem } from "./problem.js";
+import { uniformRandom } from "../util/random.js";
 
 /**
  * The mapper: a search over mappings, kept apart from the model (it only calls `evaluate`).
@@ -44,17 +45,8 @@ export interface MapperResult {
   elapsedMs: number;
 }
 
-/** Seeded PRNG (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG: uniform numbers in [0, 1). */
+export const rng = uniformRandom;
 
 function primeFactors(n: number): number[] {
   const out: number[] = [];

@@ -1,7 +1,8 @@
 import { AxnnError } from "../../util/errors.js";
 import type { Netlist } from "./ir.js";
-import { counterBit, netlistShape, simulate } from "./simulate.js";
+import { counterBit, evaluateGate, netlistShape, simulate } from "./simulate.js";
 import { GSCL45_CELLS, GSCL45_LIBRARY, GSCL45_VDD, gateCellKey, type CellFigures } from "./cells45.js";
+import { mulberry32 } from "../../util/random.js";
 
 /**
  * Hardware cost of a gate-level netlist: cells by type, area, and power from switching
@@ -301,18 +302,7 @@ function unitDelayToggles(nl: Netlist, settled: Uint32Array[], samples: number):
       const x = g.inputs.length > 0 ? pick(g.inputs[0]!) : scratch;
       const y = g.inputs.length > 1 ? pick(g.inputs[1]!) : scratch;
       const out = new Uint32Array(words);
-      switch (g.kind) {
-        case "AND": for (let i = 0; i < words; i++) out[i] = x[i]! & y[i]!; break;
-        case "OR": for (let i = 0; i < words; i++) out[i] = x[i]! | y[i]!; break;
-        case "XOR": for (let i = 0; i < words; i++) out[i] = x[i]! ^ y[i]!; break;
-        case "NAND": for (let i = 0; i < words; i++) out[i] = ~(x[i]! & y[i]!); break;
-        case "NOR": for (let i = 0; i < words; i++) out[i] = ~(x[i]! | y[i]!); break;
-        case "XNOR": for (let i = 0; i < words; i++) out[i] = ~(x[i]! ^ y[i]!); break;
-        case "NOT": for (let i = 0; i < words; i++) out[i] = ~x[i]!; break;
-        case "BUF": out.set(x); break;
-        case "CONST0": break;
-        case "CONST1": out.fill(0xffffffff); break;
-      }
+      evaluateGate(g.kind, x, y, out);
       const old = state[g.output]!;
       let t = 0;
       for (let i = 0; i < words; i++) {
@@ -346,18 +336,6 @@ function popcount(x: number): number {
   x = x - ((x >>> 1) & 0x55555555);
   x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
   return (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
-}
-
-/** Small seeded generator (mulberry32); the same seed gives the same stream everywhere. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
 }
 
 function randomStimulus(nl: Netlist, samples: number, seed: number): { drive: Map<number, Uint32Array>; samples: number } {

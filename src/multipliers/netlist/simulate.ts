@@ -1,6 +1,6 @@
 import { AxnnError } from "../../util/errors.js";
 import { ACTIVATION_BITS, createMultiplier, portRoles, tableSize, type Multiplier, type MultiplierMeta } from "../multiplier.js";
-import type { Netlist } from "./ir.js";
+import type { GateKind, Netlist } from "./ir.js";
 
 /**
  * Bit-parallel simulation: every net holds `words` 32-bit words, bit j of word i being
@@ -20,23 +20,27 @@ export function simulate(nl: Netlist, words: number, drive: (portBitNet: number)
   for (const g of nl.gates) {
     const out = pool.subarray(next, next + words);
     next += words;
-    const x = values[g.inputs[0]!]!;
-    const y = values[g.inputs[1]!]!;
-    switch (g.kind) {
-      case "AND": for (let i = 0; i < words; i++) out[i] = x[i]! & y[i]!; break;
-      case "OR": for (let i = 0; i < words; i++) out[i] = x[i]! | y[i]!; break;
-      case "XOR": for (let i = 0; i < words; i++) out[i] = x[i]! ^ y[i]!; break;
-      case "NAND": for (let i = 0; i < words; i++) out[i] = ~(x[i]! & y[i]!); break;
-      case "NOR": for (let i = 0; i < words; i++) out[i] = ~(x[i]! | y[i]!); break;
-      case "XNOR": for (let i = 0; i < words; i++) out[i] = ~(x[i]! ^ y[i]!); break;
-      case "NOT": for (let i = 0; i < words; i++) out[i] = ~x[i]!; break;
-      case "BUF": out.set(x); break;
-      case "CONST0": break;
-      case "CONST1": out.fill(0xffffffff); break;
-    }
+    evaluateGate(g.kind, values[g.inputs[0]!]!, values[g.inputs[1]!]!, out);
     values[g.output] = out;
   }
   return values;
+}
+
+/** One gate over all bit-parallel words: `out = kind(x, y)` (y unused by one-input gates, both by constants). */
+export function evaluateGate(kind: GateKind, x: Uint32Array | undefined, y: Uint32Array | undefined, out: Uint32Array): void {
+  const words = out.length;
+  switch (kind) {
+    case "AND": for (let i = 0; i < words; i++) out[i] = x![i]! & y![i]!; break;
+    case "OR": for (let i = 0; i < words; i++) out[i] = x![i]! | y![i]!; break;
+    case "XOR": for (let i = 0; i < words; i++) out[i] = x![i]! ^ y![i]!; break;
+    case "NAND": for (let i = 0; i < words; i++) out[i] = ~(x![i]! & y![i]!); break;
+    case "NOR": for (let i = 0; i < words; i++) out[i] = ~(x![i]! | y![i]!); break;
+    case "XNOR": for (let i = 0; i < words; i++) out[i] = ~(x![i]! ^ y![i]!); break;
+    case "NOT": for (let i = 0; i < words; i++) out[i] = ~x![i]!; break;
+    case "BUF": out.set(x!); break;
+    case "CONST0": out.fill(0); break;
+    case "CONST1": out.fill(0xffffffff); break;
+  }
 }
 
 /** Words pattern of bit `t` of the stimulus number, for an exhaustive sweep of `words` words. */
