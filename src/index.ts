@@ -6,3 +6,5 @@ export * from "./report/index.js";
 export { runDemo, paretoFront, type DemoOptions, type DemoResult, type DemoMultiplierRow } from "./demo/index.js";
 export { axnnHome, dataPath } from "./util/paths.js";
 export * from "./energy/index.js";
+export * from "./nn/index.js";
+export * from "./onnx/index.js";

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { isAxnnError } from "../util/errors.js";
 import { registerDemo } from "./demo.js";
 import { registerEnergy } from "./energy.js";
+import { registerInfer } from "./infer.js";
 import { registerMult } from "./mult.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
@@ -14,6 +15,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerMult(program);
+  registerInfer(program);
   registerEnergy(program);
   registerDemo(program);
   return program;

@@ -1,4 +1,5 @@
 import { AxnnError } from "../util/errors.js";
+import { uniformRandom } from "../util/random.js";
 
 /** A dense float32 tensor in row-major (C) order; activations are NCHW. */
 export interface Tensor {
@@ -41,40 +42,17 @@ export function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
-/** Deterministic pseudo-random numbers (xorshift128+ folded to 32 bits), so that weight initialisation and tests repeat. */
+/** Deterministic pseudo-random numbers (the project's seeded generator), so that weight initialisation and tests repeat. */
 export class Rng {
-  private s0: number;
-  private s1: number;
-  private s2: number;
-  private s3: number;
+  private readonly next: () => number;
 
   constructor(seed = 1) {
-    // splitmix32 spreads a small seed over the whole state.
-    let x = seed >>> 0;
-    const next = (): number => {
-      x = (x + 0x9e3779b9) >>> 0;
-      let z = x;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b) >>> 0;
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35) >>> 0;
-      return (z ^ (z >>> 16)) >>> 0;
-    };
-    this.s0 = next();
-    this.s1 = next();
-    this.s2 = next();
-    this.s3 = next() | 1;
+    this.next = uniformRandom(seed);
   }
 
-  /** Uniform in [0, 1) (xoshiro128**). */
+  /** Uniform in [0, 1). */
   uniform(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;
-    const t = this.s1 << 9;
-    this.s2 ^= this.s0;
-    this.s3 ^= this.s1;
-    this.s1 ^= this.s2;
-    this.s0 ^= this.s3;
-    this.s2 ^= t;
-    this.s3 = rotl(this.s3, 11);
-    return result / 4294967296;
+    return this.next();
   }
 
   /** Standard normal (Box-Muller). */
@@ -90,10 +68,6 @@ export class Rng {
     for (let i = 0; i < t.data.length; i++) t.data[i] = lo + (hi - lo) * this.uniform();
     return t;
   }
-}
-
-function rotl(x: number, k: number): number {
-  return ((x << k) | (x >>> (32 - k))) >>> 0;
 }
 
 /** Checks that a value is a usable Tensor (shape of non-negative integers, data of the right length). */
