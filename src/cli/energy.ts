@@ -9,6 +9,10 @@ import { evaluate } from "../energy/model.js";
 import { loadDesign, PRESET_NAMES } from "../energy/presets.js";
 import { loadProblem } from "../energy/problem.js";
 import { evaluationToJson, formatMapTxt, formatSummary } from "../energy/report.js";
+import { assignmentScales, DEFAULT_NETWORK_EVALUATIONS, evaluatePlan, layersFromModel, planMappingsJson, planNetwork, type NetworkLayer } from "../energy/network.js";
+import { formatNetworkTable, networkEnergyToJson, writeNetworkReport } from "../energy/network-report.js";
+import { ZOO_NAMES, zooLayers } from "../energy/zoo-shapes.js";
+import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
 
 interface LayerOptions {
   arch: string;
@@ -33,6 +37,50 @@ function positiveNumber(v: string, flag: string): number {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new AxnnError(`expected a positive number, got "${v}"`, { field: flag });
   return n;
+}
+
+interface NetOptions {
+  zoo?: string;
+  model?: string;
+  inputShape?: string;
+  batch: string;
+  width?: string;
+  arch: string;
+  ert?: string;
+  constraints?: string;
+  mult?: string;
+  multConfig?: string;
+  exactPowerMw?: string;
+  objective: string;
+  algorithm: string;
+  seed: string;
+  evaluations: string;
+  cache: boolean;
+  json?: boolean;
+  out?: string;
+}
+
+function positiveInt(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new AxnnError(`expected a positive integer, got "${v}"`, { field: flag });
+  return n;
+}
+
+/** The layer list of `--zoo` or `--model`. */
+async function networkLayers(opts: NetOptions): Promise<{ layers: NetworkLayer[]; model: string }> {
+  if ((opts.zoo === undefined) === (opts.model === undefined)) throw new AxnnError("give exactly one of --zoo NAME and --model FILE.onnx", { field: "--zoo" });
+  const batch = positiveInt(opts.batch, "--batch");
+  if (opts.zoo !== undefined) {
+    const widthMultiplier = opts.width === undefined ? undefined : positiveNumber(opts.width, "--width");
+    return { layers: zooLayers(opts.zoo, { batch, widthMultiplier }), model: opts.zoo };
+  }
+  let inputShape: number[] | undefined;
+  if (opts.inputShape !== undefined) {
+    inputShape = opts.inputShape.split(/[,x]/).map((d) => positiveInt(d.trim(), "--input-shape"));
+  }
+  // Loaded on demand: the ONNX reader pulls in protobuf, which the other commands do not need.
+  const { loadOnnx } = await import("../onnx/index.js");
+  return { layers: layersFromModel(loadOnnx(opts.model!), { batch, inputShape }), model: opts.model! };
 }
 
 /** `axnn energy ...`: accelerator energy of a layer (Timeloop/Accelergy-compatible model and mapper). */
@@ -106,5 +154,54 @@ export function registerEnergy(program: Command): void {
         process.stdout.write(`multiplier     : ${mult.multiplier} (${power}; multiplier share ${(mult.share * 100).toFixed(1)}% of the MAC; MAC energy x${mult.scale.toFixed(4)})\n`);
       }
       if (search) process.stdout.write(`search         : ${search.algorithm}, objective ${search.objective}, seed ${seed}, ${search.evaluated} mappings tried (${search.valid} valid) in ${(search.elapsed_ms / 1000).toFixed(1)} s\n`);
+    });
+
+  energy
+    .command("net")
+    .description("energy of a whole network: every conv, depthwise and dense layer, one mapping search per distinct shape (cached), per-layer multipliers")
+    .option("--zoo <name>", `a model-zoo network's layer shapes: ${ZOO_NAMES.join(", ")}`)
+    .option("--model <file>", "an ONNX model (its Conv, depthwise Conv and Gemm/MatMul layers)")
+    .option("--input-shape <dims>", "ONNX input shape with batch 1, e.g. 1,3,32,32 (default: the declared one)")
+    .option("--batch <n>", "samples per inference", "1")
+    .option("--width <multiplier>", "MobileNetV2 width multiplier (--zoo mobilenetv2)")
+    .requiredOption("--arch <arch>", `architecture YAML or a preset: ${PRESET_NAMES.join(", ")}`)
+    .option("--ert <file>", "Accelergy ERT_summary.yaml (required with an architecture file)")
+    .option("--constraints <file>", "Timeloop constraints YAML")
+    .option("--mult <name>", "one multiplier for every layer (file, library name, generator name)")
+    .option("--mult-config <file>", 'per-layer multipliers: {"default": NAME, "layers": {LAYER: NAME | "exact"}} (as axnn eval)')
+    .option("--exact-power-mw <mw>", "power of the exact multiplier of the same width (default: EvoApproxLib's exact 8x8)")
+    .option("--objective <objective>", `mapper objective: ${OBJECTIVES.join(", ")}`, "energy")
+    .option("--algorithm <algorithm>", `mapper search: ${ALGORITHMS.join(", ")}`, "auto")
+    .option("--seed <n>", "mapper random seed", "1")
+    .option("--evaluations <n>", "mapper budget per distinct layer shape (mappings evaluated)", String(DEFAULT_NETWORK_EVALUATIONS))
+    .option("--no-cache", "search every shape again and leave the mapping cache alone")
+    .option("--json", "print JSON: {energy_pj, cycles, macs, components, multiplier_share, layers: [...], search, mappings}")
+    .option("-o, --out <dir>", "write energy.json, energy-per-layer.svg/.png and report.html here")
+    .action(async (opts: NetOptions) => {
+      if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
+      if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
+      if (opts.mult !== undefined && opts.multConfig !== undefined) throw new AxnnError("give --mult or --mult-config, not both", { field: "--mult-config" });
+      const seed = Number(opts.seed);
+      if (!Number.isInteger(seed)) throw new AxnnError(`expected an integer, got "${opts.seed}"`, { field: "--seed" });
+      const maxEvaluations = positiveInt(opts.evaluations, "--evaluations");
+      const { layers, model } = await networkLayers(opts);
+      const { arch, ert } = loadDesign(opts.arch, opts.ert, opts.constraints);
+      const names = layers.map((l) => l.name);
+      const assignment = opts.multConfig !== undefined ? loadAssignment(opts.multConfig, names) : uniformAssignment(opts.mult);
+      const multipliers = assignmentScales(assignment, layers, arch.compute, {
+        exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
+      });
+      const plan = planNetwork(arch, ert, layers, {
+        objective: opts.objective as Objective, algorithm: opts.algorithm as SearchAlgorithm, seed, maxEvaluations, cache: opts.cache, progress: !opts.json,
+      });
+      const result = evaluatePlan(plan, multipliers);
+      result.arch = opts.arch;
+      const files = opts.out !== undefined ? await writeNetworkReport(result, opts.out, { model }) : [];
+      if (opts.json) {
+        process.stdout.write(JSON.stringify({ ...networkEnergyToJson(result, { model }), mappings: planMappingsJson(plan), ...(files.length ? { files } : {}) }, null, 2) + "\n");
+        return;
+      }
+      process.stdout.write(formatNetworkTable(result));
+      if (files.length) process.stdout.write(`report           : ${files.find((f) => f.endsWith(".html"))}\n`);
     });
 }

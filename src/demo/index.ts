@@ -6,11 +6,17 @@ import { defaultCatalogue, generate } from "../multipliers/generators/index.js";
 import { multiplierFigures } from "../report/multiplier-figures.js";
 import { chart } from "../report/charts.js";
 import { renderHtmlReport, type ReportBlock } from "../report/html.js";
+import { multiplierShare, type ComputeScale } from "../energy/approx.js";
+import { DEFAULT_NETWORK_EVALUATIONS, evaluatePlan, planNetwork, type NetworkEnergy } from "../energy/network.js";
+import { networkEnergyChartSpec } from "../energy/network-report.js";
+import { loadDesign } from "../energy/presets.js";
+import { zooLayers } from "../energy/zoo-shapes.js";
 
 /**
  * `axnn demo`: the main job on built-in data. Today it characterises the built-in
  * library of approximate multipliers (error metrics, gate counts, estimated power, the
- * accuracy/power trade-off); later steps (inference, retraining, energy) add sections.
+ * accuracy/power trade-off) and prices a ResNet-20 on the Eyeriss and Simba presets with each
+ * Pareto-optimal multiplier; later steps (inference, retraining) add sections.
  */
 export interface DemoOptions {
   outDir: string;
@@ -23,13 +29,31 @@ export interface DemoMultiplierRow extends Characterisation {
   pareto: boolean;
 }
 
+/** Whole-network energy of one accelerator with one multiplier in every layer. */
+export interface DemoEnergyRow {
+  accelerator: string;
+  multiplier: string;
+  mae_pct: number;
+  energy_uj: number;
+  saving_pct: number;
+  multiplier_uj: number;
+  multiplier_share_pct: number;
+  cycles: number;
+  mac_energy_scale: number;
+}
+
 export interface DemoResult {
   outDir: string;
   report: string;
   json: string;
   files: string[];
   multipliers: DemoMultiplierRow[];
+  energy: DemoEnergyRow[];
 }
+
+/** Mapper budget per distinct layer shape in the demo: small, so that the demo stays fast with a cold cache. */
+export const DEMO_MAPPER_EVALUATIONS = 1000;
+const DEMO_ACCELERATORS = ["eyeriss", "simba"] as const;
 
 /** Points not dominated in (MAE%, power): no other point is at least as good in both and better in one. */
 export function paretoFront<T>(points: T[], x: (p: T) => number, y: (p: T) => number): Set<T> {
@@ -114,6 +138,69 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     put(`${row.name}-heatmap.png`, fig.heatmapPng);
   }
 
+  // Energy: one mapping search per distinct ResNet-20 layer shape and accelerator, reused for every
+  // multiplier (a multiplier scales only the MAC energy, which does not depend on the mapping).
+  const layers = zooLayers("resnet20");
+  const candidates = unsigned.filter((r) => r.pareto);
+  const energyRows: DemoEnergyRow[] = [];
+  const exactRuns = new Map<string, NetworkEnergy>();
+  let mappingSeconds = 0, shapesSearched = 0, shapesCached = 0;
+  for (const preset of DEMO_ACCELERATORS) {
+    const { arch, ert } = loadDesign(preset);
+    const plan = planNetwork(arch, ert, layers, { maxEvaluations: DEMO_MAPPER_EVALUATIONS, seed: 1, progress: !opts.quiet });
+    mappingSeconds += plan.elapsedMs / 1000;
+    shapesSearched += plan.shapes.filter((x) => !x.fromCache).length;
+    shapesCached += plan.shapes.filter((x) => x.fromCache).length;
+    const share = multiplierShare(arch.compute);
+    const baseline = evaluatePlan(plan);
+    baseline.arch = preset;
+    exactRuns.set(preset, baseline);
+    for (const r of candidates) {
+      // The demo's own power estimates (netlist cost model), relative to the exact design's.
+      const powerRatio = r.power_estimate! / exact.power_estimate!;
+      const scale: ComputeScale = { scale: 1 - share + share * powerRatio, share, powerRatio, multiplier: r.name, powerSource: "netlist estimate" };
+      const res = r === exact ? baseline : evaluatePlan(plan, () => scale);
+      energyRows.push({
+        accelerator: preset, multiplier: r.name, mae_pct: r.mae_pct, energy_uj: res.totals.energyPj / 1e6,
+        saving_pct: 100 * (1 - res.totals.energyPj / baseline.totals.energyPj), multiplier_uj: res.totals.multiplierPj / 1e6,
+        multiplier_share_pct: 100 * res.totals.multiplierShare, cycles: res.totals.cycles, mac_energy_scale: scale.scale,
+      });
+    }
+  }
+  const energyChart = await chart({
+    $schema: "https://vega.github.io/schema/vega-lite/v6.json",
+    title: { text: "ResNet-20 (CIFAR) inference energy with each Pareto-optimal multiplier", subtitle: "split into the multipliers' part and the rest of the accelerator; independent scales per accelerator" },
+    data: {
+      values: energyRows.flatMap((e, i) => [
+        { accelerator: e.accelerator, multiplier: e.multiplier, index: i, part: "multipliers", order: 1, energy_uj: e.multiplier_uj },
+        { accelerator: e.accelerator, multiplier: e.multiplier, index: i, part: "rest of the accelerator", order: 0, energy_uj: e.energy_uj - e.multiplier_uj },
+      ]),
+    },
+    facet: { column: { field: "accelerator", type: "nominal", title: null } },
+    spec: {
+      width: 300,
+      height: 300,
+      mark: { type: "bar" },
+      encoding: {
+        x: { field: "multiplier", type: "nominal", sort: { field: "index" }, title: "multiplier", axis: { labelAngle: -45 } },
+        y: { field: "energy_uj", type: "quantitative", stack: "zero", title: "energy per inference (uJ)" },
+        color: { field: "part", type: "nominal", title: "energy", sort: ["rest of the accelerator", "multipliers"], legend: { labelLimit: 260 } },
+        order: { field: "order" },
+        tooltip: [{ field: "multiplier" }, { field: "part" }, { field: "energy_uj", format: ".3f" }],
+      },
+    },
+    resolve: { scale: { y: "independent" } },
+  } as Parameters<typeof chart>[0]);
+  put("energy-resnet20.svg", energyChart.svg);
+  put("energy-resnet20.png", energyChart.png);
+  const layerCharts = new Map<string, string>();
+  for (const [preset, res] of exactRuns) {
+    const fig = await chart(networkEnergyChartSpec(res, `ResNet-20 on ${preset}, exact multiplier: energy per layer by component`));
+    put(`energy-resnet20-${preset}-layers.svg`, fig.svg);
+    put(`energy-resnet20-${preset}-layers.png`, fig.png);
+    layerCharts.set(preset, fig.svg);
+  }
+
   const columns = ["design", "signed", "MAE %", "WCE %", "EP %", "bias", "cells", "est. power mW", "saving vs exact %", "Pareto"];
   const table = rows.map((r) => [
     r.name, r.signed ? "yes" : "no", r.mae_pct, r.wce_pct, r.ep_pct, r.bias, r.gates?.total ?? 0, r.power_estimate!,
@@ -131,9 +218,26 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     { kind: "table", columns, rows: table },
     { kind: "heading", text: `Error maps: ${good.name} (smallest MAE) and ${poor.name} (largest MAE)` },
     ...figs.map(({ fig, row }) => ({ kind: "figure" as const, svg: fig.heatmapSvg, caption: row.name })),
-    { kind: "paragraph", text: "Next steps of the demo (inference with these multipliers, retraining, accelerator energy) arrive with the inference engine." },
+    { kind: "heading", text: "Accelerator energy of a ResNet-20" },
+    {
+      kind: "paragraph",
+      text: `A CIFAR-10 ResNet-20 (${layers.length} conv and dense layers, shapes only) on the Eyeriss-like and Simba-like presets, ` +
+        `with the exact multiplier and each Pareto-optimal unsigned design in every layer. A multiplier scales the multiplier's share of the ` +
+        `MAC energy (${DEMO_ACCELERATORS.map((p) => `${(100 * exactRuns.get(p)!.totals.multiplierPj / exactRuns.get(p)!.totals.computePj).toFixed(1)}% on ${p}`).join(", ")}) by its estimated power relative to the exact design. ` +
+        `Mappings were searched once per distinct layer shape and accelerator with a small budget for the demo ` +
+        `(${DEMO_MAPPER_EVALUATIONS} mappings evaluated per shape, seed 1, where "axnn energy net" evaluates ${DEFAULT_NETWORK_EVALUATIONS}; this run searched ${shapesSearched} shapes and read ${shapesCached} from the mapping cache in ${mappingSeconds.toFixed(1)} s) and reused for every multiplier. ` +
+        `The multipliers take ${DEMO_ACCELERATORS.map((p) => `${(100 * exactRuns.get(p)!.totals.multiplierShare).toFixed(1)}% (${p})`).join(" and ")} of the energy with the exact design, which bounds what any multiplier can save.`,
+    },
+    { kind: "figure", svg: energyChart.svg, caption: "Energy per inference with each multiplier in every layer." },
+    {
+      kind: "table",
+      columns: ["accelerator", "multiplier", "MAE %", "energy uJ", "saving vs exact %", "multipliers uJ", "multiplier share %", "MAC energy factor", "cycles"],
+      rows: energyRows.map((e) => [e.accelerator, e.multiplier, e.mae_pct, e.energy_uj, e.saving_pct, e.multiplier_uj, e.multiplier_share_pct, e.mac_energy_scale, e.cycles]),
+    },
+    ...[...layerCharts].map(([preset, svg]) => ({ kind: "figure" as const, svg, caption: `Energy of each layer on ${preset} (exact multiplier), by component.` })),
+    { kind: "paragraph", text: "Next steps of the demo (inference with these multipliers, retraining) arrive with the inference engine." },
   ];
   const report = put("report.html", renderHtmlReport("axnn demo: approximate multipliers", blocks));
-  const json = put("demo.json", JSON.stringify({ multipliers: rows }, null, 2) + "\n");
-  return { outDir, report, json, files, multipliers: rows };
+  const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows } }, null, 2) + "\n");
+  return { outDir, report, json, files, multipliers: rows, energy: energyRows };
 }

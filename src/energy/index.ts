@@ -8,3 +8,6 @@ export * from "./presets.js";
 export * from "./approx.js";
 export * from "./mapper.js";
 export * from "./report.js";
+export * from "./network.js";
+export * from "./zoo-shapes.js";
+export * from "./network-report.js";

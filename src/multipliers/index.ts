@@ -13,3 +13,4 @@ export * from "./evoapprox-import.js";
 export * from "./resolve.js";
 export * from "./characterise.js";
 export * from "./netlist/cost.js";
+export * from "./assignment.js";
