@@ -5,10 +5,12 @@ import { writeFileAtomic } from "../src/util/fs.js";
 import { formatTable, type BenchResult } from "./harness.js";
 import { benchMultipliers } from "./multipliers.js";
 import { benchEnergy } from "./energy.js";
+import { benchKernels } from "./kernels.js";
 import { benchEnergyNetwork } from "./energy-network.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
+  ["kernels", benchKernels],
   ["energy", benchEnergy],
   ["energy-network", benchEnergyNetwork],
 ];

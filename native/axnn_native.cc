@@ -1,0 +1,505 @@
+// axnn native kernels: Node binding, ISA dispatch and the convolution/dense drivers.
+//
+// Driver: a convolution is computed "direct", without im2col. Each image channel is copied once
+// into sh x sw phase planes of the padded input (plane (ph, pw) holds padded[y*sh + ph][x*sw + pw]),
+// so that for every tap (c, r, s) the activations of the output positions p*rowStride + q form
+// one contiguous run in one plane; positions with q >= Q are computed and dropped. The cores
+// (kernels.h) then vectorise over positions. Dense layers run as 1x1 convolutions whose
+// positions are the output neurons (the weights transposed) and whose per-"channel" scalar
+// operands are one input row, so a whole row of outputs is vectorised even at batch 1.
+#include <napi.h>
+
+#include <algorithm>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "kernels.h"
+#include "thread_pool.h"
+
+namespace axnn {
+namespace {
+
+// Geometry of a conv2d call, in the order of the Int32Array the TypeScript side passes.
+struct ConvGeom {
+  int64_t N, C, H, W, M, R, S, groups, sh, sw, pt, pl, pb, pr, dh, dw, P, Q;
+};
+constexpr int kGeomFields = 18;
+
+// Where the activations of image n live in the prepared buffer, and the run of each tap.
+struct Layout {
+  int64_t images = 0, imageStride = 0, groups = 1, K = 0, Mg = 0, P = 0, Q = 0, rowStride = 0;
+  int64_t nPos = 0;             // positions computed per output plane
+  std::vector<int64_t> tapOff;  // groups x K offsets from the image base
+  // Output element (n, m, p, q) is at out[((n * M + m) * P + p) * Q + q].
+};
+
+// Elements past the end that a core may read (it reads whole 64-position chunks).
+constexpr int64_t kTailElements = 256;
+
+struct Phases {
+  int64_t Wph, Hph, planeSize, channelStride;
+};
+
+Phases phasesOf(const ConvGeom& g) {
+  const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
+  Phases ph;
+  ph.Wph = (Wp + g.sw - 1) / g.sw;
+  ph.Hph = (Hp + g.sh - 1) / g.sh;
+  ph.planeSize = ph.Hph * ph.Wph;
+  ph.channelStride = ph.planeSize * g.sh * g.sw;
+  return ph;
+}
+
+// Copies channel `src` (H x W) into its sh*sw padded phase planes at `dst`.
+template <typename T>
+void prepareChannel(const ConvGeom& g, const Phases& ph, const T* src, T pad, T* dst) {
+  const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
+  if (g.sh == 1 && g.sw == 1) {
+    std::fill(dst, dst + ph.planeSize, pad);
+    for (int64_t y = 0; y < g.H; y++) std::memcpy(dst + (y + g.pt) * Wp + g.pl, src + y * g.W, sizeof(T) * g.W);
+    return;
+  }
+  for (int64_t py = 0; py < g.sh; py++) {
+    for (int64_t px = 0; px < g.sw; px++) {
+      T* plane = dst + (py * g.sw + px) * ph.planeSize;
+      for (int64_t i = 0; i < ph.Hph; i++) {
+        const int64_t y = i * g.sh + py - g.pt;
+        for (int64_t j = 0; j < ph.Wph; j++) {
+          const int64_t x = j * g.sw + px - g.pl;
+          const bool inside = y >= 0 && y < g.H && x >= 0 && x < g.W && i * g.sh + py < Hp && j * g.sw + px < Wp;
+          plane[i * ph.Wph + j] = inside ? src[y * g.W + x] : pad;
+        }
+      }
+    }
+  }
+}
+
+// Offset of tap (cl, r, s) of group `grp` from the image base, in elements.
+int64_t tapOffset(const ConvGeom& g, const Phases& ph, int64_t c, int64_t r, int64_t s) {
+  const int64_t oy = r * g.dh, ox = s * g.dw;
+  const int64_t phase = (oy % g.sh) * g.sw + (ox % g.sw);
+  return c * ph.channelStride + phase * ph.planeSize + (oy / g.sh) * ph.Wph + ox / g.sw;
+}
+
+// Copies positions [pos0, pos0 + n) of one output plane from `tmp` to `outPlane` (P x Q).
+template <typename Out>
+void scatterPositions(const Layout& L, const Out* tmp, int64_t pos0, int64_t n, Out* outPlane) {
+  int64_t pos = pos0;
+  const int64_t end = pos0 + n;
+  while (pos < end) {
+    const int64_t p = pos / L.rowStride, q = pos % L.rowStride;
+    const int64_t rowEnd = std::min(end, pos - q + L.rowStride);
+    if (q < L.Q && p < L.P) {
+      const int64_t count = std::min(rowEnd, pos - q + L.Q) - pos;
+      std::memcpy(outPlane + p * L.Q + q, tmp + (pos - pos0), sizeof(Out) * count);
+    }
+    pos = rowEnd;
+  }
+}
+
+// Runs core over every (image, group, position block, range of output channels).
+// core(base, tapOff, sel, K, pos0, nPos, tmp); sel of global output channel m is selBase + m*K.
+template <typename T, typename S, typename Out, typename Core>
+void computeLayout(const Layout& L, const T* prepared, const S* selBase, Out* out, Core core) {
+  const int64_t blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
+  const int64_t coarse = L.images * L.groups * blocks;
+  const int64_t want = int64_t(pool().size()) * 4;  // enough tasks to balance the threads
+  const int64_t mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + coarse - 1) / coarse));
+  const int64_t mPer = (L.Mg + mSplits - 1) / mSplits;
+  const int64_t M = L.Mg * L.groups;
+  pool().parallelFor(coarse * mSplits, [&](int64_t task) {
+    const int64_t split = task % mSplits;
+    int64_t rest = task / mSplits;
+    const int64_t block = rest % blocks;
+    rest /= blocks;
+    const int64_t grp = rest % L.groups;
+    const int64_t n = rest / L.groups;
+    const int64_t pos0 = block * kMaxBlock;
+    const int nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - pos0));
+    const T* base = prepared + n * L.imageStride;
+    const int64_t* taps = L.tapOff.data() + grp * L.K;
+    alignas(64) Out tmp[kMaxBlock];
+    const int64_t mEnd = std::min(L.Mg, (split + 1) * mPer);
+    for (int64_t ml = split * mPer; ml < mEnd; ml++) {
+      const int64_t m = grp * L.Mg + ml;
+      core(base, taps, selBase + m * L.K, int(L.K), pos0, nPos, tmp);
+      scatterPositions(L, tmp, pos0, nPos, out + (n * M + m) * L.P * L.Q);
+    }
+  });
+}
+
+Layout convLayout(const ConvGeom& g, const Phases& ph) {
+  Layout L;
+  L.images = g.N;
+  L.imageStride = g.C * ph.channelStride;
+  L.groups = g.groups;
+  const int64_t Cg = g.C / g.groups;
+  L.K = Cg * g.R * g.S;
+  L.Mg = g.M / g.groups;
+  L.P = g.P;
+  L.Q = g.Q;
+  L.rowStride = ph.Wph;
+  L.nPos = (g.P - 1) * ph.Wph + g.Q;
+  L.tapOff.resize(size_t(g.groups * L.K));
+  for (int64_t grp = 0; grp < g.groups; grp++)
+    for (int64_t cl = 0; cl < Cg; cl++)
+      for (int64_t r = 0; r < g.R; r++)
+        for (int64_t s = 0; s < g.S; s++)
+          L.tapOff[size_t(grp * L.K + (cl * g.R + r) * g.S + s)] = tapOffset(g, ph, grp * Cg + cl, r, s);
+  return L;
+}
+
+// conv2d: prepares all images' planes, then computes. Depthwise (groups == C) instead prepares
+// each channel inside its own task, where it stays in cache for all of that channel's work.
+template <typename T, typename Out, typename Core>
+void conv2d(const ConvGeom& g, const T* input, const T* weights, T pad, Out* out, Core core) {
+  const Phases ph = phasesOf(g);
+  if (g.groups == g.C && g.C > 1) {
+    ConvGeom one = g;
+    one.N = 1;
+    one.C = 1;
+    one.M = g.M / g.C;
+    one.groups = 1;
+    Layout L = convLayout(one, ph);
+    const int64_t blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
+    pool().parallelFor(g.N * g.C, [&](int64_t task) {
+      const int64_t n = task / g.C, c = task % g.C;
+      thread_local std::vector<T> plane;
+      plane.resize(size_t(ph.channelStride + kTailElements));
+      prepareChannel(g, ph, input + (n * g.C + c) * g.H * g.W, pad, plane.data());
+      std::fill(plane.begin() + ph.channelStride, plane.end(), pad);
+      alignas(64) Out tmp[kMaxBlock];
+      for (int64_t ml = 0; ml < L.Mg; ml++) {
+        const int64_t m = c * L.Mg + ml;
+        for (int64_t b = 0; b < blocks; b++) {
+          const int64_t pos0 = b * kMaxBlock;
+          const int nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - pos0));
+          core(plane.data(), L.tapOff.data(), weights + m * L.K, int(L.K), pos0, nPos, tmp);
+          scatterPositions(L, tmp, pos0, nPos, out + (n * g.M + m) * g.P * g.Q);
+        }
+      }
+    });
+    return;
+  }
+  Layout L = convLayout(g, ph);
+  std::vector<T> prepared(size_t(g.N * L.imageStride + kTailElements), pad);
+  pool().parallelFor(g.N * g.C, [&](int64_t task) {
+    prepareChannel(g, ph, input + task * g.H * g.W, pad, prepared.data() + task * ph.channelStride);
+  });
+  computeLayout(L, prepared.data(), weights, out, core);
+}
+
+// dst[k * M + m] = src[m * K + k] for k in [k0, k1): columns k0..k1 of an M x K matrix.
+template <typename T>
+void transposeBlock(const T* src, int64_t K, int64_t M, int64_t k0, int64_t k1, T* dst) {
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t k = k0; k < k1; k++) dst[k * M + m] = src[m * K + k];
+}
+
+// Bytes: 8 x 8 tiles, each transposed in eight 64-bit words by three rounds of block swaps
+// (2x2, then 4x4, then 8x8 blocks), several times faster than byte by byte.
+template <>
+void transposeBlock<uint8_t>(const uint8_t* src, int64_t K, int64_t M, int64_t k0, int64_t k1, uint8_t* dst) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__  // byte j of a word is column j
+  const int64_t kTiles = k0 + (k1 - k0) / 8 * 8, mTiles = M / 8 * 8;
+  for (int64_t m0 = 0; m0 < mTiles; m0 += 8) {
+    for (int64_t kt = k0; kt < kTiles; kt += 8) {
+      uint64_t x[8];
+      for (int i = 0; i < 8; i++) std::memcpy(&x[i], src + (m0 + i) * K + kt, 8);
+      for (int i = 0; i < 8; i += 2) {
+        const uint64_t t = ((x[i] >> 8) ^ x[i + 1]) & 0x00FF00FF00FF00FFull;
+        x[i + 1] ^= t;
+        x[i] ^= t << 8;
+      }
+      for (int i : {0, 1, 4, 5}) {
+        const uint64_t t = ((x[i] >> 16) ^ x[i + 2]) & 0x0000FFFF0000FFFFull;
+        x[i + 2] ^= t;
+        x[i] ^= t << 16;
+      }
+      for (int i = 0; i < 4; i++) {
+        const uint64_t t = ((x[i] >> 32) ^ x[i + 4]) & 0x00000000FFFFFFFFull;
+        x[i + 4] ^= t;
+        x[i] ^= t << 32;
+      }
+      for (int j = 0; j < 8; j++) std::memcpy(dst + (kt + j) * M + m0, &x[j], 8);
+    }
+  }
+  // The ragged edges: rows past the last whole tile, and columns past the last whole tile.
+  for (int64_t m = mTiles; m < M; m++)
+    for (int64_t k = k0; k < k1; k++) dst[k * M + m] = src[m * K + k];
+  for (int64_t m = 0; m < mTiles; m++)
+    for (int64_t k = kTiles; k < k1; k++) dst[k * M + m] = src[m * K + k];
+#else
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t k = k0; k < k1; k++) dst[k * M + m] = src[m * K + k];
+#endif
+}
+
+// dense: out[b, m] = sum_k prod(input[b, k], weights[m, k]). Runs as a 1x1 convolution over
+// the transposed weights (positions = m), with one input row as the "weights" of output row b.
+template <typename T, typename Out, typename Core>
+void dense(int64_t B, int64_t K, int64_t M, const T* input, const T* weights, Out* out, Core core) {
+  std::vector<T> transposed(size_t(K * M + kTailElements), T(0));
+  pool().parallelFor((K + 63) / 64, [&](int64_t t) {
+    transposeBlock(weights, K, M, t * 64, std::min(K, t * 64 + 64), transposed.data());
+  });
+  Layout L;
+  L.images = 1;
+  L.imageStride = 0;
+  L.groups = 1;
+  L.K = K;
+  L.Mg = B;
+  L.P = 1;
+  L.Q = M;
+  L.rowStride = M;
+  L.nPos = M;
+  L.tapOff.resize(size_t(K));
+  for (int64_t k = 0; k < K; k++) L.tapOff[size_t(k)] = k * M;
+  computeLayout(L, transposed.data(), input, out, core);
+}
+
+// ---- ISA dispatch ----
+
+struct IsaState {
+  std::vector<Cores> available;  // from the most portable to the fastest
+  Cores current;
+};
+
+IsaState& isa() {
+  static IsaState state = [] {
+    IsaState s;
+    s.available.push_back(scalarCores());
+#if defined(AXNN_X86_CORES)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) s.available.push_back(avx2Cores());
+    const bool bw = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
+    if (bw) s.available.push_back(avx512bwCores());
+    // The avx512 unit is compiled with VBMI and VNNI (any of its code may use either).
+    if (bw && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni")) s.available.push_back(avx512Cores());
+#endif
+    s.current = s.available.back();
+    return s;
+  }();
+  return state;
+}
+
+// ---- Node binding ----
+
+template <typename A>
+A typedArg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (!info[i].IsTypedArray()) throw Napi::TypeError::New(info.Env(), std::string("argument ") + what + " must be a typed array");
+  return info[i].As<A>();
+}
+
+ConvGeom geomArg(const Napi::CallbackInfo& info, size_t i) {
+  auto a = typedArg<Napi::Int32Array>(info, i, "geometry");
+  if (a.ElementLength() != kGeomFields) throw Napi::TypeError::New(info.Env(), "geometry must have 18 entries");
+  int64_t v[kGeomFields];
+  for (int j = 0; j < kGeomFields; j++) v[j] = a[j];
+  ConvGeom g{v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15], v[16], v[17]};
+  for (int j = 0; j < kGeomFields; j++)
+    if (v[j] < 0) throw Napi::RangeError::New(info.Env(), "negative geometry entry");
+  if (g.groups < 1 || g.C % g.groups || g.M % g.groups || g.sh < 1 || g.sw < 1 || g.dh < 1 || g.dw < 1 || g.P < 1 || g.Q < 1 ||
+      (g.P - 1) * g.sh + (g.R - 1) * g.dh >= g.H + g.pt + g.pb || (g.Q - 1) * g.sw + (g.S - 1) * g.dw >= g.W + g.pl + g.pr)
+    throw Napi::RangeError::New(info.Env(), "inconsistent conv2d geometry");
+  return g;
+}
+
+void checkLength(const Napi::Env& env, size_t have, int64_t need, const char* what) {
+  if (int64_t(have) < need) throw Napi::RangeError::New(env, std::string(what) + " is shorter than the geometry needs");
+}
+
+// The LUT arguments: rows (Int32Array rows x 256), rows16 (Uint16Array rows x 256 of
+// product - min, or empty when the products span 2^16 or more), planes (Uint8Array
+// rows x planes x 256), planes, min.
+struct LutArgs {
+  LutCtx ctx;
+  int64_t rows;
+};
+LutArgs lutArgs(const Napi::CallbackInfo& info, size_t i) {
+  auto rows = typedArg<Napi::Int32Array>(info, i, "lut rows");
+  auto rows16 = typedArg<Napi::Uint16Array>(info, i + 1, "lut rows16");
+  auto planes = typedArg<Napi::Uint8Array>(info, i + 2, "lut planes");
+  const int nPlanes = info[i + 3].As<Napi::Number>().Int32Value();
+  const uint32_t minValue = uint32_t(info[i + 4].As<Napi::Number>().Int64Value());
+  const size_t n = rows.ElementLength();
+  if (nPlanes < 1 || nPlanes > 4 || n == 0 || n % 256 || planes.ElementLength() != n * size_t(nPlanes) ||
+      (rows16.ElementLength() != 0 && (rows16.ElementLength() != n || nPlanes > 2)))
+    throw Napi::RangeError::New(info.Env(), "inconsistent prepared LUT");
+  const uint16_t* r16 = rows16.ElementLength() ? rows16.Data() : nullptr;
+  return LutArgs{LutCtx{rows.Data(), planes.Data(), r16, nPlanes, minValue}, int64_t(n / 256)};
+}
+
+void checkCodes(const Napi::Env& env, const uint8_t* codes, int64_t n, int64_t rows, const char* what) {
+  if (rows >= 256) return;
+  for (int64_t i = 0; i < n; i++)
+    if (codes[i] >= rows) throw Napi::RangeError::New(env, std::string(what) + " code beyond the table");
+}
+
+struct LutCall {
+  const Cores* cores;
+  const LutCtx* lut;
+  void operator()(const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* tmp) const {
+    cores->lut(base, taps, sel, K, *lut, pos0, nPos, reinterpret_cast<uint32_t*>(tmp));
+  }
+};
+struct ExactCall {
+  const Cores* cores;
+  bool isSigned;
+  void operator()(const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* tmp) const {
+    cores->exact(base, taps, sel, K, isSigned, pos0, nPos, reinterpret_cast<uint32_t*>(tmp));
+  }
+};
+struct FloatCall {
+  const Cores* cores;
+  void operator()(const float* base, const int64_t* taps, const float* sel, int K, int64_t pos0, int nPos, float* tmp) const {
+    cores->flt(base, taps, sel, K, pos0, nPos, tmp);
+  }
+};
+
+// convLut(input u8, weights u8, geometry i32[18], padCode, rows, rows16, planes, nPlanes, min, out i32)
+Napi::Value ConvLut(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Uint8Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Uint8Array>(info, 1, "weights");
+  const ConvGeom g = geomArg(info, 2);
+  const uint8_t pad = uint8_t(info[3].As<Napi::Number>().Uint32Value());
+  const LutArgs lut = lutArgs(info, 4);
+  auto out = typedArg<Napi::Int32Array>(info, 9, "out");
+  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
+  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
+  checkLength(env, out.ElementLength(), g.N * g.M * g.P * g.Q, "out");
+  checkCodes(env, weights.Data(), g.M * (g.C / g.groups) * g.R * g.S, lut.rows, "weight");
+  const Cores cores = isa().current;
+  conv2d<uint8_t, int32_t>(g, input.Data(), weights.Data(), pad, out.Data(), LutCall{&cores, &lut.ctx});
+  return env.Undefined();
+}
+
+// convExact(input u8, weights u8, geometry, padCode, signed, out i32)
+Napi::Value ConvExact(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Uint8Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Uint8Array>(info, 1, "weights");
+  const ConvGeom g = geomArg(info, 2);
+  const uint8_t pad = uint8_t(info[3].As<Napi::Number>().Uint32Value());
+  const bool isSigned = info[4].ToBoolean();
+  auto out = typedArg<Napi::Int32Array>(info, 5, "out");
+  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
+  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
+  checkLength(env, out.ElementLength(), g.N * g.M * g.P * g.Q, "out");
+  const Cores cores = isa().current;
+  conv2d<uint8_t, int32_t>(g, input.Data(), weights.Data(), pad, out.Data(), ExactCall{&cores, isSigned});
+  return env.Undefined();
+}
+
+// convFloat(input f32, weights f32, geometry, padValue, out f32)
+Napi::Value ConvFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Float32Array>(info, 1, "weights");
+  const ConvGeom g = geomArg(info, 2);
+  const float pad = float(info[3].As<Napi::Number>().DoubleValue());
+  auto out = typedArg<Napi::Float32Array>(info, 4, "out");
+  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
+  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
+  checkLength(env, out.ElementLength(), g.N * g.M * g.P * g.Q, "out");
+  const Cores cores = isa().current;
+  conv2d<float, float>(g, input.Data(), weights.Data(), pad, out.Data(), FloatCall{&cores});
+  return env.Undefined();
+}
+
+struct DenseDims {
+  int64_t B, K, M;
+};
+DenseDims denseArgs(const Napi::CallbackInfo& info, size_t i, size_t inputLen, size_t weightLen, size_t outLen) {
+  auto a = typedArg<Napi::Int32Array>(info, i, "dims");
+  if (a.ElementLength() != 3 || a[0] < 1 || a[1] < 1 || a[2] < 1) throw Napi::RangeError::New(info.Env(), "dims must be [batch, K, M], all positive");
+  DenseDims d{a[0], a[1], a[2]};
+  checkLength(info.Env(), inputLen, d.B * d.K, "input");
+  checkLength(info.Env(), weightLen, d.M * d.K, "weights");
+  checkLength(info.Env(), outLen, d.B * d.M, "out");
+  return d;
+}
+
+// denseLut(input u8, weights u8, dims i32[3], rows, rows16, planes, nPlanes, min, out): the LUT's rows
+// are selected by the activation and indexed by the weight code (the table's own orientation).
+Napi::Value DenseLut(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Uint8Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Uint8Array>(info, 1, "weights");
+  const LutArgs lut = lutArgs(info, 3);
+  auto out = typedArg<Napi::Int32Array>(info, 8, "out");
+  const DenseDims d = denseArgs(info, 2, input.ElementLength(), weights.ElementLength(), out.ElementLength());
+  if (lut.rows != 256) throw Napi::RangeError::New(env, "dense LUT must have 256 rows (one per activation)");
+  const Cores cores = isa().current;
+  dense<uint8_t, int32_t>(d.B, d.K, d.M, input.Data(), weights.Data(), out.Data(), LutCall{&cores, &lut.ctx});
+  return env.Undefined();
+}
+
+Napi::Value DenseExact(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Uint8Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Uint8Array>(info, 1, "weights");
+  const bool isSigned = info[3].ToBoolean();
+  auto out = typedArg<Napi::Int32Array>(info, 4, "out");
+  const DenseDims d = denseArgs(info, 2, input.ElementLength(), weights.ElementLength(), out.ElementLength());
+  const Cores cores = isa().current;
+  dense<uint8_t, int32_t>(d.B, d.K, d.M, input.Data(), weights.Data(), out.Data(), ExactCall{&cores, isSigned});
+  return env.Undefined();
+}
+
+Napi::Value DenseFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Float32Array>(info, 1, "weights");
+  auto out = typedArg<Napi::Float32Array>(info, 3, "out");
+  const DenseDims d = denseArgs(info, 2, input.ElementLength(), weights.ElementLength(), out.ElementLength());
+  const Cores cores = isa().current;
+  dense<float, float>(d.B, d.K, d.M, input.Data(), weights.Data(), out.Data(), FloatCall{&cores});
+  return env.Undefined();
+}
+
+Napi::Value IsaLevels(const Napi::CallbackInfo& info) {
+  auto& s = isa();
+  Napi::Array arr = Napi::Array::New(info.Env(), s.available.size());
+  for (size_t i = 0; i < s.available.size(); i++) arr.Set(uint32_t(i), s.available[i].name);
+  return arr;
+}
+
+Napi::Value GetIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), isa().current.name); }
+
+// setIsa(name): selects one of isaLevels(); throws if this CPU lacks it.
+Napi::Value SetIsa(const Napi::CallbackInfo& info) {
+  const std::string want = info[0].As<Napi::String>().Utf8Value();
+  auto& s = isa();
+  for (const Cores& c : s.available) {
+    if (want == c.name) {
+      s.current = c;
+      return Napi::String::New(info.Env(), c.name);
+    }
+  }
+  throw Napi::Error::New(info.Env(), "ISA level " + want + " is not available on this CPU");
+}
+
+Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool().size()); }
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("convLut", Napi::Function::New(env, ConvLut));
+  exports.Set("convExact", Napi::Function::New(env, ConvExact));
+  exports.Set("convFloat", Napi::Function::New(env, ConvFloat));
+  exports.Set("denseLut", Napi::Function::New(env, DenseLut));
+  exports.Set("denseExact", Napi::Function::New(env, DenseExact));
+  exports.Set("denseFloat", Napi::Function::New(env, DenseFloat));
+  exports.Set("isaLevels", Napi::Function::New(env, IsaLevels));
+  exports.Set("getIsa", Napi::Function::New(env, GetIsa));
+  exports.Set("setIsa", Napi::Function::New(env, SetIsa));
+  exports.Set("threads", Napi::Function::New(env, Threads));
+  return exports;
+}
+
+}  // namespace
+}  // namespace axnn
+
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return axnn::Init(env, exports); }
+NODE_API_MODULE(axnn_native, InitModule)

@@ -1,0 +1,103 @@
+// Exact-integer, float and scalar-LUT cores written as plain loops, included by every ISA's
+// translation unit inside an anonymous namespace: each copy is compiled (and auto-vectorised)
+// with that unit's target flags, and the linker cannot pick one unit's copy for another.
+#pragma once
+#include <cstring>
+#include "kernels.h"
+
+namespace {
+
+using namespace axnn;
+
+constexpr int kTapChunk = 64;  // taps whose stream pointers are gathered at once
+
+// Four taps per pass over the accumulators: a quarter of the accumulator loads and stores.
+template <typename A, typename Acc>
+inline void accumulateTaps(const A* const* streams, const Acc* weights, int K, int nPos, Acc* __restrict acc) {
+  int k = 0;
+  for (; k + 4 <= K; k += 4) {
+    const A* __restrict a0 = streams[k];
+    const A* __restrict a1 = streams[k + 1];
+    const A* __restrict a2 = streams[k + 2];
+    const A* __restrict a3 = streams[k + 3];
+    const Acc w0 = weights[k], w1 = weights[k + 1], w2 = weights[k + 2], w3 = weights[k + 3];
+    for (int i = 0; i < nPos; i++) {
+      acc[i] += Acc(a0[i]) * w0 + Acc(a1[i]) * w1 + Acc(a2[i]) * w2 + Acc(a3[i]) * w3;
+    }
+  }
+  for (; k < K; k++) {
+    const A* __restrict a0 = streams[k];
+    const Acc w0 = weights[k];
+    for (int i = 0; i < nPos; i++) acc[i] += Acc(a0[i]) * w0;
+  }
+}
+
+// Exact products. Operands are converted to uint32 (sign-extending int8), so products and sums
+// are the int32 ones modulo 2^32, without signed-overflow undefined behaviour.
+template <typename A>
+void exactTyped(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, int K, int64_t pos0, int nPos, uint32_t* out) {
+  alignas(64) uint32_t acc[kMaxBlock];
+  std::memset(acc, 0, sizeof(uint32_t) * nPos);
+  const A* streams[kTapChunk];
+  uint32_t weights[kTapChunk];
+  for (int k0 = 0; k0 < K; k0 += kTapChunk) {
+    const int n = K - k0 < kTapChunk ? K - k0 : kTapChunk;
+    for (int j = 0; j < n; j++) {
+      streams[j] = reinterpret_cast<const A*>(base + tapOff[k0 + j] + pos0);
+      weights[j] = uint32_t(A(sel[k0 + j]));
+    }
+    accumulateTaps<A, uint32_t>(streams, weights, n, nPos, acc);
+  }
+  std::memcpy(out, acc, sizeof(uint32_t) * nPos);
+}
+
+[[maybe_unused]] void exactGeneric(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, int K, bool isSigned, int64_t pos0, int nPos, uint32_t* out) {
+  if (isSigned) exactTyped<int8_t>(base, tapOff, sel, K, pos0, nPos, out);
+  else exactTyped<uint8_t>(base, tapOff, sel, K, pos0, nPos, out);
+}
+
+[[maybe_unused]] void floatGeneric(const float* base, const int64_t* tapOff, const float* sel, int K, int64_t pos0, int nPos, float* out) {
+  alignas(64) float acc[kMaxBlock];
+  for (int i = 0; i < nPos; i++) acc[i] = 0.0f;
+  const float* streams[kTapChunk];
+  for (int k0 = 0; k0 < K; k0 += kTapChunk) {
+    const int n = K - k0 < kTapChunk ? K - k0 : kTapChunk;
+    for (int j = 0; j < n; j++) streams[j] = base + tapOff[k0 + j] + pos0;
+    accumulateTaps<float, float>(streams, sel + k0, n, nPos, acc);
+  }
+  std::memcpy(out, acc, sizeof(float) * nPos);
+}
+
+// Table lookups, eight positions at a time: one 64-bit load brings a tap's eight activations,
+// and the eight accumulators stay in registers across all taps.
+[[maybe_unused]] void lutGeneric(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, int K, const LutCtx& lut, int64_t pos0, int nPos, uint32_t* out) {
+  const uint32_t* rows = reinterpret_cast<const uint32_t*>(lut.rowsI32);
+  int i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__  // byte j of x is position i + j
+  for (; i + 8 <= nPos; i += 8) {
+    uint32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0, a6 = 0, a7 = 0;
+    for (int k = 0; k < K; k++) {
+      const uint32_t* row = rows + size_t(sel[k]) * 256;
+      uint64_t x;
+      std::memcpy(&x, base + tapOff[k] + pos0 + i, 8);
+      a0 += row[x & 255];
+      a1 += row[(x >> 8) & 255];
+      a2 += row[(x >> 16) & 255];
+      a3 += row[(x >> 24) & 255];
+      a4 += row[(x >> 32) & 255];
+      a5 += row[(x >> 40) & 255];
+      a6 += row[(x >> 48) & 255];
+      a7 += row[x >> 56];
+    }
+    out[i] = a0; out[i + 1] = a1; out[i + 2] = a2; out[i + 3] = a3;
+    out[i + 4] = a4; out[i + 5] = a5; out[i + 6] = a6; out[i + 7] = a7;
+  }
+#endif
+  for (; i < nPos; i++) {
+    uint32_t acc = 0;
+    for (int k = 0; k < K; k++) acc += rows[size_t(sel[k]) * 256 + base[tapOff[k] + pos0 + i]];
+    out[i] = acc;
+  }
+}
+
+}  // namespace

@@ -1,0 +1,53 @@
+// Inner loops ("cores") of axnn's integer and float convolution kernels, one set per ISA level.
+//
+// Every layer is reduced by the driver (axnn_native.cc) to the same problem: for one output
+// channel, a block of consecutive "positions" and K taps, sum over the taps of
+// product(stream_k[pos], sel[k]), where stream_k = base + tapOff[k] is a contiguous run of
+// 8-bit operand codes (or floats) and sel[k] is the tap's scalar operand (a weight code).
+// Positions are contiguous in every stream, which is what lets the cores vectorise over them.
+#pragma once
+#include <cstdint>
+
+namespace axnn {
+
+// A multiplier table prepared for the cores. Rows are selected by the scalar operand and
+// indexed by the vector operand (for convolution: row = weight code, index = activation code).
+struct LutCtx {
+  // rows x 256 int32 products (row-major), for the portable core.
+  const int32_t* rowsI32;
+  // rows x planes x 256 bytes: byte b of (product - minValue), for the AVX-512 core.
+  const uint8_t* bytePlanes;
+  // rows x 256 uint16 (product - min), when planes <= 2, for the AVX-512 BW core; else null.
+  const uint16_t* rowsU16;
+  int planes;         // 1..4: bytes needed for (max - min) of the products
+  uint32_t minValue;  // the smallest product (as uint32, arithmetic is modulo 2^32)
+};
+
+// Positions per core call at most.
+constexpr int kMaxBlock = 256;
+
+// LUT core: out[i] = sum_k table(sel[k], stream_k[pos0 + i]) mod 2^32, for i < nPos (nPos <= kMaxBlock).
+using LutCore = void (*)(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, int K,
+                         const LutCtx& lut, int64_t pos0, int nPos, uint32_t* out);
+// Exact integer core: signed int8 x int8 or uint8 x uint8 products.
+using ExactCore = void (*)(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, int K,
+                           bool isSigned, int64_t pos0, int nPos, uint32_t* out);
+// Float core: stream and weights are float32.
+using FloatCore = void (*)(const float* base, const int64_t* tapOff, const float* sel, int K,
+                           int64_t pos0, int nPos, float* out);
+
+struct Cores {
+  const char* name;
+  LutCore lut;
+  ExactCore exact;
+  FloatCore flt;
+};
+
+Cores scalarCores();
+#if defined(AXNN_X86_CORES)  // set by binding.gyp where cores_avx2.cc and cores_avx512.cc are built
+Cores avx2Cores();
+Cores avx512bwCores();
+Cores avx512Cores();
+#endif
+
+}  // namespace axnn

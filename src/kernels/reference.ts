@@ -1,0 +1,105 @@
+// Reference kernels: plain nested loops, slow and obviously correct. They define what the
+// native kernels compute (test/kernels-native.test.ts compares the two bit for bit) and are
+// the fallback when the native addon is not built.
+import type { ConvGeometry, DenseGeometry } from "./geometry.js";
+
+/** A product of two raw operand codes (LUT lookup or exact product). */
+export type ProductFn = (act: number, weight: number) => number;
+
+/** Product through a multiplier table in the orientation `table[(act << weightBits) | w]`. */
+export function lutProduct(table: Int32Array, weightBits: number): ProductFn {
+  return (a, w) => table[(a << weightBits) | w]!;
+}
+
+/** Exact product of two 8-bit codes: int8 x int8 (two's complement) or uint8 x uint8. */
+export function exactProduct(signed: boolean): ProductFn {
+  return signed ? (a, w) => ((a << 24) >> 24) * ((w << 24) >> 24) : (a, w) => a * w;
+}
+
+/**
+ * Integer conv2d: out[n, m, p, q] = sum over (c, r, s) of product(x, w), with x the padded input
+ * (padCode outside the image) and sums wrapped to int32 like the native int32 accumulators.
+ */
+export function conv2dIntReference(input: Uint8Array, weights: Uint8Array, g: ConvGeometry, product: ProductFn, padCode: number): Int32Array {
+  const out = new Int32Array(g.N * g.M * g.P * g.Q);
+  const Cg = g.C / g.groups, Mg = g.M / g.groups;
+  for (let n = 0; n < g.N; n++) {
+    for (let m = 0; m < g.M; m++) {
+      const group = Math.floor(m / Mg);
+      for (let p = 0; p < g.P; p++) {
+        for (let q = 0; q < g.Q; q++) {
+          let acc = 0;
+          for (let cl = 0; cl < Cg; cl++) {
+            const c = group * Cg + cl;
+            for (let r = 0; r < g.R; r++) {
+              for (let s = 0; s < g.S; s++) {
+                const y = p * g.sh + r * g.dh - g.pt;
+                const x = q * g.sw + s * g.dw - g.pl;
+                const a = y >= 0 && y < g.H && x >= 0 && x < g.W ? input[((n * g.C + c) * g.H + y) * g.W + x]! : padCode;
+                const w = weights[((m * Cg + cl) * g.R + r) * g.S + s]!;
+                acc = (acc + product(a, w)) | 0;
+              }
+            }
+          }
+          out[((n * g.M + m) * g.P + p) * g.Q + q] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Integer dense: out[b, m] = sum over k of product(input[b, k], weights[m, k]), wrapped to int32. */
+export function denseIntReference(input: Uint8Array, weights: Uint8Array, g: DenseGeometry, product: ProductFn): Int32Array {
+  const out = new Int32Array(g.B * g.M);
+  for (let b = 0; b < g.B; b++) {
+    for (let m = 0; m < g.M; m++) {
+      let acc = 0;
+      for (let k = 0; k < g.K; k++) acc = (acc + product(input[b * g.K + k]!, weights[m * g.K + k]!)) | 0;
+      out[b * g.M + m] = acc;
+    }
+  }
+  return out;
+}
+
+/** Float conv2d with padValue outside the image (sums in double, rounded to float32 at the end). */
+export function conv2dFloatReference(input: Float32Array, weights: Float32Array, g: ConvGeometry, padValue = 0): Float32Array {
+  const out = new Float32Array(g.N * g.M * g.P * g.Q);
+  const Cg = g.C / g.groups, Mg = g.M / g.groups;
+  for (let n = 0; n < g.N; n++) {
+    for (let m = 0; m < g.M; m++) {
+      const group = Math.floor(m / Mg);
+      for (let p = 0; p < g.P; p++) {
+        for (let q = 0; q < g.Q; q++) {
+          let acc = 0;
+          for (let cl = 0; cl < Cg; cl++) {
+            const c = group * Cg + cl;
+            for (let r = 0; r < g.R; r++) {
+              for (let s = 0; s < g.S; s++) {
+                const y = p * g.sh + r * g.dh - g.pt;
+                const x = q * g.sw + s * g.dw - g.pl;
+                const a = y >= 0 && y < g.H && x >= 0 && x < g.W ? input[((n * g.C + c) * g.H + y) * g.W + x]! : padValue;
+                acc += a * weights[((m * Cg + cl) * g.R + r) * g.S + s]!;
+              }
+            }
+          }
+          out[((n * g.M + m) * g.P + p) * g.Q + q] = acc;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Float dense (sums in double, rounded to float32 at the end). */
+export function denseFloatReference(input: Float32Array, weights: Float32Array, g: DenseGeometry): Float32Array {
+  const out = new Float32Array(g.B * g.M);
+  for (let b = 0; b < g.B; b++) {
+    for (let m = 0; m < g.M; m++) {
+      let acc = 0;
+      for (let k = 0; k < g.K; k++) acc += input[b * g.K + k]! * weights[m * g.K + k]!;
+      out[b * g.M + m] = acc;
+    }
+  }
+  return out;
+}
