@@ -7,12 +7,14 @@ import { benchMultipliers } from "./multipliers.js";
 import { benchEnergy } from "./energy.js";
 import { benchKernels } from "./kernels.js";
 import { benchEnergyNetwork } from "./energy-network.js";
+import { benchPredict } from "./predict.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
   ["kernels", benchKernels],
   ["energy", benchEnergy],
   ["energy-network", benchEnergyNetwork],
+  ["predict", benchPredict],
 ];
 
 const json = process.argv.includes("--json");

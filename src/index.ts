@@ -8,3 +8,4 @@ export { axnnHome, dataPath } from "./util/paths.js";
 export * from "./energy/index.js";
 export * from "./nn/index.js";
 export * from "./onnx/index.js";
+export * from "./predict/index.js";

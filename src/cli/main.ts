@@ -5,6 +5,7 @@ import { registerDemo } from "./demo.js";
 import { registerEnergy } from "./energy.js";
 import { registerInfer } from "./infer.js";
 import { registerMult } from "./mult.js";
+import { registerPredict } from "./predict.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerMult(program);
   registerInfer(program);
   registerEnergy(program);
+  registerPredict(program);
   registerDemo(program);
   return program;
 }
