@@ -6,12 +6,14 @@ import { formatTable, type BenchResult } from "./harness.js";
 import { benchMultipliers } from "./multipliers.js";
 import { benchEnergy } from "./energy.js";
 import { benchKernels } from "./kernels.js";
+import { benchInference } from "./inference.js";
 import { benchEnergyNetwork } from "./energy-network.js";
 import { benchPredict } from "./predict.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
   ["kernels", benchKernels],
+  ["inference", benchInference],
   ["energy", benchEnergy],
   ["energy-network", benchEnergyNetwork],
   ["predict", benchPredict],

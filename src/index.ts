@@ -9,3 +9,6 @@ export * from "./energy/index.js";
 export * from "./nn/index.js";
 export * from "./onnx/index.js";
 export * from "./predict/index.js";
+export * from "./quant/index.js";
+export * from "./data/index.js";
+export * from "./eval/index.js";

@@ -38,7 +38,7 @@ test("infer --mode float: chunks of --batch-size give the same output as one run
 
   const rejects = (args: string[], pattern: RegExp) =>
     assert.rejects(infer(["--model", join(dir, "m.onnx"), "--input", join(dir, "x.npy"), "-o", join(dir, "z.npy"), ...args]), (e: unknown) => e instanceof AxnnError && pattern.test(e.message));
-  await rejects(["--mode", "int8"], /--mode: mode "int8" needs quantized inference, which is not available yet/);
+  await rejects(["--mode", "approximate"], /--mode approximate needs --mult/);
   await rejects(["--mode", "fast"], /--mode: expected one of float, int8, approximate/);
   await rejects(["--batch-size", "0"], /--batch-size: expected a positive integer/);
   await rejects(["--output-name", "nope"], /no output "nope"/);

@@ -3,6 +3,7 @@ import { Command, CommanderError } from "commander";
 import { isAxnnError } from "../util/errors.js";
 import { registerDemo } from "./demo.js";
 import { registerEnergy } from "./energy.js";
+import { registerEval, registerSensitivity } from "./eval.js";
 import { registerInfer } from "./infer.js";
 import { registerMult } from "./mult.js";
 import { registerPredict } from "./predict.js";
@@ -16,6 +17,8 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerMult(program);
+  registerEval(program);
+  registerSensitivity(program);
   registerInfer(program);
   registerEnergy(program);
   registerPredict(program);

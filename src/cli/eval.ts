@@ -1,0 +1,248 @@
+import type { Command } from "commander";
+import { extname } from "node:path";
+import { AxnnError } from "../util/errors.js";
+import { writeFileAtomic } from "../util/fs.js";
+import { chart, chartSvg, type ChartSpec } from "../report/charts.js";
+import { CALIBRATION_METHODS, type CalibrationMethod } from "../quant/calibrate.js";
+import { FLOAT, type LayerArithmetic } from "../quant/model.js";
+import type { QuantScheme } from "../quant/params.js";
+import { evaluatePass, type PassResult } from "../eval/accuracy.js";
+import { prepareEvaluation, runner, type EvalSetup, type PreparedEvaluation } from "../eval/session.js";
+import { kernelBackend } from "../kernels/index.js";
+import { parseNumberOption, printJson, textTable } from "./common.js";
+
+interface CommonOptions {
+  model: string;
+  data: string;
+  limit?: string;
+  split: string;
+  seed: string;
+  batchSize: string;
+  calibSize: string;
+  calibration: string;
+  percentile: string;
+  normalize: string;
+  quant?: string;
+  perChannel?: boolean;
+  weightBits: string;
+  weightCalibration: string;
+  json?: boolean;
+}
+
+interface EvalOptions extends CommonOptions {
+  mult?: string;
+  multConfig?: string;
+}
+
+interface SensitivityOptions extends CommonOptions {
+  mult: string;
+  output?: string;
+  chart?: string;
+}
+
+function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption("--model <file>", "ONNX model (single input, class scores as first output)")
+    .requiredOption("--data <dataset>", "mnist, fashion-mnist, cifar10:<dir> (binary version) or idx:<images>,<labels>")
+    .option("--limit <n>", "evaluate a seeded subset of n test samples (default: all)")
+    .option("--split <split>", "test or train", "test")
+    .option("--seed <n>", "seed of the evaluation and calibration subsets", "1")
+    .option("--batch-size <n>", "samples per batch", "64")
+    .option("--calib-size <n>", "calibration samples (a seeded subset of the training split)", "256")
+    .option("--calibration <method>", `activation ranges: ${CALIBRATION_METHODS.join(", ")}`, "minmax")
+    .option("--percentile <p>", "upper percentile for --calibration percentile", "99.99")
+    .option("--normalize <spec>", "pixel normalisation: unit ([0, 1]), standard (the dataset's usual mean/std) or mean:std per channel, e.g. 0.5,0.5,0.5:0.25,0.25,0.25", "unit")
+    .option("--quant <scheme>", "sym (int8, signed mul8s multipliers) or asym (uint8 with zero points, unsigned mul8u); default from the multiplier")
+    .option("--per-channel", "one weight scale per output channel")
+    .option("--weight-calibration <method>", "weight ranges: minmax or mse", "minmax")
+    .option("--weight-bits <n>", "weight width of the exact integer baseline (2..8); multipliers use their own width", "8")
+    .option("--json", "print one JSON object");
+}
+
+function setupFrom(opts: CommonOptions): EvalSetup {
+  if (opts.split !== "test" && opts.split !== "train") throw new AxnnError(`expected test or train, got "${opts.split}"`, { field: "--split" });
+  if (opts.quant !== undefined && opts.quant !== "sym" && opts.quant !== "asym") throw new AxnnError(`expected sym or asym, got "${opts.quant}"`, { field: "--quant" });
+  if (!CALIBRATION_METHODS.includes(opts.calibration as CalibrationMethod)) throw new AxnnError(`expected one of ${CALIBRATION_METHODS.join(", ")}, got "${opts.calibration}"`, { field: "--calibration" });
+  if (opts.weightCalibration !== "minmax" && opts.weightCalibration !== "mse") throw new AxnnError(`expected minmax or mse, got "${opts.weightCalibration}"`, { field: "--weight-calibration" });
+  return {
+    model: opts.model,
+    data: opts.data,
+    split: opts.split,
+    limit: opts.limit === undefined ? undefined : parseNumberOption(opts.limit, "--limit", { min: 1, integer: true }),
+    seed: parseNumberOption(opts.seed, "--seed", { integer: true }),
+    batchSize: parseNumberOption(opts.batchSize, "--batch-size", { min: 1, integer: true }),
+    calibrationSize: parseNumberOption(opts.calibSize, "--calib-size", { min: 1, integer: true }),
+    calibration: { method: opts.calibration as CalibrationMethod, percentile: parseNumberOption(opts.percentile, "--percentile") },
+    normalize: opts.normalize,
+    quant: opts.quant as QuantScheme | undefined,
+    perChannel: opts.perChannel ?? false,
+    weightBits: parseNumberOption(opts.weightBits, "--weight-bits", { min: 2, integer: true }),
+    weightCalibration: opts.weightCalibration as "minmax" | "mse",
+  };
+}
+
+function quantSummary(p: PreparedEvaluation) {
+  const c = p.qmodel.config;
+  return { scheme: c.scheme, per_channel: c.perChannel, exact_weight_bits: p.exact.kind === "exact" ? p.exact.weightBits ?? 8 : 8, weight_calibration: c.weightCalibration ?? "minmax", calibration: c.calibration.method, ...(c.calibration.method === "percentile" ? { percentile: c.calibration.percentile ?? 99.99 } : {}) };
+}
+
+/** The result of `axnn eval` (also its JSON). */
+export interface EvalReport {
+  model: string;
+  data: string;
+  split: string;
+  samples: number;
+  quant: ReturnType<typeof quantSummary>;
+  backend: string;
+  float_top1: number;
+  float_top5: number;
+  int8_top1: number;
+  int8_top5: number;
+  approx_top1: number;
+  approx_top5: number;
+  /** Share of samples whose predicted class differs between int8 and approximate. */
+  approx_vs_int8_disagreement: number;
+  float_images_per_s: number;
+  int8_images_per_s: number;
+  approx_images_per_s: number;
+  total_macs: number;
+  layers: { name: string; kind: string; macs: number; multiplier: string }[];
+}
+
+function disagreement(a: PassResult, b: PassResult): number {
+  let d = 0;
+  for (let i = 0; i < a.predictions.length; i++) if (a.predictions[i] !== b.predictions[i]) d++;
+  return a.predictions.length ? d / a.predictions.length : 0;
+}
+
+/** Float, exact int8 and approximate accuracy of a model (what `axnn eval` prints). */
+export function runEvaluation(setup: EvalSetup & { mult?: string; multConfig?: string }): EvalReport {
+  const p = prepareEvaluation(setup);
+  const fl = evaluatePass(p.batches, runner(p, FLOAT));
+  const i8 = evaluatePass(p.batches, runner(p, p.exact));
+  // Without a multiplier table the approximate run is the int8 run.
+  const ax = p.hasMultiplier ? evaluatePass(p.batches, runner(p, p.approximate)) : i8;
+  return {
+    model: typeof setup.model === "string" ? setup.model : setup.model.name,
+    data: setup.data,
+    split: setup.split ?? "test",
+    samples: fl.count,
+    quant: quantSummary(p),
+    backend: kernelBackend(),
+    float_top1: fl.top1, float_top5: fl.top5,
+    int8_top1: i8.top1, int8_top5: i8.top5,
+    approx_top1: ax.top1, approx_top5: ax.top5,
+    approx_vs_int8_disagreement: disagreement(i8, ax),
+    float_images_per_s: fl.imagesPerSecond, int8_images_per_s: i8.imagesPerSecond, approx_images_per_s: ax.imagesPerSecond,
+    total_macs: p.layers.reduce((s, l) => s + l.macs, 0),
+    layers: p.layers.map((l) => ({ name: l.name, kind: l.kind, macs: l.macs, multiplier: p.multiplierNames[l.name] ?? "exact" })),
+  };
+}
+
+const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+
+export function registerEval(program: Command): void {
+  addCommonOptions(
+    program
+      .command("eval")
+      .description("accuracy (top-1, top-5) of a model in float32, exact int8 and with approximate multipliers; MACs per layer; throughput")
+      .option("--mult <name|file>", "multiplier for every approximable layer (library or generator name, .bin, .v)")
+      .option("--mult-config <file>", 'per-layer multipliers: {"default": "...", "layers": {"<layer>": "..."}}'),
+  ).action((opts: EvalOptions) => {
+    const r = runEvaluation({ ...setupFrom(opts), mult: opts.mult, multConfig: opts.multConfig });
+    if (opts.json) return printJson(r);
+    const rows = [
+      ["float32", pct(r.float_top1), pct(r.float_top5), r.float_images_per_s.toFixed(0)],
+      ["exact int8", pct(r.int8_top1), pct(r.int8_top5), r.int8_images_per_s.toFixed(0)],
+      ["approximate", pct(r.approx_top1), pct(r.approx_top5), r.approx_images_per_s.toFixed(0)],
+    ];
+    process.stdout.write(`${r.model} on ${r.data} (${r.split}, ${r.samples} samples), quantization ${r.quant.scheme}${r.quant.per_channel ? " per-channel" : ""}, calibration ${r.quant.calibration}, kernels ${r.backend}\n\n`);
+    process.stdout.write(textTable(["arithmetic", "top-1", "top-5", "images/s"], rows) + "\n\n");
+    process.stdout.write(textTable(["layer", "kind", "MACs", "multiplier"], r.layers.map((l) => [l.name, l.kind, l.macs, l.multiplier])) + "\n");
+    process.stdout.write(`total ${r.total_macs} MACs per sample; approximate vs int8: ${pct(r.approx_vs_int8_disagreement)} of predictions differ\n`);
+  });
+}
+
+/** The result of `axnn sensitivity`. */
+export interface SensitivityReport {
+  model: string;
+  data: string;
+  samples: number;
+  multiplier: string;
+  quant: ReturnType<typeof quantSummary>;
+  float_top1: number;
+  int8_top1: number;
+  int8_top5: number;
+  /** Every layer approximate at once. */
+  all_approx_top1: number;
+  layers: { name: string; kind: string; macs: number; top1: number; top5: number; delta_top1: number }[];
+}
+
+export function runSensitivity(setup: EvalSetup & { mult: string }): SensitivityReport {
+  const p = prepareEvaluation(setup);
+  const fl = evaluatePass(p.batches, runner(p, FLOAT));
+  const i8 = evaluatePass(p.batches, runner(p, p.exact));
+  const all = evaluatePass(p.batches, runner(p, p.approximate));
+  const layers = p.layers.map((l) => {
+    const only = new Map<string, LayerArithmetic>(p.layers.map((o) => [o.name, o.name === l.name ? p.approximate.get(l.name)! : p.exact]));
+    const r = evaluatePass(p.batches, runner(p, only));
+    return { name: l.name, kind: l.kind, macs: l.macs, top1: r.top1, top5: r.top5, delta_top1: r.top1 - i8.top1 };
+  });
+  return {
+    model: typeof setup.model === "string" ? setup.model : setup.model.name,
+    data: setup.data, samples: i8.count, multiplier: Object.values(p.multiplierNames)[0] ?? setup.mult, quant: quantSummary(p),
+    float_top1: fl.top1, int8_top1: i8.top1, int8_top5: i8.top5, all_approx_top1: all.top1, layers,
+  };
+}
+
+/** Bar chart of top-1 per layer with the exact int8 accuracy as a rule. */
+export function sensitivityChart(r: SensitivityReport): ChartSpec {
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: `Sensitivity to ${r.multiplier}: one layer approximate`, subtitle: `${r.model}, ${r.data}, ${r.samples} samples; line: exact int8 (${pct(r.int8_top1)})` },
+    width: Math.max(240, 28 * r.layers.length),
+    height: 240,
+    layer: [
+      {
+        data: { values: r.layers.map((l, i) => ({ layer: l.name, order: i, top1: l.top1 })) },
+        mark: { type: "bar", color: "#4c78a8" },
+        encoding: {
+          x: { field: "layer", type: "nominal", sort: { field: "order" }, title: "layer (execution order)" },
+          y: { field: "top1", type: "quantitative", title: "top-1 accuracy", axis: { format: ".0%" } },
+          tooltip: [{ field: "layer" }, { field: "top1", format: ".2%" }],
+        },
+      },
+      {
+        data: { values: [{ int8: r.int8_top1 }] },
+        mark: { type: "rule", color: "#e45756", strokeDash: [4, 3] },
+        encoding: { y: { field: "int8", type: "quantitative" } },
+      },
+    ],
+  } as ChartSpec;
+}
+
+export function registerSensitivity(program: Command): void {
+  addCommonOptions(
+    program
+      .command("sensitivity")
+      .description("accuracy with only one layer on the approximate multiplier (the others exact int8), for every layer")
+      .requiredOption("--mult <name|file>", "the approximate multiplier")
+      .option("-o, --output <file.json>", "write the result as JSON")
+      .option("--chart <file.svg|file.png>", "write a bar chart of top-1 per layer"),
+  ).action(async (opts: SensitivityOptions) => {
+    if (opts.chart !== undefined && ![".svg", ".png"].includes(extname(opts.chart).toLowerCase())) {
+      throw new AxnnError(`expected a .svg or .png file, got "${opts.chart}"`, { field: "--chart" });
+    }
+    const r = runSensitivity({ ...setupFrom(opts), mult: opts.mult });
+    if (opts.output) writeFileAtomic(opts.output, JSON.stringify(r, null, 2) + "\n");
+    if (opts.chart) {
+      const spec = sensitivityChart(r);
+      if (extname(opts.chart).toLowerCase() === ".png") writeFileAtomic(opts.chart, (await chart(spec)).png);
+      else writeFileAtomic(opts.chart, await chartSvg(spec));
+    }
+    if (opts.json) return printJson(r);
+    process.stdout.write(`${r.model} on ${r.data} (${r.samples} samples), multiplier ${r.multiplier}, quantization ${r.quant.scheme}${r.quant.per_channel ? " per-channel" : ""}\n`);
+    process.stdout.write(`float32 top-1 ${pct(r.float_top1)}, exact int8 ${pct(r.int8_top1)}, every layer approximate ${pct(r.all_approx_top1)}\n\n`);
+    process.stdout.write(textTable(["layer", "kind", "MACs", "top-1", "top-5", "change vs int8"], r.layers.map((l) => [l.name, l.kind, l.macs, pct(l.top1), pct(l.top5), `${l.delta_top1 >= 0 ? "+" : ""}${(100 * l.delta_top1).toFixed(2)} pp`])) + "\n");
+  });
+}

@@ -1,0 +1,2 @@
+export * from "./idx.js";
+export * from "./datasets.js";

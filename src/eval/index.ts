@@ -1,0 +1,2 @@
+export * from "./accuracy.js";
+export * from "./session.js";

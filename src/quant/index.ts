@@ -1,0 +1,3 @@
+export * from "./params.js";
+export * from "./calibrate.js";
+export * from "./model.js";
