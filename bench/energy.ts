@@ -30,12 +30,28 @@ export function benchEnergy(): BenchResult[] {
     const ev = timeIt(() => evaluate(arch, problem, mapping, ert));
     out.push({ group: "energy model", name: `evaluate ${layer.dir} (reference mapping)`, ...ev, figures: { "us/eval": ev.ms * 1000 } });
     const t0 = performance.now();
-    const found = searchMapping(arch, problem, ert, { objective: "energy", seed: 1, maxEvaluations: 3000 });
+    const found = searchMapping(arch, problem, ert, { objective: "energy", seed: 1, maxEvaluations: 3000, threads: 1 });
     const ms = performance.now() - t0;
     out.push({
       group: "mapper", name: `search ${layer.dir} (energy, 3000 evals)`, ms, runs: 1,
       figures: { "s/layer": ms / 1000, "energy / reference": found.evaluation.energyPj / reference.energyPj },
     });
+    // The same budget split over 2 worker threads (a different, equally seeded search), and a fixed
+    // wall-clock budget, where the workers' extra evaluations are the gain.
+    const t1 = performance.now();
+    const two = searchMapping(arch, problem, ert, { objective: "energy", seed: 1, maxEvaluations: 3000, threads: 2 });
+    const ms2 = performance.now() - t1;
+    out.push({
+      group: "mapper", name: `search ${layer.dir} (energy, 3000 evals, 2 threads)`, ms: ms2, runs: 1,
+      figures: { "s/layer": ms2 / 1000, "speed-up vs 1 thread": ms / ms2, "energy / reference": two.evaluation.energyPj / reference.energyPj },
+    });
+    for (const threads of [1, 2]) {
+      const r = searchMapping(arch, problem, ert, { objective: "energy", seed: 1, timeLimitMs: 2000, threads });
+      out.push({
+        group: "mapper", name: `search ${layer.dir} (energy, 2 s, ${threads} thread${threads > 1 ? "s" : ""})`, ms: r.elapsedMs, runs: 1,
+        figures: { "evals/s": r.evaluated / (r.elapsedMs / 1000), "energy / reference": r.evaluation.energyPj / reference.energyPj },
+      });
+    }
   }
   return out;
 }

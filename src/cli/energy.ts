@@ -4,7 +4,7 @@ import { writeFileAtomic } from "../util/fs.js";
 import { resolveMultiplier, withPublishedFigures } from "../multipliers/resolve.js";
 import { computeScaleFor, type ComputeScale } from "../energy/approx.js";
 import { loadMapping } from "../energy/mapping.js";
-import { searchMapping, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
+import { MAX_DEFAULT_THREADS, searchMapping, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
 import { evaluate } from "../energy/model.js";
 import { loadDesign, PRESET_NAMES } from "../energy/presets.js";
 import { loadProblem } from "../energy/problem.js";
@@ -26,6 +26,8 @@ interface LayerOptions {
   algorithm: string;
   seed: string;
   timeLimit: string;
+  evaluations?: string;
+  threads?: string;
   json?: boolean;
   out?: string;
 }
@@ -55,6 +57,7 @@ interface NetOptions {
   algorithm: string;
   seed: string;
   evaluations: string;
+  threads?: string;
   cache: boolean;
   json?: boolean;
   out?: string;
@@ -100,6 +103,8 @@ export function registerEnergy(program: Command): void {
     .option("--algorithm <algorithm>", `mapper search: ${ALGORITHMS.join(", ")}`, "auto")
     .option("--seed <n>", "mapper random seed", "1")
     .option("--time-limit <seconds>", "mapper time budget", "8")
+    .option("--evaluations <n>", "mapper budget in mappings evaluated (deterministic for a seed and thread count; overrides --time-limit)")
+    .option("--threads <n>", "mapper worker threads splitting the search (default 1; the mapping found depends on the seed and on this number)")
     .option("--json", "print JSON: {energy_pj, cycles, utilization, macs, levels, mapping, ...}")
     .option("--out <file>", "also write the JSON to this file")
     .action((opts: LayerOptions) => {
@@ -130,12 +135,14 @@ export function registerEnergy(program: Command): void {
           algorithm: opts.algorithm as SearchAlgorithm,
           seed,
           timeLimitMs: positiveNumber(opts.timeLimit, "--time-limit") * 1000,
+          maxEvaluations: opts.evaluations === undefined ? undefined : positiveInt(opts.evaluations, "--evaluations"),
+          threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
           computeEnergyScale: scale,
           progress: !opts.json,
         });
         mapping = r.mapping;
         ev = r.evaluation;
-        search = { objective: r.objective, algorithm: r.algorithm, seed, evaluated: r.evaluated, valid: r.valid, mapspace_size: r.mapspaceSize, elapsed_ms: r.elapsedMs };
+        search = { objective: r.objective, algorithm: r.algorithm, seed, threads: opts.threads === undefined ? 1 : Number(opts.threads), evaluated: r.evaluated, valid: r.valid, mapspace_size: r.mapspaceSize, elapsed_ms: r.elapsedMs };
       }
       const json = {
         ...evaluationToJson(arch, problem, mapping, ev),
@@ -153,7 +160,7 @@ export function registerEnergy(program: Command): void {
         const power = mult.powerSource === "published" ? `${mult.powerMw} mW vs exact ${mult.exactPowerMw} mW` : `${(mult.powerRatio * 100).toFixed(1)}% of the exact multiplier's power (netlist estimate)`;
         process.stdout.write(`multiplier     : ${mult.multiplier} (${power}; multiplier share ${(mult.share * 100).toFixed(1)}% of the MAC; MAC energy x${mult.scale.toFixed(4)})\n`);
       }
-      if (search) process.stdout.write(`search         : ${search.algorithm}, objective ${search.objective}, seed ${seed}, ${search.evaluated} mappings tried (${search.valid} valid) in ${(search.elapsed_ms / 1000).toFixed(1)} s\n`);
+      if (search) process.stdout.write(`search         : ${search.algorithm}, objective ${search.objective}, seed ${seed}, ${search.evaluated} mappings tried (${search.valid} valid, ${search.threads} thread${search.threads === 1 ? "" : "s"}) in ${(search.elapsed_ms / 1000).toFixed(1)} s\n`);
     });
 
   energy
@@ -174,6 +181,7 @@ export function registerEnergy(program: Command): void {
     .option("--algorithm <algorithm>", `mapper search: ${ALGORITHMS.join(", ")}`, "auto")
     .option("--seed <n>", "mapper random seed", "1")
     .option("--evaluations <n>", "mapper budget per distinct layer shape (mappings evaluated)", String(DEFAULT_NETWORK_EVALUATIONS))
+    .option("--threads <n>", `worker threads searching distinct shapes in parallel (default: the available cores, at most ${MAX_DEFAULT_THREADS}; the result does not depend on it)`)
     .option("--no-cache", "search every shape again and leave the mapping cache alone")
     .option("--json", "print JSON: {energy_pj, cycles, macs, components, multiplier_share, layers: [...], search, mappings}")
     .option("-o, --out <dir>", "write energy.json, energy-per-layer.svg/.png and report.html here")
@@ -193,6 +201,7 @@ export function registerEnergy(program: Command): void {
       });
       const plan = planNetwork(arch, ert, layers, {
         objective: opts.objective as Objective, algorithm: opts.algorithm as SearchAlgorithm, seed, maxEvaluations, cache: opts.cache, progress: !opts.json,
+        threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
       });
       const result = evaluatePlan(plan, multipliers);
       result.arch = opts.arch;

@@ -1,11 +1,15 @@
+import { existsSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import { AxnnError, isAxnnError } from "../util/errors.js";
-import { progressBar } from "../util/progress.js";
+import { progressBar, type Progress } from "../util/progress.js";
 import type { Architecture } from "./arch.js";
 import type { Ert } from "./ert.js";
 import type { LevelMapping, Loop, Mapping } from "./mapping.js";
 import { evaluate, type Evaluation } from "./model.js";
 import type { Problem } from "./problem.js";
-import { uniformRandom } from "../util/random.js";
+import { mulberry32, uniformRandom } from "../util/random.js";
 
 /**
  * The mapper: a search over mappings, kept apart from the model (it only calls `evaluate`).
@@ -31,6 +35,12 @@ export interface MapperOptions {
   computeEnergyScale?: number;
   /** Show a progress bar on stderr (default false). */
   progress?: boolean;
+  /**
+   * Worker threads (default: defaultThreads()). 1 searches in this thread, as before. With N > 1 the
+   * evaluation budget is split over N workers with seeds derived from `seed`; the same seed, budget
+   * and N always give the same mapping (exhaustive search gives the same mapping for every N).
+   */
+  threads?: number;
 }
 
 export interface MapperResult {
@@ -376,8 +386,51 @@ function* allGenomes(space: Space, problem: Problem, nLevels: number): Generator
   }
 }
 
-/** Searches the mapspace for the mapping that minimises the objective. Deterministic for a seed and evaluation budget. */
-export function searchMapping(arch: Architecture, problem: Problem, ert: Ert, opts: MapperOptions = {}): MapperResult {
+/** Cap on the default thread count: beyond it, worker start-up and memory outweigh the gain for one layer. */
+export const MAX_DEFAULT_THREADS = 8;
+
+/** Default worker threads: the cores this process may use, at most MAX_DEFAULT_THREADS. */
+export function defaultThreads(): number {
+  return Math.max(1, Math.min(MAX_DEFAULT_THREADS, availableParallelism()));
+}
+
+/** Checks a `threads` option: undefined = the default, else a positive integer. */
+export function resolveThreads(threads: number | undefined, field = "threads"): number {
+  if (threads === undefined) return defaultThreads();
+  if (!Number.isInteger(threads) || threads < 1) throw new AxnnError(`expected a positive integer, got ${threads}`, { field });
+  return threads;
+}
+
+/** The seed of worker `index` of a parallel search: a hash of (seed, index), so streams do not overlap by a shift. */
+export function workerSeed(seed: number, index: number): number {
+  return mulberry32((seed ^ Math.imul(index + 1, 0x9e3779b9)) >>> 0)();
+}
+
+/** The evaluation budget of worker `index` of `count`: an even split, the remainder to the first workers. */
+export function workerBudget(maxEvaluations: number, index: number, count: number): number {
+  if (!Number.isFinite(maxEvaluations)) return maxEvaluations;
+  return Math.floor(maxEvaluations / count) + (index < maxEvaluations % count ? 1 : 0);
+}
+
+/** One worker's share of a parallel search (exhaustive: the genomes whose enumeration index is `index` modulo `count`). */
+export interface SearchPart {
+  index: number;
+  count: number;
+}
+
+/** A search result with what a parallel search needs to pick the winner deterministically. */
+export interface PartResult extends MapperResult {
+  /** Objective value of the best mapping. */
+  score: number;
+  /** Enumeration index of the best mapping (exhaustive search; -1 otherwise). */
+  bestIndex: number;
+}
+
+/** Reports evaluations done so far (for a progress bar in another thread). */
+export type EvaluationCounter = (evaluated: number) => void;
+
+/** The single-threaded search (the whole of it, or one part of an exhaustive search). */
+export function searchSequential(arch: Architecture, problem: Problem, ert: Ert, opts: MapperOptions = {}, part?: SearchPart, counter?: EvaluationCounter): PartResult {
   const objective = opts.objective ?? "energy";
   const seed = opts.seed ?? 1;
   const timeLimit = opts.timeLimitMs ?? 8000;
@@ -386,21 +439,22 @@ export function searchMapping(arch: Architecture, problem: Problem, ert: Ert, op
   const space = buildSpace(arch, problem);
   const nLevels = arch.levels.length;
   const size = mapspaceSize(space, problem, nLevels);
-  const algorithm: Exclude<SearchAlgorithm, "auto"> =
-    opts.algorithm === undefined || opts.algorithm === "auto" ? (size <= (opts.exhaustiveLimit ?? 20000) ? "exhaustive" : "anneal") : opts.algorithm;
+  const algorithm = chooseAlgorithm(opts, size);
   const start = Date.now();
   const deadline = start + timeLimit;
   const bar = progressBar(`mapper (${algorithm}, ${objective})`, algorithm === "exhaustive" ? Math.min(size, maxEvals) : 100, { quiet: !opts.progress, unit: algorithm === "exhaustive" ? "mappings" : "%" });
   let evaluated = 0, valid = 0, lastPct = 0;
-  let best: { g: Genome; ev: Evaluation; s: number } | null = null;
+  let best: { g: Genome; ev: Evaluation; s: number; index: number } | null = null;
+  let genomeIndex = -1;
 
   const tryGenome = (g: Genome): { ev: Evaluation; s: number } | null => {
     evaluated++;
+    if (counter && (evaluated & 15) === 0) counter(evaluated);
     try {
       const ev = evaluate(arch, problem, toMapping(space, g, arch), ert, { computeEnergyScale: opts.computeEnergyScale });
       valid++;
       const s = score(ev, objective);
-      if (best === null || s < best.s) best = { g, ev, s };
+      if (best === null || s < best.s) best = { g, ev, s, index: genomeIndex };
       return { ev, s };
     } catch (e) {
       if (isAxnnError(e)) return null;
@@ -416,7 +470,9 @@ export function searchMapping(arch: Architecture, problem: Problem, ert: Ert, op
 
   if (algorithm === "exhaustive") {
     for (const g of allGenomes(space, problem, nLevels)) {
-      if (evaluated >= maxEvals) break;
+      genomeIndex++;
+      if (genomeIndex >= maxEvals) break;
+      if (part && genomeIndex % part.count !== part.index) continue;
       tryGenome(g);
       tick();
     }
@@ -458,7 +514,250 @@ export function searchMapping(arch: Architecture, problem: Problem, ert: Ert, op
     }
   }
   bar.stop();
-  if (best === null) throw new AxnnError(`no valid mapping found (${evaluated} tried): the layer may not fit the buffers under the constraints`, { file: arch.file });
-  const b = best as { g: Genome; ev: Evaluation };
-  return { mapping: toMapping(space, b.g, arch), evaluation: b.ev, objective, algorithm, evaluated, valid, mapspaceSize: size, elapsedMs: Date.now() - start };
+  counter?.(evaluated);
+  if (best === null) {
+    // A part of an exhaustive search may hold no valid mapping while another part does.
+    if (part) return { mapping: { levels: [] }, evaluation: undefined as unknown as Evaluation, objective, algorithm, evaluated, valid, mapspaceSize: size, elapsedMs: Date.now() - start, score: Infinity, bestIndex: -1 };
+    throw noValidMapping(arch, evaluated);
+  }
+  const b = best as { g: Genome; ev: Evaluation; s: number; index: number };
+  return { mapping: toMapping(space, b.g, arch), evaluation: b.ev, objective, algorithm, evaluated, valid, mapspaceSize: size, elapsedMs: Date.now() - start, score: b.s, bestIndex: b.index };
+}
+
+function noValidMapping(arch: Architecture, evaluated: number): AxnnError {
+  return new AxnnError(`no valid mapping found (${evaluated} tried): the layer may not fit the buffers under the constraints`, { file: arch.file });
+}
+
+/**
+ * "auto": exhaustive only when the budget covers the whole mapspace; a partial enumeration in
+ * order sees only one corner of the space (and may find no valid mapping at all).
+ */
+function chooseAlgorithm(opts: MapperOptions, size: number): Exclude<SearchAlgorithm, "auto"> {
+  if (opts.algorithm !== undefined && opts.algorithm !== "auto") return opts.algorithm;
+  const budget = opts.maxEvaluations ?? Infinity;
+  return size <= (opts.exhaustiveLimit ?? 20000) && size <= budget ? "exhaustive" : "anneal";
+}
+
+/** Below this mapspace size an exhaustive search stays in this thread: worker start-up would cost more (same result either way). */
+const PARALLEL_EXHAUSTIVE_MIN = 2000;
+
+/**
+ * Searches the mapspace for the mapping that minimises the objective. Deterministic for a seed,
+ * an evaluation budget and a thread count. With threads > 1 the search runs in worker threads
+ * and this call blocks until they finish.
+ */
+export function searchMapping(arch: Architecture, problem: Problem, ert: Ert, opts: MapperOptions = {}): MapperResult {
+  // One thread unless asked: a split search's result depends on the thread count, and a
+  // default that followed the machine's cores would make results machine-dependent.
+  let threads = resolveThreads(opts.threads ?? 1);
+  const maxEvals = opts.maxEvaluations ?? Infinity;
+  if (Number.isFinite(maxEvals)) threads = Math.min(threads, Math.max(1, maxEvals));
+  if (threads > 1 && opts.threads === undefined && !workerAvailable()) threads = 1;
+  if (threads <= 1) return stripPart(searchSequential(arch, problem, ert, opts));
+  const start = Date.now();
+  // The algorithm is chosen once here, so every worker runs the same one.
+  const space = buildSpace(arch, problem);
+  const size = mapspaceSize(space, problem, arch.levels.length);
+  const algorithm = chooseAlgorithm(opts, size);
+  if (algorithm === "exhaustive" && Math.min(size, maxEvals) < PARALLEL_EXHAUSTIVE_MIN) return stripPart(searchSequential(arch, problem, ert, { ...opts, algorithm }));
+  const objective = opts.objective ?? "energy";
+  const seed = opts.seed ?? 1;
+  const tasks: SearchTask[] = Array.from({ length: threads }, (_, i) => ({
+    kind: "search",
+    arch, problem, ert: ertToPlain(ert),
+    opts: algorithm === "exhaustive"
+      ? { ...opts, algorithm, progress: false, threads: 1 }
+      : { ...opts, algorithm, progress: false, threads: 1, seed: workerSeed(seed, i), maxEvaluations: workerBudget(maxEvals, i, threads) },
+    // The part also tells the worker that finding no valid mapping is not an error by itself.
+    part: { index: i, count: threads },
+  }));
+  const total = algorithm === "exhaustive" ? Math.min(size, maxEvals) : maxEvals;
+  const bar = progressBar(`mapper (${algorithm}, ${objective}, ${threads} threads)`, Number.isFinite(total) ? total : 100, { quiet: !opts.progress, unit: Number.isFinite(total) ? "mappings" : "%" });
+  const timeLimit = opts.timeLimitMs ?? 8000;
+  let shown = 0;
+  const results = runInWorkers<PartResult>(tasks, threads, (evaluated) => {
+    const value = Number.isFinite(total) ? Math.min(total, evaluated) : Math.min(100, Math.floor(((Date.now() - start) / timeLimit) * 100));
+    if (value > shown) { bar.tick(value - shown); shown = value; }
+  });
+  bar.stop();
+  // Lowest score wins; ties go to the lowest enumeration index (exhaustive: as a sequential
+  // search would), else to the lowest worker index.
+  let winner: PartResult | null = null;
+  for (const r of results) {
+    if (r.score === Infinity) continue;
+    if (winner === null || r.score < winner.score || (r.score === winner.score && algorithm === "exhaustive" && r.bestIndex < winner.bestIndex)) winner = r;
+  }
+  const evaluated = results.reduce((a, r) => a + r.evaluated, 0);
+  if (winner === null) throw noValidMapping(arch, evaluated);
+  return {
+    mapping: winner.mapping, evaluation: winner.evaluation, objective, algorithm, evaluated,
+    valid: results.reduce((a, r) => a + r.valid, 0), mapspaceSize: size, elapsedMs: Date.now() - start,
+  };
+}
+
+function stripPart(r: PartResult): MapperResult {
+  const { score: _score, bestIndex: _bestIndex, ...rest } = r;
+  return rest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Worker threads. The calling thread blocks (Atomics.wait) while the workers search and reads
+// their replies with receiveMessageOnPort, so searchMapping and planNetwork stay synchronous.
+
+/** An ERT as structured-clone-safe plain data (Maps become entry lists). */
+export interface PlainErt {
+  file: string;
+  components: [string, Record<string, number>][];
+}
+
+export function ertToPlain(ert: Ert): PlainErt {
+  return { file: ert.file, components: [...ert.components.entries()] };
+}
+
+export function ertFromPlain(p: PlainErt): Ert {
+  return { file: p.file, components: new Map(p.components) };
+}
+
+/** One search in a worker: a part of a parallel searchMapping, or a whole single-threaded search (planNetwork). */
+export interface SearchTask {
+  kind: "search";
+  arch: Architecture;
+  problem: Problem;
+  ert: PlainErt;
+  opts: MapperOptions;
+  part?: SearchPart;
+}
+
+/** A worker's reply: a result, or an error as plain data. */
+export type WorkerReply =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: { name: string; message: string; stack?: string; axnn: boolean; file?: string; line?: number; field?: string } };
+
+const WORKER_URL = new URL("./worker.js", import.meta.url);
+
+/** Whether the compiled worker script is there (not when running the TypeScript sources directly). */
+export function workerAvailable(): boolean {
+  return WORKER_URL.protocol === "file:" && existsSync(fileURLToPath(WORKER_URL));
+}
+
+function errorFromWorker(e: Extract<WorkerReply, { ok: false }>["error"]): Error {
+  if (e.axnn) {
+    // The message already carries the file/field prefix: rebuild the AxnnError around it as is.
+    const err = new AxnnError(e.message);
+    Object.defineProperties(err, { file: { value: e.file }, line: { value: e.line }, field: { value: e.field } });
+    return err;
+  }
+  const err = new Error(`mapper worker thread failed: ${e.name}: ${e.message}`);
+  if (e.stack) err.stack = `${err.message}\n--- in the worker ---\n${e.stack}`;
+  return err;
+}
+
+/**
+ * The parent's Node options minus those about its own entry point (`-e`/`-p` code, --input-type):
+ * a worker inheriting them hangs instead of running worker.js.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const argv = process.execArgv;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "-e" || a === "--eval" || a === "-p" || a === "--print" || a === "-pe") { i++; continue; }
+    if (a.startsWith("--eval=") || a.startsWith("--print=") || a.startsWith("--input-type") || a === "-i" || a === "--interactive") continue;
+    out.push(a);
+  }
+  return out;
+}
+
+/** How long a worker may take to load before the pool gives up (loading takes well under a second). */
+const WORKER_START_TIMEOUT_MS = 60_000;
+
+function startWorker(workerData: { port: MessagePort; signal: Int32Array; readySlot: number }, port: MessagePort): Worker {
+  try {
+    return new Worker(WORKER_URL, { workerData, transferList: [port], execArgv: workerExecArgv() });
+  } catch (e) {
+    // Some process-wide Node options (e.g. --single-threaded-gc) are refused for workers: start without any.
+    if ((e as { code?: string }).code !== "ERR_WORKER_INVALID_EXEC_ARGV") throw e;
+    return new Worker(WORKER_URL, { workerData, transferList: [port], execArgv: [] });
+  }
+}
+
+interface PoolWorker {
+  worker: Worker;
+  port: MessagePort;
+  /** Task index it is running, or -1. */
+  task: number;
+}
+
+/**
+ * Runs `tasks` on `threads` workers (each takes the next task when it is done) and returns the
+ * results in task order. Blocks the calling thread. `onProgress` gets the evaluations done so far
+ * over all tasks, about 10 times a second. A task's error is thrown here (an AxnnError stays one),
+ * after every worker is stopped.
+ */
+export function runInWorkers<R>(tasks: readonly unknown[], threads: number, onProgress?: (evaluated: number) => void, onTaskDone?: (index: number, result: R) => void): R[] {
+  if (!workerAvailable()) {
+    throw new AxnnError(`parallel search needs the compiled worker ${fileURLToPath(WORKER_URL)} (build with tsc and run from dist/), or threads = 1`, { field: "threads" });
+  }
+  const n = Math.max(1, Math.min(threads, tasks.length));
+  // signal[0]: replies posted (workers notify on it); signal[1 + worker]: 1 once that worker runs;
+  // signal[1 + n + task]: evaluations done in that task.
+  const signal = new Int32Array(new SharedArrayBuffer(4 * (1 + n + tasks.length)));
+  const pool: PoolWorker[] = [];
+  const results = new Array<R>(tasks.length);
+  let next = 0, done = 0;
+  const dispatch = (w: PoolWorker) => {
+    if (next >= tasks.length) { w.task = -1; return; }
+    w.task = next++;
+    w.port.postMessage({ id: w.task, progressSlot: 1 + n + w.task, task: tasks[w.task] });
+  };
+  try {
+    for (let i = 0; i < n; i++) {
+      const { port1, port2 } = new MessageChannel();
+      const worker = startWorker({ port: port2, signal, readySlot: 1 + i }, port2);
+      // The pool ends its workers itself; never let one keep the process alive.
+      worker.unref();
+      pool.push({ worker, port: port1, task: -1 });
+    }
+    for (const w of pool) dispatch(w);
+    let lastProgress = 0;
+    const startedAt = Date.now();
+    let allStarted = false;
+    while (done < tasks.length) {
+      const seen = Atomics.load(signal, 0);
+      let received = false;
+      for (const w of pool) {
+        let m;
+        while ((m = receiveMessageOnPort(w.port)) !== undefined) {
+          received = true;
+          const reply = m.message as WorkerReply;
+          if (!reply.ok) throw errorFromWorker(reply.error);
+          results[reply.id] = reply.result as R;
+          done++;
+          onTaskDone?.(reply.id, reply.result as R);
+          dispatch(w);
+        }
+      }
+      if (received) continue;
+      Atomics.wait(signal, 0, seen, 100);
+      if (!allStarted) {
+        // A worker that never starts would leave this thread waiting forever: give up instead.
+        allStarted = pool.every((_, i) => Atomics.load(signal, 1 + i) === 1);
+        if (!allStarted && Date.now() - startedAt > WORKER_START_TIMEOUT_MS) {
+          throw new Error(`mapper worker threads did not start within ${WORKER_START_TIMEOUT_MS / 1000} s (${fileURLToPath(WORKER_URL)}); run with threads = 1`);
+        }
+      }
+      if (onProgress && Date.now() - lastProgress >= 100) {
+        lastProgress = Date.now();
+        let sum = 0;
+        for (let t = 0; t < tasks.length; t++) sum += Atomics.load(signal, 1 + n + t);
+        onProgress(sum);
+      }
+    }
+    return results;
+  } finally {
+    for (const w of pool) {
+      w.port.close();
+      void w.worker.terminate();
+    }
+  }
 }

@@ -9,7 +9,7 @@ import { progressBar } from "../util/progress.js";
 import { computeScaleFor, multiplierShare, type ComputeScale } from "./approx.js";
 import type { Architecture, ComputeLevel } from "./arch.js";
 import type { Ert } from "./ert.js";
-import { searchMapping, type Objective, type SearchAlgorithm } from "./mapper.js";
+import { ertToPlain, resolveThreads, runInWorkers, searchMapping, workerAvailable, type MapperResult, type Objective, type SearchAlgorithm, type SearchTask } from "./mapper.js";
 import type { Mapping } from "./mapping.js";
 import { evaluate, type Evaluation } from "./model.js";
 import { convProblem, depthwiseProblem, type Problem } from "./problem.js";
@@ -190,7 +190,7 @@ export function layersFromModel(model: Model, opts: { batch?: number; inputShape
 // Mapping search, once per distinct shape, with an on-disk cache
 
 /** Bumped whenever the model or the mapper changes what a cached mapping means. */
-export const MAPPING_CACHE_VERSION = 1;
+export const MAPPING_CACHE_VERSION = 2;
 
 export interface NetworkSearchOptions {
   objective?: Objective;
@@ -205,6 +205,12 @@ export interface NetworkSearchOptions {
   cacheDir?: string;
   /** Progress bar over layers on stderr. */
   progress?: boolean;
+  /**
+   * Worker threads searching distinct shapes in parallel (default: defaultThreads() from mapper.ts;
+   * 1 = in this thread). Each shape's search is single-threaded and seeded, so the plan does not
+   * depend on this; it is not part of the cache key.
+   */
+  threads?: number;
 }
 
 export const DEFAULT_NETWORK_EVALUATIONS = 3000;
@@ -328,31 +334,53 @@ export function archForProblem(arch: Architecture, problem: Problem): { arch: Ar
   return changed ? { arch: { ...arch, levels }, dropped } : { arch, dropped };
 }
 
-/** The best mapping of one problem shape: from the cache when it holds a valid entry, else searched (and cached). */
-export function searchShape(fullArch: Architecture, ert: Ert, problem: Problem, opts: NetworkSearchOptions = {}): ShapeSearch {
+/** A shape's cache key and file, the architecture its search runs on, and the cached mapping if there is a valid one. */
+interface PreparedShape {
+  key: string;
+  arch: Architecture;
+  dropped: string[];
+  problem: Problem;
+  search: MappingSearchSettings;
+  path: string;
+  useCache: boolean;
+  hit: ShapeSearch | null;
+}
+
+function prepareShape(fullArch: Architecture, ert: Ert, problem: Problem, opts: NetworkSearchOptions): PreparedShape {
   const search = resolveSearch(opts);
   const key = mappingCacheKey(fullArch, ert, problem, search);
   const { arch, dropped } = archForProblem(fullArch, problem);
   const useCache = opts.cache ?? true;
   const path = join(opts.cacheDir ?? defaultMappingCacheDir(), `${key}.json`);
-  if (useCache) {
-    const hit = readCachedMapping(path, key, arch, problem, ert);
-    if (hit) return { ...hit, droppedConstraints: dropped };
-  }
-  const r = searchMapping(arch, problem, ert, {
-    objective: search.objective, seed: search.seed, maxEvaluations: search.maxEvaluations, algorithm: search.algorithm, exhaustiveLimit: search.exhaustiveLimit,
-  });
-  if (useCache) {
+  const hit = useCache ? readCachedMapping(path, key, arch, problem, ert) : null;
+  return { key, arch, dropped, problem, search, path, useCache, hit: hit ? { ...hit, droppedConstraints: dropped } : null };
+}
+
+/** The mapper options of a shape search: always one thread, so the mapping does not depend on the machine. */
+function shapeMapperOptions(search: MappingSearchSettings) {
+  return { objective: search.objective, seed: search.seed, maxEvaluations: search.maxEvaluations, algorithm: search.algorithm, exhaustiveLimit: search.exhaustiveLimit, threads: 1 };
+}
+
+/** Writes a searched mapping to the cache (atomically) and wraps it as a ShapeSearch. */
+function finishShape(p: PreparedShape, r: MapperResult): ShapeSearch {
+  if (p.useCache) {
     const file = {
-      format: "axnn-mapping-cache", version: MAPPING_CACHE_VERSION, key,
-      problem: { dims: problem.dims, bounds: problem.bounds }, objective: search.objective,
+      format: "axnn-mapping-cache", version: MAPPING_CACHE_VERSION, key: p.key,
+      problem: { dims: p.problem.dims, bounds: p.problem.bounds }, objective: p.search.objective,
       energy_pj: r.evaluation.energyPj, cycles: r.evaluation.cycles,
       search: { algorithm: r.algorithm, evaluated: r.evaluated, valid: r.valid, mapspace_size: Number.isFinite(r.mapspaceSize) ? r.mapspaceSize : null, elapsed_ms: r.elapsedMs },
       mapping: r.mapping,
     };
-    writeFileAtomic(path, JSON.stringify(file) + "\n");
+    writeFileAtomic(p.path, JSON.stringify(file) + "\n");
   }
-  return { key, mapping: r.mapping, evaluation: r.evaluation, fromCache: false, algorithm: r.algorithm, evaluated: r.evaluated, searchMs: r.elapsedMs, droppedConstraints: dropped };
+  return { key: p.key, mapping: r.mapping, evaluation: r.evaluation, fromCache: false, algorithm: r.algorithm, evaluated: r.evaluated, searchMs: r.elapsedMs, droppedConstraints: p.dropped };
+}
+
+/** The best mapping of one problem shape: from the cache when it holds a valid entry, else searched (and cached). */
+export function searchShape(fullArch: Architecture, ert: Ert, problem: Problem, opts: NetworkSearchOptions = {}): ShapeSearch {
+  const p = prepareShape(fullArch, ert, problem, opts);
+  if (p.hit) return p.hit;
+  return finishShape(p, searchMapping(p.arch, problem, ert, shapeMapperOptions(p.search)));
 }
 
 /** The searched half of a network's energy: one mapping per distinct shape, shared by every multiplier. */
@@ -378,21 +406,47 @@ export function planNetwork(arch: Architecture, ert: Ert, layers: NetworkLayer[]
   }
   const start = Date.now();
   const settings = resolveSearch(opts);
+  let threads = resolveThreads(opts.threads);
+  if (opts.threads === undefined && !workerAvailable()) threads = 1;
   const workloads = layers.map(layerWorkload);
   const byKey = new Map<string, number>();
-  const shapes: ShapeSearch[] = [];
+  const distinct: Problem[] = [];
   const shapeOf: number[] = [];
-  const bar = progressBar("network mappings", layers.length, { quiet: !opts.progress, unit: "layers" });
   for (const w of workloads) {
     const k = problemShapeKey(w.problem);
     let idx = byKey.get(k);
     if (idx === undefined) {
-      idx = shapes.length;
-      shapes.push(searchShape(arch, ert, w.problem, opts));
+      idx = distinct.length;
+      distinct.push(w.problem);
       byKey.set(k, idx);
     }
     shapeOf.push(idx);
-    bar.tick();
+  }
+  const bar = progressBar("network mappings", layers.length, { quiet: !opts.progress, unit: "layers" });
+  const layersOf = (idx: number) => shapeOf.filter((s) => s === idx).length;
+  const shapes = new Array<ShapeSearch>(distinct.length);
+  const pending: { idx: number; prepared: PreparedShape }[] = [];
+  distinct.forEach((problem, idx) => {
+    const prepared = prepareShape(arch, ert, problem, opts);
+    if (prepared.hit) {
+      shapes[idx] = prepared.hit;
+      bar.tick(layersOf(idx));
+    } else pending.push({ idx, prepared });
+  });
+  if (threads > 1 && pending.length > 1) {
+    // One single-threaded search per shape, spread over the workers; the cache is written here, as each finishes.
+    const plainErt = ertToPlain(ert);
+    const tasks: SearchTask[] = pending.map(({ prepared: p }) => ({ kind: "search", arch: p.arch, problem: p.problem, ert: plainErt, opts: shapeMapperOptions(p.search) }));
+    runInWorkers<MapperResult>(tasks, threads, undefined, (t, r) => {
+      const { idx, prepared } = pending[t]!;
+      shapes[idx] = finishShape(prepared, r);
+      bar.tick(layersOf(idx));
+    });
+  } else {
+    for (const { idx, prepared } of pending) {
+      shapes[idx] = finishShape(prepared, searchMapping(prepared.arch, prepared.problem, ert, shapeMapperOptions(prepared.search)));
+      bar.tick(layersOf(idx));
+    }
   }
   bar.stop();
   return { arch, ert, layers, workloads, shapeOf, shapes, settings, elapsedMs: Date.now() - start };
