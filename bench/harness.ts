@@ -25,13 +25,19 @@ export function timeIt(fn: () => unknown, opts: { minMs?: number; minRuns?: numb
   return { ms: times[Math.floor(times.length / 2)]!, runs: times.length };
 }
 
+/** One aligned table per group, each with only the figure columns its rows use. */
 export function formatTable(results: BenchResult[]): string {
+  const groups = [...new Set(results.map((r) => r.group))];
+  return groups.map((g) => formatGroup(g, results.filter((r) => r.group === g))).join("\n\n");
+}
+
+function formatGroup(group: string, results: BenchResult[]): string {
   const figureKeys = [...new Set(results.flatMap((r) => Object.keys(r.figures)))];
-  const header = ["group", "benchmark", "median ms", "runs", ...figureKeys];
+  const header = [group, "median ms", "runs", ...figureKeys];
   const fmt = (v: number | string | undefined): string =>
     v === undefined ? "" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)) : v;
-  const rows = results.map((r) => [r.group, r.name, fmt(r.ms), String(r.runs), ...figureKeys.map((k) => fmt(r.figures[k]))]);
+  const rows = results.map((r) => [r.name, fmt(r.ms), String(r.runs), ...figureKeys.map((k) => fmt(r.figures[k]))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...rows.map(line)].join("\n");
 }
