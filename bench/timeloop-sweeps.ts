@@ -3,7 +3,7 @@
 // vidnerova-layer-sweeps). Their ERT version is not recorded, so absolute energies are not
 // comparable; the question is whether our model and mapper rank the swept layers the same way.
 // Prints a table and writes JSON (default timeloop-sweeps.json).
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadDesign, type LoadedDesign } from "../src/energy/presets.js";

@@ -3,33 +3,17 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { registerEnergy } from "../src/cli/energy.js";
 import { parseTimeloopStats } from "../src/energy/timeloop-stats.js";
 import { AxnnError } from "../src/util/errors.js";
 import { SHARED_DATA, SHARED_LUT_DIR, SHARED_METRICS_CSV } from "./shared.js";
+import { runCommand } from "./cli-inprocess.js";
 
 const REF = join(SHARED_DATA, "timeloop-reference");
 const EYERISS = join(REF, "v4_eyeriss_like_default");
 
-/** Runs `axnn energy ...` in-process and returns what it printed on stdout. */
-async function run(args: string[]): Promise<string> {
-  const program = new Command();
-  program.exitOverride();
-  registerEnergy(program);
-  let out = "";
-  const original = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "axnn", "energy", ...args]);
-  } finally {
-    process.stdout.write = original;
-  }
-  return out;
-}
+/** Runs `axnn energy ...` in-process and returns stdout. */
+const run = (args: string[]): Promise<string> => runCommand(registerEnergy, ["energy", ...args]);
 
 const refArgs = [
   "--arch", join(EYERISS, "arch.at_ref_commit_67b75f2.yaml"),

@@ -3,7 +3,6 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { loadDesign } from "../src/energy/presets.js";
 import {
   convLayer, denseLayer, depthwiseLayer, evaluatePlan, layerMacs, layerWorkload, layersFromModel, mappingCacheKey, networkEnergy,
@@ -20,6 +19,7 @@ import { exportOnnx } from "../src/onnx/export.js";
 import { importOnnx } from "../src/onnx/import.js";
 import { registerEnergy } from "../src/cli/energy.js";
 import { AxnnError } from "../src/util/errors.js";
+import { runCommand } from "./cli-inprocess.js";
 
 const tmp = (p: string) => mkdtempSync(join(tmpdir(), `axnn-net-${p}-`));
 // Mapper budgets are tiny here: the tests check the bookkeeping, not mapping quality.
@@ -272,23 +272,7 @@ test("layersFromModel: shapes of an imported ONNX model's conv, depthwise and de
 });
 
 /** Runs `axnn energy ...` in-process and returns stdout. */
-async function runCli(args: string[]): Promise<string> {
-  const program = new Command();
-  program.exitOverride();
-  registerEnergy(program);
-  let out = "";
-  const original = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "axnn", "energy", ...args]);
-  } finally {
-    process.stdout.write = original;
-  }
-  return out;
-}
+const runCli = (args: string[]): Promise<string> => runCommand(registerEnergy, ["energy", ...args]);
 
 test("cli: energy net --zoo --json -o writes JSON, chart and report; bad --mult-config is an error", async () => {
   process.env.AXNN_HOME = tmp("home");

@@ -14,9 +14,9 @@ import { parseYamlText } from "../src/energy/yaml.js";
 import { convLayer, denseLayer, depthwiseLayer, evaluatePlan, planNetwork, type NetworkLayer } from "../src/energy/network.js";
 import { zooLayers } from "../src/energy/zoo-shapes.js";
 import { isAxnnError } from "../src/util/errors.js";
-import { Command } from "commander";
 import { registerEnergy } from "../src/cli/energy.js";
 import { REPO_ROOT, SHARED_DATA } from "./shared.js";
+import { runCommand } from "./cli-inprocess.js";
 
 const TINY_ARCH = `
 architecture:
@@ -148,24 +148,8 @@ test("parallel network plan: equal to the sequential plan; the cache it writes s
   warm.shapes.forEach((s, i) => assert.deepEqual(s.mapping, sequential.shapes[i]!.mapping));
 });
 
-/** Runs `axnn energy ...` in-process and returns what it printed on stdout. */
-async function runCli(args: string[]): Promise<string> {
-  const program = new Command();
-  program.exitOverride();
-  registerEnergy(program);
-  let out = "";
-  const original = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((chunk: string | Uint8Array) => {
-    out += typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "axnn", "energy", ...args]);
-  } finally {
-    process.stdout.write = original;
-  }
-  return out;
-}
+/** Runs `axnn energy ...` in-process and returns stdout. */
+const runCli = (args: string[]): Promise<string> => runCommand(registerEnergy, ["energy", ...args]);
 
 test("CLI: --threads and --evaluations reach the mapper; a bad --threads names the flag", async () => {
   const problem = join(SHARED_DATA, "timeloop-reference", "v4_eyeriss_like_default", "default_problem.yaml");

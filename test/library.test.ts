@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exactMultiplier, lutHash, multiplierFromFunction, multiply } from "../src/multipliers/multiplier.js";
 import { MultiplierLibrary } from "../src/multipliers/library.js";
-import { parseCsvTable, parseJsonTable, readTableFile, tableToCsv, tableToJson, writeTableFile } from "../src/multipliers/table-file.js";
+import { parseCsvTable, parseJsonTable, readTableFile, tableToCsv, writeTableFile } from "../src/multipliers/table-file.js";
 import { classifyNetlistFile, parseHeaderFigures, parseMetaJson } from "../src/multipliers/evoapprox-import.js";
 import { evoApproxByHash, evoApproxByName, evoApproxCatalogue } from "../src/multipliers/evoapprox-catalogue.js";
 import { AxnnError } from "../src/util/errors.js";

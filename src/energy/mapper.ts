@@ -3,7 +3,7 @@ import { availableParallelism } from "node:os";
 import { fileURLToPath } from "node:url";
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from "node:worker_threads";
 import { AxnnError, isAxnnError } from "../util/errors.js";
-import { progressBar, type Progress } from "../util/progress.js";
+import { progressBar } from "../util/progress.js";
 import type { Architecture } from "./arch.js";
 import type { Ert } from "./ert.js";
 import type { LevelMapping, Loop, Mapping } from "./mapping.js";
