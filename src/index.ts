@@ -12,3 +12,4 @@ export * from "./predict/index.js";
 export * from "./quant/index.js";
 export * from "./data/index.js";
 export * from "./eval/index.js";
+export * from "./zoo/index.js";
