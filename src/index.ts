@@ -12,4 +12,6 @@ export * from "./predict/index.js";
 export * from "./quant/index.js";
 export * from "./data/index.js";
 export * from "./eval/index.js";
-export * from "./zoo/index.js";
+// The zoo builds whole models; src/energy exports layer-shape lists of the same names (cifarResNet, smallVgg).
+export { buildZooModel, zooNames, lenet5, mobileNetV2, cifarResNet as cifarResNetModel, smallVgg as smallVggModel, type ZooBuildOptions, type ZooModelName } from "./zoo/index.js";
+export * from "./zoo/sidecar.js";
