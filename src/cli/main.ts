@@ -7,6 +7,7 @@ import { registerEval, registerSensitivity } from "./eval.js";
 import { registerInfer } from "./infer.js";
 import { registerMult } from "./mult.js";
 import { registerPredict } from "./predict.js";
+import { registerTrain } from "./train.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .version("0.1.0")
     .showHelpAfterError("(run with --help for usage)");
   registerMult(program);
+  registerTrain(program);
   registerEval(program);
   registerSensitivity(program);
   registerInfer(program);

@@ -1,0 +1,681 @@
+// Training-mode forward kernels that keep what their backward pass needs, and the backward
+// passes of every op of the graph IR. Convolutions and dense layers run on the fast float
+// kernels of src/kernels (forward, and backward where the gradient is itself a convolution or
+// a matrix product); the other backward passes are TypeScript, accumulating in float64.
+import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
+import { evalNode, transpose } from "../nn/ops.js";
+import { normalizeAxis, windowGeometry } from "../nn/shapes.js";
+import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
+import { conv2dFloat, denseFloat } from "../kernels/index.js";
+import { AxnnError } from "../util/errors.js";
+
+/** Gradients of one node: one per input (null: the input needs none) and per trainable field. */
+export interface NodeGrads {
+  inputs: (Float32Array | null)[];
+  weight?: Float32Array;
+  bias?: Float32Array;
+  /** BatchNorm's scale (gamma). */
+  scale?: Float32Array;
+}
+
+export interface ForwardContext {
+  /** Training mode: BatchNorm uses batch statistics and updates its running averages; dropout is active. */
+  training: boolean;
+  /** BatchNorm running-average momentum (PyTorch convention: new = (1 - m) old + m batch). */
+  bnMomentum: number;
+  /** Dropout rate of this node (an Identity node the caller marked as dropout), 0 for none. */
+  dropoutRate: number;
+  /** Uniform [0, 1) numbers for dropout masks. */
+  random: () => number;
+}
+
+/** What a node's forward pass left for its backward pass. */
+export type Saved =
+  | { kind: "none" }
+  | { kind: "bn"; xhat: Float32Array; invStd: Float64Array; batchStats: boolean }
+  | { kind: "maxpool"; argmax: Int32Array }
+  | { kind: "dropout"; mask: Float32Array };
+
+const NONE: Saved = { kind: "none" };
+
+function convPads(node: ConvNode, h: number, w: number): { pads: [number, number, number, number]; oh: number; ow: number } {
+  const [kh, kw] = node.weight.shape.slice(2) as [number, number];
+  const g = windowGeometry(h, w, [kh, kw], node.strides, node.dilations, node.pads, node.autoPad, false);
+  return { pads: g.pads, oh: g.outH, ow: g.outW };
+}
+
+/** Forward pass of one node in training or evaluation mode. */
+export function forwardNode(node: Node, ins: readonly Tensor[], ctx: ForwardContext): { out: Tensor; saved: Saved } {
+  const x = ins[0]!;
+  switch (node.op) {
+    case "Conv2D":
+    case "DepthwiseConv2D": {
+      const { pads } = convPads(node, x.shape[2]!, x.shape[3]!);
+      const r = conv2dFloat(x.data, x.shape, node.weight.data, node.weight.shape, {
+        stride: node.strides, dilation: node.dilations, padding: pads, groups: node.groups,
+      });
+      if (node.bias) {
+        const plane = r.shape[2]! * r.shape[3]!, m = r.shape[1]!;
+        for (let p = 0, c = 0; p < r.data.length; p += plane, c = (c + 1) % m) {
+          const b = node.bias.data[c]!;
+          for (let k = p; k < p + plane; k++) r.data[k]! += b;
+        }
+      }
+      return { out: { shape: r.shape, data: r.data }, saved: NONE };
+    }
+    case "Dense": {
+      const [outF, inF] = node.weight.shape as [number, number];
+      const rows = x.data.length / inF;
+      const r = denseFloat(x.data, [rows, inF], node.weight.data, [outF, inF]);
+      if (node.bias) {
+        for (let i = 0; i < r.data.length; i += outF) for (let o = 0; o < outF; o++) r.data[i + o]! += node.bias.data[o]!;
+      }
+      return { out: { shape: [...x.shape.slice(0, -1), outF], data: r.data }, saved: NONE };
+    }
+    case "BatchNorm":
+      return batchNormForward(node, x, ctx);
+    case "MaxPool":
+      return maxPoolForward(node, x);
+    case "Identity":
+      if (ctx.training && ctx.dropoutRate > 0) {
+        // Inverted dropout: kept units are scaled by 1 / (1 - rate) so evaluation needs no rescaling.
+        const keep = 1 - ctx.dropoutRate;
+        const mask = new Float32Array(x.data.length);
+        const out = new Float32Array(x.data.length);
+        for (let i = 0; i < mask.length; i++) {
+          mask[i] = ctx.random() < keep ? 1 / keep : 0;
+          out[i] = x.data[i]! * mask[i]!;
+        }
+        return { out: { shape: [...x.shape], data: out }, saved: { kind: "dropout", mask } };
+      }
+      return { out: x, saved: NONE };
+    default:
+      return { out: evalNode(node, ins)[0]!, saved: NONE };
+  }
+}
+
+function batchNormForward(node: BatchNormNode, x: Tensor, ctx: ForwardContext): { out: Tensor; saved: Saved } {
+  const c = node.scale.data.length;
+  const n = x.shape[0]!;
+  const inner = sizeOf(x.shape.slice(2));
+  const count = n * inner;
+  const mean = new Float64Array(c), invStd = new Float64Array(c);
+  const batchStats = ctx.training;
+  if (batchStats) {
+    const sq = new Float64Array(c);
+    for (let b = 0; b < n; b++) {
+      for (let ch = 0; ch < c; ch++) {
+        const o = (b * c + ch) * inner;
+        let s = 0;
+        for (let k = o; k < o + inner; k++) s += x.data[k]!;
+        mean[ch]! += s;
+      }
+    }
+    for (let ch = 0; ch < c; ch++) mean[ch]! /= count;
+    for (let b = 0; b < n; b++) {
+      for (let ch = 0; ch < c; ch++) {
+        const o = (b * c + ch) * inner, m = mean[ch]!;
+        let s = 0;
+        for (let k = o; k < o + inner; k++) s += (x.data[k]! - m) ** 2;
+        sq[ch]! += s;
+      }
+    }
+    const m = ctx.bnMomentum;
+    for (let ch = 0; ch < c; ch++) {
+      const variance = sq[ch]! / count;
+      invStd[ch] = 1 / Math.sqrt(variance + node.epsilon);
+      // Running variance is the unbiased estimate (PyTorch), the normalisation uses the biased one.
+      const unbiased = count > 1 ? sq[ch]! / (count - 1) : variance;
+      node.mean.data[ch] = (1 - m) * node.mean.data[ch]! + m * mean[ch]!;
+      node.variance.data[ch] = (1 - m) * node.variance.data[ch]! + m * unbiased;
+    }
+  } else {
+    for (let ch = 0; ch < c; ch++) {
+      mean[ch] = node.mean.data[ch]!;
+      invStd[ch] = 1 / Math.sqrt(node.variance.data[ch]! + node.epsilon);
+    }
+  }
+  const xhat = new Float32Array(x.data.length);
+  const out = new Float32Array(x.data.length);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (b * c + ch) * inner, m = mean[ch]!, is = invStd[ch]!, g = node.scale.data[ch]!, be = node.bias.data[ch]!;
+      for (let k = o; k < o + inner; k++) {
+        const h = (x.data[k]! - m) * is;
+        xhat[k] = h;
+        out[k] = h * g + be;
+      }
+    }
+  }
+  return { out: { shape: [...x.shape], data: out }, saved: { kind: "bn", xhat, invStd, batchStats } };
+}
+
+function maxPoolForward(node: MaxPoolNode, x: Tensor): { out: Tensor; saved: Saved } {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [kh, kw] = node.kernel, [sh, sw] = node.strides, [dh, dw] = node.dilations;
+  const g = windowGeometry(h, w, node.kernel, node.strides, node.dilations, node.pads, node.autoPad, node.ceilMode);
+  const [pt, pl] = g.pads;
+  const oh = g.outH, ow = g.outW;
+  const out = new Float32Array(n * c * oh * ow);
+  const argmax = new Int32Array(out.length).fill(-1);
+  for (let p = 0; p < n * c; p++) {
+    const plane = p * h * w;
+    for (let y = 0; y < oh; y++) {
+      for (let xo = 0; xo < ow; xo++) {
+        let best = -Infinity, at = -1;
+        for (let i = 0; i < kh; i++) {
+          const iy = y * sh - pt + i * dh;
+          if (iy < 0 || iy >= h) continue;
+          for (let j = 0; j < kw; j++) {
+            const ix = xo * sw - pl + j * dw;
+            if (ix < 0 || ix >= w) continue;
+            const v = x.data[plane + iy * w + ix]!;
+            if (v > best) { best = v; at = plane + iy * w + ix; }
+          }
+        }
+        const o = (p * oh + y) * ow + xo;
+        out[o] = best;
+        argmax[o] = at;
+      }
+    }
+  }
+  return { out: { shape: [n, c, oh, ow], data: out }, saved: { kind: "maxpool", argmax } };
+}
+
+/**
+ * Backward pass of one node: from the gradient of its output, the gradients of its inputs
+ * (those in `needInput`) and of its trainable fields.
+ */
+export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, saved: Saved, dy: Float32Array, needInput: readonly boolean[]): NodeGrads {
+  const x = ins[0]!;
+  const need0 = needInput[0] ?? false;
+  const pass = (g: Float32Array): NodeGrads => ({ inputs: [need0 ? g : null, ...ins.slice(1).map(() => null)] });
+  switch (node.op) {
+    case "Conv2D":
+    case "DepthwiseConv2D":
+      return convBackward(node, x, dy, need0);
+    case "Dense":
+      return denseBackward(node.weight, node.bias !== null, x, dy, need0);
+    case "BatchNorm":
+      return batchNormBackward(node, x, saved, dy);
+    case "Relu": {
+      const g = new Float32Array(dy.length);
+      for (let i = 0; i < g.length; i++) g[i] = x.data[i]! > 0 ? dy[i]! : 0;
+      return pass(g);
+    }
+    case "Relu6":
+    case "Clip": {
+      const lo = node.op === "Clip" ? node.min : 0, hi = node.op === "Clip" ? node.max : 6;
+      const g = new Float32Array(dy.length);
+      for (let i = 0; i < g.length; i++) {
+        const v = x.data[i]!;
+        g[i] = v > lo && v < hi ? dy[i]! : 0;
+      }
+      return pass(g);
+    }
+    case "Identity":
+      if (saved.kind === "dropout") {
+        const g = new Float32Array(dy.length);
+        for (let i = 0; i < g.length; i++) g[i] = dy[i]! * saved.mask[i]!;
+        return pass(g);
+      }
+      return pass(dy);
+    case "Flatten":
+    case "Reshape":
+    case "Squeeze":
+    case "Unsqueeze":
+      return pass(dy);
+    case "MaxPool": {
+      if (saved.kind !== "maxpool") throw new Error("MaxPool backward without its forward record");
+      const g = new Float32Array(x.data.length);
+      for (let o = 0; o < dy.length; o++) {
+        const at = saved.argmax[o]!;
+        if (at >= 0) g[at]! += dy[o]!;
+      }
+      return pass(g);
+    }
+    case "AvgPool":
+      return pass(avgPoolBackward(node, x, dy));
+    case "GlobalAvgPool": {
+      const inner = sizeOf(x.shape.slice(2));
+      const g = new Float32Array(x.data.length);
+      for (let p = 0; p < dy.length; p++) g.fill(dy[p]! / inner, p * inner, (p + 1) * inner);
+      return pass(g);
+    }
+    case "Add":
+    case "Sub":
+    case "Mul":
+    case "Div":
+      return { inputs: binaryBackward(node.op, ins[0]!, ins[1]!, out.shape, dy, needInput) };
+    case "Concat": {
+      const axis = normalizeAxis(node.axis, x.shape.length, node.name);
+      const outer = sizeOf(x.shape.slice(0, axis));
+      const grads = ins.map((t, k) => (needInput[k] ? new Float32Array(t.data.length) : null));
+      let pos = 0;
+      for (let o = 0; o < outer; o++) {
+        ins.forEach((t, k) => {
+          const chunk = sizeOf(t.shape.slice(axis));
+          grads[k]?.set(dy.subarray(pos, pos + chunk), o * chunk);
+          pos += chunk;
+        });
+      }
+      return { inputs: grads };
+    }
+    case "Transpose": {
+      const inverse = new Array<number>(node.perm.length);
+      node.perm.forEach((p, i) => (inverse[p] = i));
+      return pass(transpose({ shape: out.shape, data: dy }, inverse).data);
+    }
+    case "Softmax":
+      return pass(softmaxBackward(node, out, dy));
+    case "Pad": {
+      if (node.mode !== "constant") throw new AxnnError(`training through ${node.mode}-mode Pad is not supported`, { field: `node "${node.name}"` });
+      // The gradient is the output gradient cropped back to the input's extent.
+      const rank = x.shape.length;
+      const os = stridesOf(out.shape);
+      const g = new Float32Array(x.data.length);
+      const idx = new Array<number>(rank).fill(0);
+      for (let i = 0; i < g.length; i++) {
+        let src = 0, inside = true;
+        for (let k = 0; k < rank; k++) {
+          const c = idx[k]! + node.pads[k]!;
+          if (c < 0 || c >= out.shape[k]!) { inside = false; break; }
+          src += c * os[k]!;
+        }
+        g[i] = inside ? dy[src]! : 0;
+        for (let k = rank - 1; k >= 0; k--) {
+          if (++idx[k]! < x.shape[k]!) break;
+          idx[k] = 0;
+        }
+      }
+      return pass(g);
+    }
+    case "ReduceMean": {
+      const rank = x.shape.length;
+      const axes = new Set((node.axes ?? x.shape.map((_d, i) => i)).map((a) => normalizeAxis(a, rank, node.name)));
+      const keptShape = x.shape.map((d, i) => (axes.has(i) ? 1 : d));
+      const ks = stridesOf(keptShape);
+      const count = x.data.length / sizeOf(keptShape);
+      const g = new Float32Array(x.data.length);
+      const idx = new Array<number>(rank).fill(0);
+      for (let i = 0; i < g.length; i++) {
+        let src = 0;
+        for (let k = 0; k < rank; k++) if (!axes.has(k)) src += idx[k]! * ks[k]!;
+        g[i] = dy[src]! / count;
+        for (let k = rank - 1; k >= 0; k--) {
+          if (++idx[k]! < x.shape[k]!) break;
+          idx[k] = 0;
+        }
+      }
+      return pass(g);
+    }
+  }
+}
+
+/**
+ * Convolution backward without im2col, in the forward kernel's memory order: for each
+ * (sample, output channel, input channel, tap), one pass over the output rows both
+ * accumulates the weight gradient (dy row . shifted x row) and scatters w * dy into dx.
+ */
+function convBackward(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
+  if (nativeConvBackward) {
+    const fast = convBackwardOnForwardKernel(node, x, dy, needX);
+    if (fast) return fast;
+  }
+  return convBackwardLoops(node, x, dy, needX);
+}
+
+let nativeConvBackward = true;
+
+/**
+ * Whether stride-1, single-group convolutions run their backward pass as two forward
+ * convolutions on the fast kernels (default true); false: the TypeScript loops for every
+ * convolution (tests compare both).
+ */
+export function useForwardKernelsForConvBackward(on: boolean): void {
+  nativeConvBackward = on;
+}
+
+/**
+ * For stride 1 and one group, both gradients are forward convolutions, which run on the fast
+ * float kernels of src/kernels:
+ * - dX is the "full" convolution of dY with the weights flipped in space and transposed
+ *   ([C, M, kh, kw]), padded by (extent - 1 - pad) on each side (so it needs pad <= extent - 1);
+ * - dW[m, c] is the correlation of X (as [C, N, H, W]: the batch becomes the summed axis) with
+ *   dY (as [M, N, P, Q]) taken as the kernel, with the layer's dilation as the stride.
+ * Returns null when the layer does not fit.
+ */
+function convBackwardOnForwardKernel(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads | null {
+  if (node.groups !== 1 || node.strides[0] !== 1 || node.strides[1] !== 1) return null;
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [m, , kh, kw] = node.weight.shape as [number, number, number, number];
+  const { pads, oh, ow } = convPads(node, h, w);
+  const [pt, pl, pb, pr] = pads;
+  const [dh, dw] = node.dilations;
+  const spanH = dh * (kh - 1), spanW = dw * (kw - 1);
+  if (pt > spanH || pb > spanH || pl > spanW || pr > spanW) return null;
+  // Stride 1: the output covers the padded input exactly, so the full convolution gives back H x W.
+  if (oh !== h + pt + pb - spanH || ow !== w + pl + pr - spanW) return null;
+  let dX: Float32Array | null = null;
+  if (needX) {
+    const wd = node.weight.data;
+    const flipped = new Float32Array(wd.length); // [C, M, kh, kw]
+    for (let o = 0; o < m; o++) {
+      for (let ic = 0; ic < c; ic++) {
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) flipped[((ic * m + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = wd[((o * c + ic) * kh + i) * kw + j]!;
+        }
+      }
+    }
+    dX = conv2dFloat(dy, [n, m, oh, ow], flipped, [c, m, kh, kw], {
+      dilation: [dh, dw], padding: [spanH - pt, spanW - pl, spanH - pb, spanW - pr],
+    }).data;
+  }
+  const xT = swapFirstAxes(x.data, n, c, h * w); // [C, N, H, W]
+  const dyT = swapFirstAxes(dy, n, m, oh * ow); // [M, N, P, Q]
+  const dWT = conv2dFloat(xT, [c, n, h, w], dyT, [m, n, oh, ow], { stride: [dh, dw], padding: [pt, pl, pb, pr] }); // [C, M, kh, kw]
+  const dW = swapFirstAxes(dWT.data, c, m, kh * kw);
+  let db: Float32Array | undefined;
+  if (node.bias) {
+    const plane = oh * ow;
+    const acc = new Float64Array(m);
+    for (let b = 0; b < n; b++) {
+      for (let o = 0; o < m; o++) {
+        let s = 0;
+        for (let k = (b * m + o) * plane; k < (b * m + o + 1) * plane; k++) s += dy[k]!;
+        acc[o]! += s;
+      }
+    }
+    db = Float32Array.from(acc);
+  }
+  return { inputs: [dX], weight: dW, bias: db };
+}
+
+/** [a, b, inner] -> [b, a, inner] by whole rows of `inner` elements. */
+function swapFirstAxes(data: Float32Array, a: number, b: number, inner: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let i = 0; i < a; i++) {
+    for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
+  }
+  return out;
+}
+
+/** [rows, cols] -> [cols, rows]. */
+function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let r = 0; r < rows; r++) {
+    const o = r * cols;
+    for (let k = 0; k < cols; k++) out[k * rows + r] = data[o + k]!;
+  }
+  return out;
+}
+
+function convBackwardLoops(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [m, cg, kh, kw] = node.weight.shape as [number, number, number, number];
+  const { pads, oh, ow } = convPads(node, h, w);
+  const [pt, pl] = pads;
+  const [sh, sw] = node.strides, [dh, dw] = node.dilations;
+  const mPerGroup = m / node.groups;
+  const wd = node.weight.data, xd = x.data;
+  const plane = oh * ow;
+  const dW = new Float64Array(wd.length);
+  const dX = needX ? new Float64Array(xd.length) : null;
+  const db = node.bias ? new Float32Array(m) : undefined;
+  const owLo = new Int32Array(kw), owHi = new Int32Array(kw);
+  for (let j = 0; j < kw; j++) {
+    const off = j * dw - pl;
+    owLo[j] = Math.max(0, Math.ceil(-off / sw));
+    owHi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
+  }
+  const wStride = cg * kh * kw;
+  const biasAcc = new Float64Array(m);
+  for (let b = 0; b < n; b++) {
+    for (let oc0 = 0; oc0 < m; ) {
+      const grp = Math.floor(oc0 / mPerGroup);
+      // Four output channels of a group at once: each x read serves four weight-gradient sums
+      // and each dx element gets one read-modify-write for four products.
+      const block = Math.min(4, (grp + 1) * mPerGroup - oc0) === 4 ? 4 : 1;
+      for (let k = 0; k < block; k++) {
+        const o = (b * m + oc0 + k) * plane;
+        let s = 0;
+        for (let q = o; q < o + plane; q++) s += dy[q]!;
+        biasAcc[oc0 + k]! += s;
+      }
+      const dyPlane = (b * m + oc0) * plane;
+      for (let ic = 0; ic < cg; ic++) {
+        const inPlane = (b * c + grp * cg + ic) * h * w;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const wi = oc0 * wStride + (ic * kh + i) * kw + j;
+            const lo = owLo[j]!, hi = owHi[j]!;
+            const colOff = j * dw - pl;
+            if (block === 4) {
+              const w0 = wd[wi]!, w1 = wd[wi + wStride]!, w2 = wd[wi + 2 * wStride]!, w3 = wd[wi + 3 * wStride]!;
+              let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+              for (let y = 0; y < oh; y++) {
+                const iy = y * sh - pt + i * dh;
+                if (iy < 0 || iy >= h) continue;
+                const row = inPlane + iy * w + colOff;
+                const d0 = dyPlane + y * ow, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane;
+                for (let xo = lo; xo <= hi; xo++) {
+                  const xi = row + xo * sw;
+                  const v = xd[xi]!;
+                  const e0 = dy[d0 + xo]!, e1 = dy[d1 + xo]!, e2 = dy[d2 + xo]!, e3 = dy[d3 + xo]!;
+                  g0 += e0 * v;
+                  g1 += e1 * v;
+                  g2 += e2 * v;
+                  g3 += e3 * v;
+                  if (dX) dX[xi]! += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3;
+                }
+              }
+              dW[wi]! += g0;
+              dW[wi + wStride]! += g1;
+              dW[wi + 2 * wStride]! += g2;
+              dW[wi + 3 * wStride]! += g3;
+            } else {
+              const wv = wd[wi]!;
+              let gw = 0;
+              for (let y = 0; y < oh; y++) {
+                const iy = y * sh - pt + i * dh;
+                if (iy < 0 || iy >= h) continue;
+                const row = inPlane + iy * w + colOff;
+                const dr = dyPlane + y * ow;
+                for (let xo = lo; xo <= hi; xo++) {
+                  const g = dy[dr + xo]!;
+                  const xi = row + xo * sw;
+                  gw += g * xd[xi]!;
+                  if (dX) dX[xi]! += wv * g;
+                }
+              }
+              dW[wi]! += gw;
+            }
+          }
+        }
+      }
+      oc0 += block;
+    }
+  }
+  if (db) for (let k = 0; k < m; k++) db[k] = biasAcc[k]!;
+  return { inputs: [dX ? Float32Array.from(dX) : null], weight: Float32Array.from(dW), bias: db };
+}
+
+/** Dense backward on the native float kernel: dX = dY W, dW = dY^T X (each as a product with a transposed operand). */
+function denseBackward(weight: Tensor, hasBias: boolean, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
+  const [outF, inF] = weight.shape as [number, number];
+  const rows = x.data.length / inF;
+  const wT = transpose2d(weight.data, outF, inF); // [inF, outF]
+  const dX = needX ? denseFloat(dy, [rows, outF], wT, [inF, outF]).data : null;
+  const dyT = transpose2d(dy, rows, outF); // [outF, rows]
+  const xT = transpose2d(x.data, rows, inF); // [inF, rows]
+  const dW = denseFloat(dyT, [outF, rows], xT, [inF, rows]).data;
+  let db: Float32Array | undefined;
+  if (hasBias) {
+    const acc = new Float64Array(outF);
+    for (let r = 0; r < rows; r++) for (let o = 0; o < outF; o++) acc[o]! += dy[r * outF + o]!;
+    db = Float32Array.from(acc);
+  }
+  return { inputs: [dX], weight: dW, bias: db };
+}
+
+function batchNormBackward(node: BatchNormNode, x: Tensor, saved: Saved, dy: Float32Array): NodeGrads {
+  if (saved.kind !== "bn") throw new Error("BatchNorm backward without its forward record");
+  const c = node.scale.data.length;
+  const n = x.shape[0]!;
+  const inner = sizeOf(x.shape.slice(2));
+  const count = n * inner;
+  const dBeta = new Float64Array(c), dGamma = new Float64Array(c);
+  const { xhat, invStd } = saved;
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (b * c + ch) * inner;
+      let sb = 0, sg = 0;
+      for (let k = o; k < o + inner; k++) {
+        sb += dy[k]!;
+        sg += dy[k]! * xhat[k]!;
+      }
+      dBeta[ch]! += sb;
+      dGamma[ch]! += sg;
+    }
+  }
+  const dx = new Float32Array(x.data.length);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const o = (b * c + ch) * inner;
+      const k1 = node.scale.data[ch]! * invStd[ch]!;
+      if (saved.batchStats) {
+        // The batch mean and variance depend on x too: dx = g/std (dy - mean(dy) - xhat mean(dy xhat)).
+        const mb = dBeta[ch]! / count, mg = dGamma[ch]! / count;
+        for (let k = o; k < o + inner; k++) dx[k] = k1 * (dy[k]! - mb - xhat[k]! * mg);
+      } else {
+        for (let k = o; k < o + inner; k++) dx[k] = k1 * dy[k]!;
+      }
+    }
+  }
+  return { inputs: [dx], scale: Float32Array.from(dGamma), bias: Float32Array.from(dBeta) };
+}
+
+function avgPoolBackward(node: AvgPoolNode, x: Tensor, dy: Float32Array): Float32Array {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [kh, kw] = node.kernel, [sh, sw] = node.strides;
+  const g = windowGeometry(h, w, node.kernel, node.strides, [1, 1], node.pads, node.autoPad, node.ceilMode);
+  const [pt, pl, pb, pr] = g.pads;
+  const oh = g.outH, ow = g.outW;
+  const dx = new Float64Array(x.data.length);
+  // Same windows and divisors as the forward kernel in src/nn/ops.ts.
+  for (let p = 0; p < n * c; p++) {
+    const plane = p * h * w;
+    for (let y = 0; y < oh; y++) {
+      let y0 = y * sh - pt;
+      let y1 = Math.min(y0 + kh, h + pb);
+      const padH = y1 - y0;
+      y0 = Math.max(y0, 0);
+      y1 = Math.min(y1, h);
+      for (let xo = 0; xo < ow; xo++) {
+        let x0 = xo * sw - pl;
+        let x1 = Math.min(x0 + kw, w + pr);
+        const padW = x1 - x0;
+        x0 = Math.max(x0, 0);
+        x1 = Math.min(x1, w);
+        const count = node.countIncludePad ? padH * padW : (y1 - y0) * (x1 - x0);
+        const v = dy[(p * oh + y) * ow + xo]! / count;
+        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) dx[plane + iy * w + ix]! += v;
+      }
+    }
+  }
+  return Float32Array.from(dx);
+}
+
+function softmaxBackward(node: SoftmaxNode, y: Tensor, dy: Float32Array): Float32Array {
+  const axis = normalizeAxis(node.axis, y.shape.length, node.name);
+  const len = node.coerce2d ? sizeOf(y.shape.slice(axis)) : y.shape[axis]!;
+  const inner = node.coerce2d ? 1 : sizeOf(y.shape.slice(axis + 1));
+  const outer = y.data.length / (len * inner || 1);
+  const dx = new Float32Array(y.data.length);
+  for (let o = 0; o < outer; o++) {
+    for (let k = 0; k < inner; k++) {
+      const base = o * len * inner + k;
+      let dot = 0;
+      for (let i = 0; i < len; i++) dot += dy[base + i * inner]! * y.data[base + i * inner]!;
+      for (let i = 0; i < len; i++) dx[base + i * inner] = y.data[base + i * inner]! * (dy[base + i * inner]! - dot);
+    }
+  }
+  return dx;
+}
+
+/** Gradients of a broadcasting binary op, each reduced over the axes its operand was broadcast along. */
+function binaryBackward(op: "Add" | "Sub" | "Mul" | "Div", a: Tensor, b: Tensor, outShape: number[], dy: Float32Array, need: readonly boolean[]): (Float32Array | null)[] {
+  if (op === "Add" && a.data.length === dy.length && b.data.length === dy.length) {
+    // Residual additions: both operands get the output gradient as it is (gradients are never modified in place).
+    return [need[0] ? dy : null, need[1] ? dy : null];
+  }
+  const ga = need[0] ? new Float64Array(a.data.length) : null;
+  const gb = need[1] ? new Float64Array(b.data.length) : null;
+  const rank = outShape.length;
+  const bStrides = (t: Tensor): number[] => {
+    const s = stridesOf(t.shape);
+    const pad = rank - t.shape.length;
+    return outShape.map((_d, i) => (i < pad || t.shape[i - pad] === 1 ? 0 : s[i - pad]!));
+  };
+  const sa = bStrides(a), sb = bStrides(b);
+  const idx = new Array<number>(rank).fill(0);
+  const ad = a.data, bd = b.data;
+  let ia = 0, ib = 0;
+  for (let i = 0; i < dy.length; i++) {
+    const g = dy[i]!;
+    const av = ad[ia]!, bv = bd[ib]!;
+    switch (op) {
+      case "Add":
+        if (ga) ga[ia]! += g;
+        if (gb) gb[ib]! += g;
+        break;
+      case "Sub":
+        if (ga) ga[ia]! += g;
+        if (gb) gb[ib]! -= g;
+        break;
+      case "Mul":
+        if (ga) ga[ia]! += g * bv;
+        if (gb) gb[ib]! += g * av;
+        break;
+      case "Div":
+        if (ga) ga[ia]! += g / bv;
+        if (gb) gb[ib]! -= (g * av) / (bv * bv);
+        break;
+    }
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]!++;
+      ia += sa[k]!;
+      ib += sb[k]!;
+      if (idx[k]! < outShape[k]!) break;
+      ia -= sa[k]! * outShape[k]!;
+      ib -= sb[k]! * outShape[k]!;
+      idx[k] = 0;
+    }
+  }
+  return [ga ? Float32Array.from(ga) : null, gb ? Float32Array.from(gb) : null];
+}
+
+/**
+ * Mean softmax cross-entropy of logits [B, K] against integer labels, and its gradient
+ * with respect to the logits ((softmax - onehot) / B). Also counts correct top-1 predictions.
+ */
+export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): { loss: number; grad: Float32Array; correct: number } {
+  const k = logits.shape[logits.shape.length - 1]!;
+  const rows = logits.data.length / k;
+  if (labels.length !== rows) throw new AxnnError(`${labels.length} labels for ${rows} rows of logits`, { field: "labels" });
+  const grad = new Float32Array(logits.data.length);
+  let loss = 0, correct = 0;
+  for (let r = 0; r < rows; r++) {
+    const o = r * k;
+    let mx = -Infinity, arg = 0;
+    for (let i = 0; i < k; i++) if (logits.data[o + i]! > mx) { mx = logits.data[o + i]!; arg = i; }
+    let s = 0;
+    for (let i = 0; i < k; i++) s += Math.exp(logits.data[o + i]! - mx);
+    const label = labels[r]!;
+    if (!(label >= 0 && label < k)) throw new AxnnError(`label ${label} of row ${r} is outside 0..${k - 1}`, { field: "labels" });
+    loss += Math.log(s) + mx - logits.data[o + label]!;
+    if (arg === label) correct++;
+    for (let i = 0; i < k; i++) grad[o + i] = (Math.exp(logits.data[o + i]! - mx) / s - (i === label ? 1 : 0)) / rows;
+  }
+  return { loss: loss / rows, grad, correct };
+}

@@ -1,0 +1,4 @@
+export * from "./backward.js";
+export * from "./tape.js";
+export * from "./optim.js";
+export * from "./loop.js";
