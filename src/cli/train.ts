@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { loadDataset, parseNormalization, STANDARD_NORMALIZATION, type Dataset } from "../data/datasets.js";
+import { loadDataset, parseNormalization, type Dataset } from "../data/datasets.js";
 import type { Model } from "../nn/graph.js";
 import { loadOnnx } from "../onnx/import.js";
 import { writeOnnx } from "../onnx/export.js";
@@ -85,7 +85,7 @@ export function registerTrain(program: Command): void {
     .option("--gamma <g>", "step schedule: decay factor", "0.1")
     .option("--warmup-epochs <n>", "linear warm-up epochs", "0")
     .option("--augment <spec>", "none, crop[:padding], flip or crop+flip (default crop+flip for cifar10, none otherwise)")
-    .option("--normalize <spec>", "unit, standard or mean:std (default standard where known, else unit)")
+    .option("--normalize <spec>", "unit ([0, 1]), standard (the dataset's usual mean/std) or mean:std; default unit, as axnn eval: evaluate with the same --normalize")
     .option("--dropout <node=rate,...>", "dropout rates of Identity nodes (ModelBuilder/ONNX Dropout) during training")
     .option("--train-samples <n>", "train on a seeded random subset")
     .option("--test-samples <n>", "evaluate on a seeded random subset")
@@ -126,7 +126,7 @@ export function registerTrain(program: Command): void {
         warmupEpochs: parseNumberOption(o.warmupEpochs, "--warmup-epochs", { min: 0 }),
       };
       const lr = o.lr === undefined ? (optimizer.kind === "sgd" ? 0.05 : 0.001) : parseNumberOption(o.lr, "--lr", { min: 0 });
-      const normalization = o.normalize !== undefined ? parseNormalization(o.normalize, train.name) : STANDARD_NORMALIZATION[train.name] ?? { mean: [0], std: [1] };
+      const normalization = parseNormalization(o.normalize ?? "unit", train.name);
       const augment = parseAugment(o.augment ?? (train.name === "cifar10" ? "crop+flip" : "none"));
       const rows: EpochMetrics[] = [];
       const result = trainModel(model, train, test, {
