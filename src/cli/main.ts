@@ -8,6 +8,7 @@ import { registerInfer } from "./infer.js";
 import { registerMult } from "./mult.js";
 import { registerPredict } from "./predict.js";
 import { registerTrain } from "./train.js";
+import { registerFinetune } from "./finetune.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
 export function buildProgram(): Command {
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   registerMult(program);
   registerTrain(program);
+  registerFinetune(program);
   registerEval(program);
   registerSensitivity(program);
   registerInfer(program);

@@ -34,7 +34,9 @@ export type Saved =
   | { kind: "none" }
   | { kind: "bn"; xhat: Float32Array; invStd: Float64Array; batchStats: boolean }
   | { kind: "maxpool"; argmax: Int32Array }
-  | { kind: "dropout"; mask: Float32Array };
+  | { kind: "dropout"; mask: Float32Array }
+  /** A layer run in QAT (src/train/qat.ts): its fake-quantized input and weights, 1 where they were not clipped. */
+  | { kind: "qat"; input: Tensor; weight: Tensor; inputMask: Uint8Array; weightMask: Uint8Array };
 
 const NONE: Saved = { kind: "none" };
 
@@ -190,6 +192,14 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
   const x = ins[0]!;
   const need0 = needInput[0] ?? false;
   const pass = (g: Float32Array): NodeGrads => ({ inputs: [need0 ? g : null, ...ins.slice(1).map(() => null)] });
+  if (saved.kind === "qat" && (node.op === "Conv2D" || node.op === "DepthwiseConv2D" || node.op === "Dense")) {
+    // Straight-through estimator: the float layer's gradients at the fake-quantized operands, masked where they were clipped.
+    const g = node.op === "Dense" ? denseBackward(saved.weight, node.bias !== null, saved.input, dy, need0) : convBackward({ ...node, weight: saved.weight }, saved.input, dy, need0);
+    const dx = g.inputs[0];
+    if (dx) for (let i = 0; i < dx.length; i++) if (saved.inputMask[i] === 0) dx[i] = 0;
+    if (g.weight) for (let i = 0; i < g.weight.length; i++) if (saved.weightMask[i] === 0) g.weight[i] = 0;
+    return g;
+  }
   switch (node.op) {
     case "Conv2D":
     case "DepthwiseConv2D":

@@ -2,3 +2,4 @@ export * from "./backward.js";
 export * from "./tape.js";
 export * from "./optim.js";
 export * from "./loop.js";
+export * from "./qat.js";

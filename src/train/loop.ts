@@ -10,6 +10,7 @@ import { progressBar } from "../util/progress.js";
 import { uniformRandom } from "../util/random.js";
 import { softmaxCrossEntropy } from "./backward.js";
 import { DEFAULT_SGD, learningRate, newOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState, type ScheduleConfig } from "./optim.js";
+import { qatLayers, type QatConfig, type QatLayer } from "./qat.js";
 import { backwardTape, cloneModelForTraining, collectBuffers, collectParams, forwardTape, logitsValue, zeroGrads, type StateBuffer, type Param } from "./tape.js";
 
 export interface AugmentConfig {
@@ -42,6 +43,12 @@ export interface TrainConfig {
   resume?: boolean;
   /** No progress bar. */
   quiet?: boolean;
+  /**
+   * Quantization-aware training (src/train/qat.ts): the listed layers run forward in integer
+   * arithmetic with input ranges recalibrated at the start of every epoch, backward by STE.
+   * The test evaluation after each epoch stays float.
+   */
+  qat?: QatConfig;
   /** Called after every epoch, after its checkpoint is written. */
   onEpoch?: (m: EpochMetrics) => void;
 }
@@ -285,12 +292,13 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     const random = stream(seed, epoch, 1);
     const bar = progressBar(`epoch ${epoch + 1}/${config.epochs}`, order.length, { quiet: config.quiet, unit: "img" });
     const t0 = performance.now();
+    const qat: Map<string, QatLayer> | undefined = config.qat ? qatLayers(net, config.qat) : undefined;
     let lossSum = 0, correct = 0, lr = config.lr;
     for (let b = 0; b < batches; b++) {
       const from = b * config.batchSize, to = Math.min(order.length, from + config.batchSize);
       const x = augmentedBatch(train, order, from, to, norm, config.augment ?? {}, random);
       const tape = forwardTape(net, { [inName]: { shape: [to - from, ...shape], data: x.data } }, {
-        training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits,
+        training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits, qat,
       });
       const r = softmaxCrossEntropy(tape.values.get(logits)!, labelsOf(train, order, from, to));
       if (!Number.isFinite(r.loss)) throw new AxnnError(`the loss became ${r.loss} in epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate`, { field: "--lr" });

@@ -5,6 +5,8 @@ import { checkInputShapes } from "../nn/shapes.js";
 import type { Tensor } from "../nn/tensor.js";
 import { AxnnError } from "../util/errors.js";
 import { backwardNode, forwardNode, type Saved } from "./backward.js";
+import { qatForward, type QatLayer } from "./qat.js";
+import { isApproximable } from "../nn/graph.js";
 
 /** A trainable tensor: its data is the node's own tensor (updated in place), grad is accumulated by backward. */
 export interface Param {
@@ -99,6 +101,8 @@ export interface TapeOptions {
   random?: () => number;
   /** Stop at this value (not running the nodes after it that it does not need). */
   target?: string;
+  /** Quantization-aware training: these approximable layers (by name) run in integer arithmetic, backward by STE (src/train/qat.ts). */
+  qat?: Map<string, QatLayer>;
 }
 
 export interface Tape {
@@ -120,7 +124,8 @@ export function forwardTape(model: Model, inputs: Record<string, Tensor>, opts: 
   for (const node of model.nodes) {
     if (opts.target !== undefined && values.has(opts.target)) break;
     const ins = node.inputs.map((i) => values.get(i)!);
-    const { out, saved } = forwardNode(node, ins, {
+    const qat = opts.qat?.get(node.name);
+    const { out, saved } = qat && isApproximable(node) ? qatForward(node, ins[0]!, qat) : forwardNode(node, ins, {
       training: opts.training,
       bnMomentum: opts.bnMomentum ?? 0.1,
       dropoutRate: opts.dropout?.[node.name] ?? 0,
