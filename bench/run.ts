@@ -7,6 +7,7 @@ import { benchMultipliers } from "./multipliers.js";
 import { benchEnergy } from "./energy.js";
 import { benchKernels } from "./kernels.js";
 import { benchInference } from "./inference.js";
+import { benchTrain } from "./train.js";
 import { benchEnergyNetwork } from "./energy-network.js";
 import { benchPredict } from "./predict.js";
 
@@ -14,6 +15,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
   ["kernels", benchKernels],
   ["inference", benchInference],
+  ["train", benchTrain],
   ["energy", benchEnergy],
   ["energy-network", benchEnergyNetwork],
   ["predict", benchPredict],
