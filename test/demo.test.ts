@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./shared.js";
-import { paretoFront } from "../src/demo/index.js";
+import { accuracyCandidates, paretoFront } from "../src/demo/index.js";
 
 test("paretoFront keeps exactly the non-dominated points", () => {
   const pts = [{ x: 1, y: 5 }, { x: 2, y: 2 }, { x: 3, y: 3 }, { x: 4, y: 1 }, { x: 2, y: 2 }];
@@ -13,18 +13,35 @@ test("paretoFront keeps exactly the non-dominated points", () => {
   assert.deepEqual([...front].map((p) => `${p.x},${p.y}`).sort(), ["1,5", "2,2", "2,2", "4,1"]);
 });
 
-test("axnn demo writes the report, charts and JSON, and its energy rows are consistent", () => {
+test("accuracyCandidates keeps every Pareto design and spreads the extra ones up to the worst", () => {
+  const pts = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => ({ mae_pct: i, pareto: i === 0 || i === 3 }));
+  // Non-Pareto MAEs 1, 2, 4, 5, 6, 7: three picks at the 2nd, 4th and 6th of them.
+  assert.deepEqual(accuracyCandidates(pts, 3).map((p) => p.mae_pct), [0, 2, 3, 5, 7]);
+  assert.deepEqual(accuracyCandidates(pts, 0).map((p) => p.mae_pct), [0, 3]);
+  assert.deepEqual(accuracyCandidates(pts, 10).map((p) => p.mae_pct), [0, 1, 2, 3, 4, 5, 6, 7]);
+});
+
+test("axnn demo rejects a bad size option before doing any work", () => {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "src", "cli", "main.js"), "demo", "--out", join(tmpdir(), "axnn-demo-unused"), "--epochs", "0"], { encoding: "utf8" });
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /--epochs/);
+});
+
+test("axnn demo writes the report, charts and JSON, and its energy and accuracy rows are consistent", () => {
   const home = mkdtempSync(join(tmpdir(), "axnn-demo-home-"));
   const out = join(mkdtempSync(join(tmpdir(), "axnn-demo-")), "demo");
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "src", "cli", "main.js"), "demo", "--out", out, "--json"], {
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, "dist", "src", "cli", "main.js"), "demo", "--out", out, "--json",
+    // A small MNIST section: the test checks structure and sanity, not the accuracy of a full run.
+    "--train-samples", "2000", "--epochs", "1", "--eval-samples", "400", "--retrain", "2", "--retrain-samples", "500"], {
     env: { ...process.env, AXNN_HOME: home }, encoding: "utf8",
   });
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
-  for (const f of ["report.html", "demo.json", "tradeoff.svg", "tradeoff.png", "energy-resnet20.svg"]) assert.ok(existsSync(join(out, f)), f);
+  for (const f of ["report.html", "demo.json", "tradeoff.svg", "tradeoff.png", "energy-resnet20.svg", "accuracy-vs-power.svg", "accuracy-vs-mae.png"]) assert.ok(existsSync(join(out, f)), f);
   const html = readFileSync(join(out, "report.html"), "utf8");
   assert.match(html, /<svg/);
   assert.doesNotMatch(html, /<script|src="http/);
+  assert.match(html, /Accuracy on MNIST/);
   // Pareto flags: no flagged design is dominated by another unsigned one.
   const unsigned = j.multipliers.filter((m: { signed: boolean }) => !m.signed);
   for (const p of unsigned.filter((m: { pareto: boolean }) => m.pareto)) {
@@ -42,4 +59,33 @@ test("axnn demo writes the report, charts and JSON, and its energy rows are cons
       assert.equal(Math.sign(Math.round(e.saving_pct * 1e6)), Math.sign(Math.round((exactPower - m.power_estimate) * 1e6)), e.multiplier);
     }
   }
+
+  // Accuracy: float, int8 and every Pareto-optimal design plus three others, once each.
+  const a = j.accuracy;
+  assert.equal(a.eval_samples, 400);
+  assert.equal(a.train_samples, 2000);
+  const names = a.rows.map((r: { arithmetic: string }) => r.arithmetic);
+  assert.equal(new Set(names).size, names.length);
+  assert.deepEqual(names.slice(0, 2), ["float32", "exact int8"]);
+  const pareto = unsigned.filter((m: { pareto: boolean }) => m.pareto).map((m: { name: string }) => m.name);
+  for (const n of pareto) assert.ok(names.includes(n), n);
+  assert.equal(names.length, 2 + pareto.length + 3);
+  const int8 = a.rows[1];
+  for (const r of a.rows) {
+    // Each accuracy is a count of correct images out of 400.
+    assert.ok(r.top1 >= 0 && r.top1 <= 1 && Math.abs(r.top1 * 400 - Math.round(r.top1 * 400)) < 1e-9, r.arithmetic);
+    assert.ok(Math.abs(r.loss_vs_int8 - (int8.top1 - r.top1)) < 1e-12, r.arithmetic);
+  }
+  // The exact multiplier's table is the exact product, so it must give int8's accuracy.
+  assert.equal(a.rows.find((r: { arithmetic: string }) => r.arithmetic === "exact_u8x8").top1, int8.top1);
+  // Even a 2,000-image epoch learns far more than chance (10 %).
+  assert.ok(a.rows[0].top1 > 0.5 && int8.top1 > 0.5, `float ${a.rows[0].top1}, int8 ${int8.top1}`);
+  // The retrained designs are the two that lost most against int8.
+  const designs = a.rows.filter((r: { kind: string }) => r.kind === "multiplier");
+  const lossOrder = designs.filter((r: { loss_vs_int8: number }) => r.loss_vs_int8 > 0).sort((x: { loss_vs_int8: number }, y: { loss_vs_int8: number }) => y.loss_vs_int8 - x.loss_vs_int8);
+  const retrained = designs.filter((r: { retrained_top1: number | null }) => r.retrained_top1 !== null);
+  assert.deepEqual(retrained.map((r: { arithmetic: string }) => r.arithmetic).sort(), lossOrder.slice(0, 2).map((r: { arithmetic: string }) => r.arithmetic).sort());
+  for (const r of retrained) assert.ok(r.retrained_top1 >= 0 && r.retrained_top1 <= 1 && r.retrained_int8_top1 >= 0 && r.retrained_int8_top1 <= 1, r.arithmetic);
+  const onDisk = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
+  assert.deepEqual(onDisk.accuracy.rows, a.rows);
 });

@@ -11,17 +11,26 @@ import { DEFAULT_NETWORK_EVALUATIONS, evaluatePlan, planNetwork, type NetworkEne
 import { networkEnergyChartSpec } from "../energy/network-report.js";
 import { loadDesign } from "../energy/presets.js";
 import { zooLayers } from "../energy/zoo-shapes.js";
+import type { Multiplier } from "../multipliers/multiplier.js";
+import { accuracyChartSpec, demoAccuracy, type AccuracyOptions, type DemoAccuracy } from "./accuracy.js";
+
+export type { AccuracyOptions, DemoAccuracy, DemoAccuracyRow } from "./accuracy.js";
 
 /**
  * `axnn demo`: the main job on built-in data. Today it characterises the built-in
  * library of approximate multipliers (error metrics, gate counts, estimated power, the
  * accuracy/power trade-off) and prices a ResNet-20 on the Eyeriss and Simba presets with each
- * Pareto-optimal multiplier; later steps (inference, retraining) add sections.
+ * Pareto-optimal multiplier, then trains a LeNet-5 on MNIST, evaluates it with a range of
+ * multipliers and retrains the ones that lost most.
  */
 export interface DemoOptions {
   outDir: string;
   /** No progress output (e.g. with --json). */
   quiet?: boolean;
+  /** Size of the MNIST section (training, evaluation and retraining subsets). */
+  accuracy?: AccuracyOptions;
+  /** Leave out the MNIST section. */
+  skipTraining?: boolean;
 }
 
 export interface DemoMultiplierRow extends Characterisation {
@@ -49,6 +58,23 @@ export interface DemoResult {
   files: string[];
   multipliers: DemoMultiplierRow[];
   energy: DemoEnergyRow[];
+  /** The MNIST section; null with skipTraining. */
+  accuracy: DemoAccuracy | null;
+}
+
+/** How many designs off the Pareto front (spread over their MAE range) the MNIST section adds. */
+const DEMO_POORER_DESIGNS = 3;
+
+/**
+ * The designs the MNIST section evaluates: every Pareto-optimal unsigned design, plus `extra`
+ * others picked evenly over the MAE range of the rest (from mild to the worst), so that the
+ * accuracy chart also shows what a poor design costs.
+ */
+export function accuracyCandidates<T extends { mae_pct: number; pareto: boolean }>(unsigned: T[], extra: number): T[] {
+  const rest = unsigned.filter((r) => !r.pareto).sort((a, b) => a.mae_pct - b.mae_pct);
+  const picked = new Set<T>();
+  for (let i = 1; i <= Math.min(extra, rest.length); i++) picked.add(rest[Math.round((i * rest.length) / Math.min(extra, rest.length)) - 1]!);
+  return [...unsigned.filter((r) => r.pareto), ...picked].sort((a, b) => a.mae_pct - b.mae_pct);
 }
 
 /** Mapper budget per distinct layer shape in the demo: small, so that the demo stays fast with a cold cache. */
@@ -67,6 +93,9 @@ export function paretoFront<T>(points: T[], x: (p: T) => number, y: (p: T) => nu
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const outDir = resolve(opts.outDir);
+  const log = (line: string) => {
+    if (!opts.quiet) process.stderr.write(`axnn demo: ${line}\n`);
+  };
   const files: string[] = [];
   const put = (name: string, data: string | Uint8Array): string => {
     const path = join(outDir, name);
@@ -76,10 +105,13 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   };
 
   const catalogue = defaultCatalogue().filter((c) => c.params.n === 8);
+  log(`characterising ${catalogue.length} multiplier designs`);
   const bar = progressBar("characterising multipliers", catalogue.length, { quiet: opts.quiet, unit: "designs" });
   const rows: DemoMultiplierRow[] = [];
+  const multiplierOf = new Map<string, Multiplier>();
   for (const { kind, params } of catalogue) {
     const g = generate(kind, params);
+    multiplierOf.set(g.multiplier.name, g.multiplier);
     rows.push({ ...characterise({ multiplier: g.multiplier, netlist: g.netlist, origin: "generated" }), family: kind, pareto: false });
     bar.tick();
   }
@@ -140,6 +172,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
   // Energy: one mapping search per distinct ResNet-20 layer shape and accelerator, reused for every
   // multiplier (a multiplier scales only the MAC energy, which does not depend on the mapping).
+  log("pricing ResNet-20 on the Eyeriss and Simba presets");
   const layers = zooLayers("resnet20");
   const candidates = unsigned.filter((r) => r.pareto);
   const energyRows: DemoEnergyRow[] = [];
@@ -201,6 +234,52 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     layerCharts.set(preset, fig.svg);
   }
 
+  let accuracy: DemoAccuracy | null = null;
+  const accuracyBlocks: ReportBlock[] = [];
+  if (!opts.skipTraining) {
+    const picked = accuracyCandidates(unsigned, DEMO_POORER_DESIGNS);
+    accuracy = demoAccuracy(
+      picked.map((r) => ({ name: r.name, multiplier: multiplierOf.get(r.name)!, mae_pct: r.mae_pct, power: r.power_estimate!, pareto: r.pareto })),
+      opts.accuracy ?? {}, log,
+    );
+    const figures: string[] = [];
+    for (const metric of ["power", "mae"] as const) {
+      const fig = await chart(accuracyChartSpec(accuracy, metric));
+      put(`accuracy-vs-${metric}.svg`, fig.svg);
+      put(`accuracy-vs-${metric}.png`, fig.png);
+      figures.push(fig.svg);
+    }
+    const a = accuracy;
+    const int8 = a.rows.find((r) => r.kind === "int8")!;
+    const float = a.rows.find((r) => r.kind === "float")!;
+    const retrained = a.rows.filter((r) => r.retrained_top1 !== null);
+    const pct = (v: number | null) => (v === null ? "" : (100 * v).toFixed(2));
+    accuracyBlocks.push(
+      { kind: "heading", text: "Accuracy on MNIST" },
+      {
+        kind: "paragraph",
+        text: `A LeNet-5 (zoo, seed ${opts.accuracy?.seed ?? 1}) was trained on ${a.train_samples} MNIST training images for ${a.epochs} epoch(s) ` +
+          `(SGD 0.05, cosine schedule; ${a.train_seconds.toFixed(1)} s) and evaluated on ${a.eval_samples} test images as "axnn eval --quant asym" does ` +
+          `(uint8 activations and weights with zero points, 256 calibration images): float ${pct(float.top1)} %, exact int8 ${pct(int8.top1)} %. ` +
+          `Each multiplier below replaced the exact one in every conv and dense layer: the Pareto-optimal unsigned designs and ${DEMO_POORER_DESIGNS} others spread over the MAE range ` +
+          `(${a.eval_seconds.toFixed(1)} s for all). ` +
+          (retrained.length
+            ? `The ${retrained.length} that lost most against int8 (${retrained.map((r) => r.arithmetic).join(", ")}) were retrained with the multiplier in the loop ` +
+              `("axnn finetune": ${a.retrain_epochs} epoch of quantization-aware training on ${a.retrain_samples} images, SGD ${a.retrain_lr}; ${a.retrain_seconds.toFixed(1)} s).`
+            : "No design lost accuracy against int8, so none was retrained."),
+      },
+      { kind: "figure", svg: figures[0]!, caption: "Accuracy against the design's estimated power; retrained designs appear twice." },
+      { kind: "figure", svg: figures[1]!, caption: "Accuracy against the design's mean absolute error." },
+      {
+        kind: "table",
+        columns: ["arithmetic", "MAE %", "est. power mW", "Pareto", "top-1 %", "loss vs int8 (points)", "retrained top-1 %", "retrained model, int8 top-1 %"],
+        rows: a.rows.map((r) => [
+          r.arithmetic, r.mae_pct ?? "", r.power_estimate ?? "", r.pareto ? "yes" : "", pct(r.top1), (100 * r.loss_vs_int8).toFixed(2), pct(r.retrained_top1), pct(r.retrained_int8_top1),
+        ]),
+      },
+    );
+  }
+
   const columns = ["design", "signed", "MAE %", "WCE %", "EP %", "bias", "cells", "est. power mW", "saving vs exact %", "Pareto"];
   const table = rows.map((r) => [
     r.name, r.signed ? "yes" : "no", r.mae_pct, r.wce_pct, r.ep_pct, r.bias, r.gates?.total ?? 0, r.power_estimate!,
@@ -235,9 +314,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
       rows: energyRows.map((e) => [e.accelerator, e.multiplier, e.mae_pct, e.energy_uj, e.saving_pct, e.multiplier_uj, e.multiplier_share_pct, e.mac_energy_scale, e.cycles]),
     },
     ...[...layerCharts].map(([preset, svg]) => ({ kind: "figure" as const, svg, caption: `Energy of each layer on ${preset} (exact multiplier), by component.` })),
-    { kind: "paragraph", text: "Next steps of the demo (inference with these multipliers, retraining) arrive with the inference engine." },
+    ...accuracyBlocks,
   ];
   const report = put("report.html", renderHtmlReport("axnn demo: approximate multipliers", blocks));
-  const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows } }, null, 2) + "\n");
-  return { outDir, report, json, files, multipliers: rows, energy: energyRows };
+  const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows }, accuracy }, null, 2) + "\n");
+  return { outDir, report, json, files, multipliers: rows, energy: energyRows, accuracy };
 }
