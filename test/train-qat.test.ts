@@ -8,12 +8,12 @@ import { Command } from "commander";
 import type { Dataset } from "../src/data/datasets.js";
 import { ModelBuilder } from "../src/nn/builder.js";
 import type { Model } from "../src/nn/graph.js";
-import { exactMultiplier } from "../src/multipliers/multiplier.js";
+import { createMultiplier, exactMultiplier, type Multiplier } from "../src/multipliers/multiplier.js";
 import { writeOnnx } from "../src/onnx/index.js";
 import { uniformRandom } from "../src/util/random.js";
 import { trainModel } from "../src/train/loop.js";
 import { collectParams, backwardTape, forwardTape } from "../src/train/tape.js";
-import { qatLayers, type QatArithmetic } from "../src/train/qat.js";
+import { qatLayers, type QatArithmetic, type QatGradient } from "../src/train/qat.js";
 import type { QuantScheme } from "../src/quant/params.js";
 import { registerFinetune } from "../src/cli/finetune.js";
 
@@ -145,4 +145,78 @@ test("axnn finetune --json: a crude multiplier's MNIST accuracy does not get wor
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+/** Gradients (input, then each parameter) of one QAT step of `model` with every approximable layer through `m`. */
+function qatGradients(model: Model, m: Multiplier, gradient: QatGradient, calib: Record<string, { shape: number[]; data: Float32Array }>[], input: { shape: number[]; data: Float32Array }, dy: Float32Array): Float32Array[] {
+  const names = model.nodes.filter((n) => n.op === "Conv2D" || n.op === "Dense").map((n) => n.name);
+  const layers = qatLayers(model, { arithmetic: new Map(names.map((n) => [n, { kind: "lut", multiplier: m }])), quant: { scheme: "asym", perChannel: false, calibration: { method: "minmax" } }, calibrationBatches: calib, gradient });
+  const tape = forwardTape(model, { x: input }, { training: true, qat: layers });
+  const params = collectParams(model);
+  const grads = backwardTape(tape, new Map([[model.outputs[0]!, dy]]), params, { inputGradients: true });
+  return [grads.get("x")!, ...params.map((p) => p.grad)];
+}
+
+test("table gradients through the exact multiplier equal STE's (its one-sided differences at the ends are exact too)", () => {
+  const exact = exactMultiplier(false, 8);
+  // Dense: inputs at both ends of the code range (0 and 1 -> codes 0 and 255), inside, and clipped;
+  // minmax weights take codes 0 and 255 as well.
+  const bd = new ModelBuilder("dense", { seed: 11 });
+  bd.output(bd.dense(bd.input("x", [null, 5]), { outFeatures: 3 }));
+  const calibDense = [{ x: { shape: [2, 5], data: Float32Array.from([0, 0.3, 0.6, 1, 0.1, 1, 0.5, 0.2, 0, 0.9]) } }];
+  const xDense = { shape: [2, 5], data: Float32Array.from([0, 0.2, 0.5, 1, -0.5, 1.3, 0.7, 0.01, 0.99, 0.4]) };
+  // Conv with padding (padded positions hold the zero point) and stride 2.
+  const bc = new ModelBuilder("conv", { seed: 12 });
+  bc.output(bc.conv2d(bc.input("x", [null, 2, 5, 5]), { outChannels: 3, kernel: 3, padding: 1, stride: 2 }));
+  const rand = uniformRandom(7);
+  const xConv = { shape: [2, 2, 5, 5], data: Float32Array.from({ length: 100 }, () => rand() * 1.2 - 0.1) };
+  const calibConv = [{ x: { shape: [2, 2, 5, 5], data: Float32Array.from({ length: 100 }, () => rand()) } }];
+  for (const [model, calib, input, outs] of [[bd.build(), calibDense, xDense, 6], [bc.build(), calibConv, xConv, 2 * 3 * 3 * 3]] as const) {
+    const dy = Float32Array.from({ length: outs }, () => rand() * 2 - 1);
+    const ste = qatGradients(model, exact, "ste", calib, input, dy);
+    const table = qatGradients(model, exact, "table", calib, input, dy);
+    ste.forEach((g, t) => g.forEach((v, i) => assert.ok(Math.abs(v - table[t]![i]!) < 1e-5 * (1 + Math.abs(v)), `${model.name} tensor ${t}[${i}]: ste ${v} table ${table[t]![i]}`)));
+    assert.ok(ste[0]!.some((v) => v !== 0) && ste[1]!.some((v) => v !== 0), "non-trivial gradients");
+  }
+});
+
+test("table gradients: the hand-known finite differences of a made-up table", () => {
+  // T[a][w] = a(a-1)/2 + w(w-1)/2: central difference along a is a - 1/2, one-sided 0 at a = 0 and
+  // 254 at a = 255 (likewise along w).
+  const table = new Int32Array(65536);
+  for (let a = 0; a < 256; a++) for (let w = 0; w < 256; w++) table[(a << 8) | w] = (a * (a - 1)) / 2 + (w * (w - 1)) / 2;
+  const m = createMultiplier({ name: "triangular", signed: false, table });
+  const slope = (v: number) => (v === 0 ? 0 : v === 255 ? 254 : v - 0.5);
+  const b = new ModelBuilder("dense", { seed: 13 });
+  b.output(b.dense(b.input("x", [null, 5]), { outFeatures: 2 }));
+  const model = b.build();
+  const dense = model.nodes.find((n) => n.op === "Dense")!;
+  const calib = [{ x: { shape: [2, 5], data: Float32Array.from([0, 0.3, 0.6, 1, 0.1, 1, 0.5, 0.2, 0, 0.9]) } }];
+  const x = [0, 0.2, 0.5, 1, -0.5];
+  const dy = Float32Array.from([1, -2]);
+  const [dx, dw] = qatGradients(model, m, "table", calib, { shape: [1, 5], data: Float32Array.from(x) }, dy);
+  // Hand quantization (as the STE test above): input over [0, 1], weights asym per tensor over [min(w, 0), max(w, 0)].
+  const sa = 1 / 255;
+  const aCode = x.map((v) => Math.min(255, Math.max(0, roundHalfAway(Math.fround(v) / sa))));
+  const w = dense.op === "Dense" ? dense.weight.data : new Float32Array();
+  const lo = Math.min(0, ...w), hi = Math.max(0, ...w);
+  const sw = (hi - lo) / 255, zw = Math.min(255, Math.max(0, roundHalfAway(-lo / sw)));
+  const wCode = Array.from(w, (v) => Math.min(255, Math.max(0, roundHalfAway(v / sw) + zw)));
+  for (let i = 0; i < 5; i++) {
+    // d y_o / d x_i = sw * (dT/da - zw); zero for the clipped -0.5.
+    const want = i === 4 ? 0 : dy[0]! * sw * (slope(aCode[i]!) - zw) + dy[1]! * sw * (slope(aCode[i]!) - zw);
+    assert.ok(Math.abs(dx![i]! - want) < 1e-5 * (1 + Math.abs(want)), `dx[${i}] ${dx![i]} vs ${want}`);
+  }
+  for (let o = 0; o < 2; o++) {
+    for (let i = 0; i < 5; i++) {
+      // d y_o / d w_oi = sa * (dT/dw - za), za = 0.
+      const want = dy[o]! * sa * slope(wCode[o * 5 + i]!);
+      assert.ok(Math.abs(dw![o * 5 + i]! - want) < 1e-5 * (1 + Math.abs(want)), `dw[${o}][${i}] ${dw![o * 5 + i]} vs ${want}`);
+    }
+  }
+  assert.ok(wCode.includes(0) && wCode.includes(255) && aCode.includes(0) && aCode.includes(255), "both ends exercised");
+});
+
+test("axnn finetune --grad accepts only ste or table", async () => {
+  await assert.rejects(axnnFinetune(["--model", "absent.onnx", "--data", "mnist", "--mult", "drum_k3_u8x8", "--epochs", "1", "-o", "x.onnx", "--grad", "finite"]), /--grad must be ste or table/);
 });

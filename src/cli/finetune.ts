@@ -10,7 +10,8 @@ import { writeOnnx } from "../onnx/export.js";
 import type { QuantScheme } from "../quant/params.js";
 import { trainModel, type EpochMetrics } from "../train/loop.js";
 import { DEFAULT_SGD } from "../train/optim.js";
-import type { QatArithmetic } from "../train/qat.js";
+import type { QatArithmetic, QatGradient } from "../train/qat.js";
+import { AxnnError } from "../util/errors.js";
 import { runEvaluation } from "./eval.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
@@ -37,6 +38,8 @@ export interface FinetuneSetup {
   quiet?: boolean;
   /** Where to write the fine-tuned float model (.onnx). */
   output?: string;
+  /** QAT backward of the approximate layers (src/train/qat.ts); default "ste". */
+  gradient?: QatGradient;
 }
 
 /** The result of `axnn finetune` (also its JSON). Accuracies are those `axnn eval` reports for the same settings. */
@@ -45,6 +48,7 @@ export interface FinetuneReport {
   data: string;
   samples: number;
   epochs: number;
+  gradient: QatGradient;
   multipliers: Record<string, string>;
   before_top1: number;
   after_top1: number;
@@ -84,7 +88,7 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
   const result = trainModel(p.qmodel.model, train, null, {
     epochs: setup.epochs, batchSize, lr: setup.lr ?? 0.02, seed, optimizer: DEFAULT_SGD, schedule: { kind: "cosine" },
     normalization: norm, trainSamples: setup.trainSamples, quiet: setup.quiet,
-    qat: { arithmetic, quant: p.qmodel.config, calibrationBatches: calib.batches.map((b) => ({ [input.name]: b.input })) },
+    qat: { arithmetic, quant: p.qmodel.config, calibrationBatches: calib.batches.map((b) => ({ [input.name]: b.input })), gradient: setup.gradient ?? "ste" },
   });
   if (setup.output !== undefined) writeOnnx(setup.output, result.model);
   const after = runEvaluation({ ...evalSetup, model: result.model });
@@ -95,6 +99,7 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
       data: setup.data,
       samples: before.samples,
       epochs: setup.epochs,
+      gradient: setup.gradient ?? "ste",
       multipliers: p.multiplierNames,
       before_top1: before.approx_top1,
       after_top1: after.approx_top1,
@@ -125,6 +130,7 @@ interface FinetuneCliOptions {
   perChannel?: boolean;
   json?: boolean;
   quiet?: boolean;
+  grad: string;
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -148,9 +154,11 @@ export function registerFinetune(program: Command): void {
     .option("--normalize <spec>", "unit, standard or mean:std (default unit)")
     .option("--quant <scheme>", "sym or asym (default: from the multiplier's signedness)")
     .option("--per-channel", "per-channel weight quantization")
+    .option("--grad <kind>", "backward of the approximate layers: ste (exact product's derivatives) or table (the table's finite differences)", "ste")
     .option("--json", "print the report as JSON")
     .option("--quiet", "no progress bar")
     .action((o: FinetuneCliOptions) => {
+      if (o.grad !== "ste" && o.grad !== "table") throw new AxnnError(`--grad must be ste or table, got "${o.grad}"`, { field: "--grad" });
       const { report } = runFinetune({
         model: o.model, data: o.data, mult: o.mult, multConfig: o.multConfig,
         epochs: parseNumberOption(o.epochs, "--epochs", { min: 1, integer: true }),
@@ -161,7 +169,7 @@ export function registerFinetune(program: Command): void {
         limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { min: 1, integer: true }),
         calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { min: 1, integer: true }),
         normalize: o.normalize, quant: o.quant as QuantScheme | undefined, perChannel: o.perChannel === true,
-        quiet: o.quiet === true || o.json === true, output: o.output,
+        quiet: o.quiet === true || o.json === true, output: o.output, gradient: o.grad,
       });
       if (o.json) return printJson(report);
       process.stdout.write(textTable(["arithmetic", "before", "after"], [
@@ -169,6 +177,6 @@ export function registerFinetune(program: Command): void {
         ["exact int8", pct(report.before_int8_top1), pct(report.after_int8_top1)],
         ["approximate", pct(report.before_top1), pct(report.after_top1)],
       ]) + "\n");
-      process.stdout.write(`top-1 on ${report.samples} ${report.data} test samples after ${report.epochs} epoch(s) of QAT; written ${o.output}\n`);
+      process.stdout.write(`top-1 on ${report.samples} ${report.data} test samples after ${report.epochs} epoch(s) of QAT (${report.gradient} gradients); written ${o.output}\n`);
     });
 }

@@ -36,7 +36,11 @@ export type Saved =
   | { kind: "maxpool"; argmax: Int32Array }
   | { kind: "dropout"; mask: Float32Array }
   /** A layer run in QAT (src/train/qat.ts): its fake-quantized input and weights, 1 where they were not clipped. */
-  | { kind: "qat"; input: Tensor; weight: Tensor; inputMask: Uint8Array; weightMask: Uint8Array };
+  | {
+    kind: "qat"; input: Tensor; weight: Tensor; inputMask: Uint8Array; weightMask: Uint8Array;
+    /** The layer's own backward (QAT gradients from the multiplier's table), used instead of STE's. */
+    backward?: (dy: Float32Array, needInput: boolean) => NodeGrads;
+  };
 
 const NONE: Saved = { kind: "none" };
 
@@ -192,6 +196,7 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
   const x = ins[0]!;
   const need0 = needInput[0] ?? false;
   const pass = (g: Float32Array): NodeGrads => ({ inputs: [need0 ? g : null, ...ins.slice(1).map(() => null)] });
+  if (saved.kind === "qat" && saved.backward) return saved.backward(dy, need0);
   if (saved.kind === "qat" && (node.op === "Conv2D" || node.op === "DepthwiseConv2D" || node.op === "Dense")) {
     // Straight-through estimator: the float layer's gradients at the fake-quantized operands, masked where they were clipped.
     const g = node.op === "Dense" ? denseBackward(saved.weight, node.bias !== null, saved.input, dy, need0) : convBackward({ ...node, weight: saved.weight }, saved.input, dy, need0);

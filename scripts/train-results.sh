@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Float accuracy of LeNet-5 and ResNet-8 on MNIST and Fashion-MNIST, then for each approximate
+# multiplier the approximate accuracy before and after `axnn finetune` (QAT). Writes
+# out/train-results/*.json and out/train-results/table.md. Build first: npx tsc -p .
+# Knobs (environment; defaults are the full run):
+#   ARCHS="lenet5 resnet8"  DATASETS="mnist fashion-mnist"  EPOCHS_lenet5=4  EPOCHS_resnet8=4
+#   TRAIN_SAMPLES_resnet8=   (empty: whole training split)   FT_EPOCHS=1  FT_TRAIN_SAMPLES=  FT_LIMIT=  GRADS="ste"
+#   MULTS="trunc_k4c_u8x8 trunc_k6c_u8x8 bam_h2_v7_u8x8 trunc_k8_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 ilm_i0_u8x8 drum_k3_u8x8"
+set -euo pipefail
+cd "$(dirname "$0")/.."
+AXNN="node dist/src/cli/main.js"
+OUT=${OUT:-out/train-results}
+ARCHS=${ARCHS:-"lenet5 resnet8"}
+DATASETS=${DATASETS:-"mnist fashion-mnist"}
+MULTS=${MULTS:-"trunc_k4c_u8x8 trunc_k6c_u8x8 bam_h2_v7_u8x8 trunc_k8_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 ilm_i0_u8x8 drum_k3_u8x8"}
+FT_EPOCHS=${FT_EPOCHS:-1}
+FT_TRAIN_SAMPLES=${FT_TRAIN_SAMPLES:-}
+FT_LIMIT=${FT_LIMIT:-}
+GRADS=${GRADS:-ste}
+mkdir -p "$OUT"
+
+for arch in $ARCHS; do
+  epochs_var="EPOCHS_$arch"; samples_var="TRAIN_SAMPLES_$arch"
+  epochs=${!epochs_var:-4}; samples=${!samples_var:-}
+  for data in $DATASETS; do
+    model="$OUT/$arch-$data.onnx"
+    if [ ! -f "$model" ]; then
+      $AXNN train --arch "$arch" --data "$data" --epochs "$epochs" ${samples:+--train-samples "$samples"} \
+        --seed 1 --quiet --json -o "$model" > "$OUT/train-$arch-$data.json"
+    fi
+    for mult in $MULTS; do
+      for grad in $GRADS; do
+        result="$OUT/ft-$arch-$data-$mult-$grad.json"
+        [ -f "$result" ] && continue
+        $AXNN finetune --model "$model" --data "$data" --mult "$mult" --epochs "$FT_EPOCHS" --grad "$grad" \
+          ${FT_TRAIN_SAMPLES:+--train-samples "$FT_TRAIN_SAMPLES"} ${FT_LIMIT:+--limit "$FT_LIMIT"} --seed 1 --json \
+          -o "$OUT/ft-$arch-$data-$mult-$grad.onnx" > "$result.tmp" && mv "$result.tmp" "$result"
+      done
+    done
+  done
+done
+
+# The markdown table: MAE% from `axnn mult list --json`, accuracies from the JSON reports.
+$AXNN mult list --json > "$OUT/mult-list.json"
+node --input-type=module - "$OUT" <<'JS' > "$OUT/table.md"
+import { readFileSync, readdirSync } from "node:fs";
+const dir = process.argv[2];
+const list = JSON.parse(readFileSync(`${dir}/mult-list.json`, "utf8"));
+const entries = Array.isArray(list) ? list : list.multipliers ?? [];
+const mae = new Map(entries.map((m) => [m.name, m.mae_pct]));
+const pct = (v) => (100 * v).toFixed(2) + "%";
+const lines = ["| model | data | float top-1 | multiplier | MAE% | backward | approx. before | approx. after | int8 after |", "|---|---|---|---|---|---|---|---|---|"];
+const files = readdirSync(dir).filter((f) => f.startsWith("ft-") && f.endsWith(".json")).sort();
+for (const f of files) {
+  const r = JSON.parse(readFileSync(`${dir}/${f}`, "utf8"));
+  const [arch, ...rest] = f.slice(3, -5).split("-");
+  const grad = rest.pop();
+  const mult = Object.values(r.multipliers)[0];
+  const data = r.data;
+  const m = mae.get(mult);
+  lines.push(`| ${arch} | ${data} | ${pct(r.before_float_top1)} | ${mult} | ${m === undefined ? "?" : Number(m).toFixed(3)} | ${grad} | ${pct(r.before_top1)} | ${pct(r.after_top1)} | ${pct(r.after_int8_top1)} |`);
+}
+console.log(lines.join("\n"));
+JS
+cat "$OUT/table.md"
