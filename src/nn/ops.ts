@@ -198,17 +198,26 @@ function dense(node: DenseNode, x: Tensor, outShape: number[]): Tensor {
 }
 
 function maxPool(node: MaxPoolNode, x: Tensor, outShape: number[]): Tensor {
+  return { shape: outShape, data: maxPoolWithArgmax(node, x).out.data };
+}
+
+/**
+ * MaxPool with, for every output, the flat input index it took (-1 if the window saw no
+ * input); training's backward pass routes gradients through the same choice.
+ */
+export function maxPoolWithArgmax(node: MaxPoolNode, x: Tensor): { out: Tensor; argmax: Int32Array } {
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [, , oh, ow] = outShape as [number, number, number, number];
   const [kh, kw] = node.kernel, [sh, sw] = node.strides, [dh, dw] = node.dilations;
   const g = windowGeometry(h, w, node.kernel, node.strides, node.dilations, node.pads, node.autoPad, node.ceilMode);
   const [pt, pl] = g.pads;
+  const oh = g.outH, ow = g.outW;
   const out = new Float32Array(n * c * oh * ow);
+  const argmax = new Int32Array(out.length).fill(-1);
   for (let p = 0; p < n * c; p++) {
     const plane = p * h * w;
     for (let y = 0; y < oh; y++) {
       for (let xo = 0; xo < ow; xo++) {
-        let best = -Infinity;
+        let best = -Infinity, at = -1;
         for (let i = 0; i < kh; i++) {
           const iy = y * sh - pt + i * dh;
           if (iy < 0 || iy >= h) continue;
@@ -216,49 +225,58 @@ function maxPool(node: MaxPoolNode, x: Tensor, outShape: number[]): Tensor {
             const ix = xo * sw - pl + j * dw;
             if (ix < 0 || ix >= w) continue;
             const v = x.data[plane + iy * w + ix]!;
-            if (v > best) best = v;
+            if (v > best) { best = v; at = plane + iy * w + ix; }
           }
         }
-        out[(p * oh + y) * ow + xo] = best;
+        const o = (p * oh + y) * ow + xo;
+        out[o] = best;
+        argmax[o] = at;
       }
     }
   }
-  return { shape: outShape, data: out };
+  return { out: { shape: [n, c, oh, ow], data: out }, argmax };
+}
+
+/**
+ * The windows of AvgPool over one input plane, clipped to the input, with their divisors:
+ * five numbers per output position (y0, y1, x0, x1, count). The forward kernel and training's
+ * backward pass both read them.
+ */
+export function avgPoolWindows(node: AvgPoolNode, h: number, w: number): { outH: number; outW: number; windows: Int32Array } {
+  const [kh, kw] = node.kernel, [sh, sw] = node.strides;
+  const g = windowGeometry(h, w, node.kernel, node.strides, [1, 1], node.pads, node.autoPad, node.ceilMode);
+  const [pt, pl, pb, pr] = g.pads;
+  const windows = new Int32Array(g.outH * g.outW * 5);
+  for (let y = 0, k = 0; y < g.outH; y++) {
+    // Window in padded coordinates, cut at the end padding (a ceil-mode window may overhang it).
+    const y0 = y * sh - pt;
+    const y1 = Math.min(y0 + kh, h + pb);
+    for (let xo = 0; xo < g.outW; xo++, k += 5) {
+      const x0 = xo * sw - pl;
+      const x1 = Math.min(x0 + kw, w + pr);
+      const [cy0, cy1, cx0, cx1] = [Math.max(y0, 0), Math.min(y1, h), Math.max(x0, 0), Math.min(x1, w)];
+      windows.set([cy0, cy1, cx0, cx1, node.countIncludePad ? (y1 - y0) * (x1 - x0) : (cy1 - cy0) * (cx1 - cx0)], k);
+    }
+  }
+  return { outH: g.outH, outW: g.outW, windows };
 }
 
 function avgPool(node: AvgPoolNode, x: Tensor, outShape: number[]): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [, , oh, ow] = outShape as [number, number, number, number];
-  const [kh, kw] = node.kernel, [sh, sw] = node.strides;
-  const g = windowGeometry(h, w, node.kernel, node.strides, [1, 1], node.pads, node.autoPad, node.ceilMode);
-  const [pt, pl, pb, pr] = g.pads;
-  const out = new Float32Array(n * c * oh * ow);
-  for (let p = 0; p < n * c; p++) {
+  const { outH, outW, windows } = avgPoolWindows(node, h, w);
+  const out = new Float32Array(n * c * outH * outW);
+  for (let p = 0, o = 0; p < n * c; p++) {
     const plane = p * h * w;
-    for (let y = 0; y < oh; y++) {
-      // Window in padded coordinates, cut at the end padding (a ceil-mode window may overhang it).
-      let y0 = y * sh - pt;
-      let y1 = Math.min(y0 + kh, h + pb);
-      const padH = y1 - y0;
-      y0 = Math.max(y0, 0);
-      y1 = Math.min(y1, h);
-      for (let xo = 0; xo < ow; xo++) {
-        let x0 = xo * sw - pl;
-        let x1 = Math.min(x0 + kw, w + pr);
-        const padW = x1 - x0;
-        x0 = Math.max(x0, 0);
-        x1 = Math.min(x1, w);
-        let s = 0;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x.data[plane + iy * w + ix]!;
-        const count = node.countIncludePad ? padH * padW : (y1 - y0) * (x1 - x0);
-        out[(p * oh + y) * ow + xo] = s / count;
-      }
+    for (let k = 0; k < windows.length; k += 5, o++) {
+      const [y0, y1, x0, x1, count] = [windows[k]!, windows[k + 1]!, windows[k + 2]!, windows[k + 3]!, windows[k + 4]!];
+      let s = 0;
+      for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) s += x.data[plane + iy * w + ix]!;
+      out[o] = s / count;
     }
   }
   return { shape: outShape, data: out };
 }
 
-/** Element-wise op with NumPy broadcasting. */
 function binary(a: Tensor, b: Tensor, outShape: number[], f: (x: number, y: number) => number): Tensor {
   const n = sizeOf(outShape);
   const out = new Float32Array(n);

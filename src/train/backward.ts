@@ -3,7 +3,7 @@
 // kernels of src/kernels (forward, and backward where the gradient is itself a convolution or
 // a matrix product); the other backward passes are TypeScript, accumulating in float64.
 import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
-import { evalNode, transpose } from "../nn/ops.js";
+import { avgPoolWindows, evalNode, maxPoolWithArgmax, transpose } from "../nn/ops.js";
 import { normalizeAxis, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
 import { conv2dFloat, denseFloat } from "../kernels/index.js";
@@ -157,35 +157,8 @@ function batchNormForward(node: BatchNormNode, x: Tensor, ctx: ForwardContext): 
 }
 
 function maxPoolForward(node: MaxPoolNode, x: Tensor): { out: Tensor; saved: Saved } {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [kh, kw] = node.kernel, [sh, sw] = node.strides, [dh, dw] = node.dilations;
-  const g = windowGeometry(h, w, node.kernel, node.strides, node.dilations, node.pads, node.autoPad, node.ceilMode);
-  const [pt, pl] = g.pads;
-  const oh = g.outH, ow = g.outW;
-  const out = new Float32Array(n * c * oh * ow);
-  const argmax = new Int32Array(out.length).fill(-1);
-  for (let p = 0; p < n * c; p++) {
-    const plane = p * h * w;
-    for (let y = 0; y < oh; y++) {
-      for (let xo = 0; xo < ow; xo++) {
-        let best = -Infinity, at = -1;
-        for (let i = 0; i < kh; i++) {
-          const iy = y * sh - pt + i * dh;
-          if (iy < 0 || iy >= h) continue;
-          for (let j = 0; j < kw; j++) {
-            const ix = xo * sw - pl + j * dw;
-            if (ix < 0 || ix >= w) continue;
-            const v = x.data[plane + iy * w + ix]!;
-            if (v > best) { best = v; at = plane + iy * w + ix; }
-          }
-        }
-        const o = (p * oh + y) * ow + xo;
-        out[o] = best;
-        argmax[o] = at;
-      }
-    }
-  }
-  return { out: { shape: [n, c, oh, ow], data: out }, saved: { kind: "maxpool", argmax } };
+  const { out, argmax } = maxPoolWithArgmax(node, x);
+  return { out, saved: { kind: "maxpool", argmax } };
 }
 
 /**
@@ -572,30 +545,15 @@ function batchNormBackward(node: BatchNormNode, x: Tensor, saved: Saved, dy: Flo
 
 function avgPoolBackward(node: AvgPoolNode, x: Tensor, dy: Float32Array): Float32Array {
   const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [kh, kw] = node.kernel, [sh, sw] = node.strides;
-  const g = windowGeometry(h, w, node.kernel, node.strides, [1, 1], node.pads, node.autoPad, node.ceilMode);
-  const [pt, pl, pb, pr] = g.pads;
-  const oh = g.outH, ow = g.outW;
+  const { windows } = avgPoolWindows(node, h, w);
   const dx = new Float64Array(x.data.length);
-  // Same windows and divisors as the forward kernel in src/nn/ops.ts.
-  for (let p = 0; p < n * c; p++) {
+  // The same windows and divisors as the forward kernel.
+  for (let p = 0, o = 0; p < n * c; p++) {
     const plane = p * h * w;
-    for (let y = 0; y < oh; y++) {
-      let y0 = y * sh - pt;
-      let y1 = Math.min(y0 + kh, h + pb);
-      const padH = y1 - y0;
-      y0 = Math.max(y0, 0);
-      y1 = Math.min(y1, h);
-      for (let xo = 0; xo < ow; xo++) {
-        let x0 = xo * sw - pl;
-        let x1 = Math.min(x0 + kw, w + pr);
-        const padW = x1 - x0;
-        x0 = Math.max(x0, 0);
-        x1 = Math.min(x1, w);
-        const count = node.countIncludePad ? padH * padW : (y1 - y0) * (x1 - x0);
-        const v = dy[(p * oh + y) * ow + xo]! / count;
-        for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) dx[plane + iy * w + ix]! += v;
-      }
+    for (let k = 0; k < windows.length; k += 5, o++) {
+      const [y0, y1, x0, x1, count] = [windows[k]!, windows[k + 1]!, windows[k + 2]!, windows[k + 3]!, windows[k + 4]!];
+      const v = dy[o]! / count;
+      for (let iy = y0; iy < y1; iy++) for (let ix = x0; ix < x1; ix++) dx[plane + iy * w + ix]! += v;
     }
   }
   return Float32Array.from(dx);
