@@ -1,8 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { parseArchitecture } from "../src/energy/arch.js";
-import { parseErtSummary } from "../src/energy/ert.js";
 import { loadMapping } from "../src/energy/mapping.js";
 import { searchMapping } from "../src/energy/mapper.js";
 import { evaluate } from "../src/energy/model.js";
@@ -10,6 +8,7 @@ import { loadDesign } from "../src/energy/presets.js";
 import { loadProblem, parseProblem } from "../src/energy/problem.js";
 import { parseYamlText } from "../src/energy/yaml.js";
 import { SHARED_DATA } from "./shared.js";
+import { tinyDesign } from "./energy-toy.js";
 
 const REF = join(SHARED_DATA, "timeloop-reference");
 
@@ -59,30 +58,8 @@ test("mapper: the same seed and budget give the same mapping; objectives trade e
   assert.ok(energy.evaluation.energyPj <= delay.evaluation.energyPj);
 });
 
-const TINY_ARCH = `
-architecture:
-  version: 0.4
-  nodes:
-  - !Container {name: sys}
-  - !Component {name: MainMem, class: DRAM, attributes: {width: 8, datawidth: 8}}
-  - !Component {name: Buf, class: SRAM, attributes: {depth: 16, width: 8, datawidth: 8}}
-  - !Container {name: PE, spatial: {meshX: 2}}
-  - !Component {name: RF, class: regfile, attributes: {depth: 4, width: 8, datawidth: 8}, constraints: {dataspace: {keep: [Weights], bypass: [Inputs, Outputs]}}}
-  - !Component {name: mac, class: intmac, attributes: {multiplier_width: 8, adder_width: 16}}
-`;
-const TINY_ERT = `
-ERT_summary:
-  version: '0.4'
-  table_summary:
-  - {name: sys.MainMem, actions: [{name: read, energy: 10}, {name: write, energy: 10}, {name: update, energy: 10}]}
-  - {name: sys.Buf, actions: [{name: read, energy: 2}, {name: write, energy: 3}, {name: update, energy: 4}, {name: leak, energy: 0.01}]}
-  - {name: sys.RF, actions: [{name: read, energy: 0.5}, {name: write, energy: 0.6}, {name: update, energy: 0.7}]}
-  - {name: sys.mac, actions: [{name: compute, energy: 1}]}
-`;
-
 test("mapper: exhaustive search on a small mapspace is never beaten by random samples of it", () => {
-  const arch = parseArchitecture(parseYamlText(TINY_ARCH, "tiny.yaml"), "tiny.yaml");
-  const ert = parseErtSummary(parseYamlText(TINY_ERT, "tiny-ert.yaml"), "tiny-ert.yaml");
+  const { arch, ert } = tinyDesign({ bufDepth: 16, meshX: 2, rfDepth: 4 });
   const problem = parseProblem(parseYamlText("problem:\n  instance: {C: 2, M: 2, R: 3, S: 1, N: 1, P: 4, Q: 1}\n", "p.yaml"), "p.yaml");
   const ex = searchMapping(arch, problem, ert, { algorithm: "exhaustive", timeLimitMs: 60_000 });
   assert.equal(ex.algorithm, "exhaustive");

@@ -4,8 +4,6 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArchitecture } from "../src/energy/arch.js";
-import { parseErtSummary } from "../src/energy/ert.js";
 import { searchMapping, workerBudget, workerSeed } from "../src/energy/mapper.js";
 import { evaluate } from "../src/energy/model.js";
 import { loadDesign } from "../src/energy/presets.js";
@@ -17,29 +15,10 @@ import { isAxnnError } from "../src/util/errors.js";
 import { registerEnergy } from "../src/cli/energy.js";
 import { REPO_ROOT, SHARED_DATA } from "./shared.js";
 import { runCommand } from "./cli-inprocess.js";
+import { tinyDesign } from "./energy-toy.js";
 
-const TINY_ARCH = `
-architecture:
-  version: 0.4
-  nodes:
-  - !Container {name: sys}
-  - !Component {name: MainMem, class: DRAM, attributes: {width: 8, datawidth: 8}}
-  - !Component {name: Buf, class: SRAM, attributes: {depth: 64, width: 8, datawidth: 8}}
-  - !Container {name: PE, spatial: {meshX: 4}}
-  - !Component {name: RF, class: regfile, attributes: {depth: 8, width: 8, datawidth: 8}, constraints: {dataspace: {keep: [Weights], bypass: [Inputs, Outputs]}}}
-  - !Component {name: mac, class: intmac, attributes: {multiplier_width: 8, adder_width: 16}}
-`;
-const TINY_ERT = `
-ERT_summary:
-  version: '0.4'
-  table_summary:
-  - {name: sys.MainMem, actions: [{name: read, energy: 10}, {name: write, energy: 10}, {name: update, energy: 10}]}
-  - {name: sys.Buf, actions: [{name: read, energy: 2}, {name: write, energy: 3}, {name: update, energy: 4}, {name: leak, energy: 0.01}]}
-  - {name: sys.RF, actions: [{name: read, energy: 0.5}, {name: write, energy: 0.6}, {name: update, energy: 0.7}]}
-  - {name: sys.mac, actions: [{name: compute, energy: 1}]}
-`;
-const tinyArch = () => parseArchitecture(parseYamlText(TINY_ARCH, "tiny.yaml"), "tiny.yaml");
-const tinyErt = () => parseErtSummary(parseYamlText(TINY_ERT, "tiny-ert.yaml"), "tiny-ert.yaml");
+const tinyArch = () => tinyDesign({ bufDepth: 64, meshX: 4, rfDepth: 8 }).arch;
+const tinyErt = () => tinyDesign({ bufDepth: 64, meshX: 4, rfDepth: 8 }).ert;
 const tinyProblem = (): Problem => parseProblem(parseYamlText("problem:\n  instance: {C: 4, M: 2, R: 1, S: 1, N: 1, P: 4, Q: 2}\n", "p.yaml"), "p.yaml");
 
 test("parallel mapper: the same seed, budget and thread count give the same mapping", () => {

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { registerInfer } from "../src/cli/infer.js";
 import { ModelBuilder } from "../src/nn/builder.js";
 import { exportOnnx } from "../src/onnx/export.js";
@@ -12,13 +11,10 @@ import { runModel } from "../src/nn/run.js";
 import { readNpy, writeNpy } from "../src/nn/npy.js";
 import { Rng } from "../src/nn/tensor.js";
 import { AxnnError } from "../src/util/errors.js";
+import { runCommand } from "./cli-inprocess.js";
 
 async function infer(args: string[]): Promise<void> {
-  const program = new Command();
-  program.exitOverride();
-  program.configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  registerInfer(program);
-  await program.parseAsync(["node", "axnn", "infer", ...args]);
+  await runCommand(registerInfer, ["infer", ...args]);
 }
 
 test("infer --mode float: chunks of --batch-size give the same output as one run", async () => {

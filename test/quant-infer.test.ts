@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { registerInfer } from "../src/cli/infer.js";
 import { ModelBuilder } from "../src/nn/builder.js";
 import { exportOnnx } from "../src/onnx/export.js";
@@ -13,13 +12,10 @@ import { readNpy, writeNpy } from "../src/nn/npy.js";
 import { Rng } from "../src/nn/tensor.js";
 import { quantizeModel, EXACT_INT8 } from "../src/quant/index.js";
 import { AxnnError } from "../src/util/errors.js";
+import { runCommand } from "./cli-inprocess.js";
 
 async function infer(args: string[]): Promise<void> {
-  const program = new Command();
-  program.exitOverride();
-  program.configureOutput({ writeErr: () => {}, writeOut: () => {} });
-  registerInfer(program);
-  await program.parseAsync(["node", "axnn", "infer", ...args]);
+  await runCommand(registerInfer, ["infer", ...args]);
 }
 
 test("infer --mode int8 equals the engine run with the input as calibration data; the exact table equals int8; bad flags are refused", async () => {

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import { encodeIdxUint8 } from "../src/data/idx.js";
 import { ModelBuilder } from "../src/nn/builder.js";
 import { runModel } from "../src/nn/run.js";
@@ -12,24 +11,9 @@ import { loadOnnx, writeOnnx } from "../src/onnx/index.js";
 import { uniformRandom } from "../src/util/random.js";
 import { AxnnError } from "../src/util/errors.js";
 import { registerTrain } from "../src/cli/train.js";
+import { runCommand } from "./cli-inprocess.js";
 
-async function axnnTrain(args: string[]): Promise<string> {
-  const program = new Command();
-  program.exitOverride();
-  registerTrain(program);
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string) => {
-    out += s;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "axnn", "train", ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
+const axnnTrain = (args: string[]): Promise<string> => runCommand(registerTrain, ["train", ...args]);
 
 test("axnn train: an ONNX model on IDX data, JSON metrics, ONNX out; resume; bad options", async () => {
   const dir = mkdtempSync(join(tmpdir(), "axnn-train-cli-"));

@@ -4,7 +4,6 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command } from "commander";
 import type { Dataset } from "../src/data/datasets.js";
 import { ModelBuilder } from "../src/nn/builder.js";
 import type { Model } from "../src/nn/graph.js";
@@ -16,6 +15,7 @@ import { collectParams, backwardTape, forwardTape } from "../src/train/tape.js";
 import { qatLayers, type QatArithmetic, type QatGradient } from "../src/train/qat.js";
 import type { QuantScheme } from "../src/quant/params.js";
 import { registerFinetune } from "../src/cli/finetune.js";
+import { runCommand } from "./cli-inprocess.js";
 
 /** 3 classes of 8x8 images: a bright band at the top, middle or bottom, with noise. */
 function bandDataset(n: number, seed: number): Dataset {
@@ -108,23 +108,7 @@ test("STE: the float gradient at the fake-quantized operands, zero where the inp
   }
 });
 
-async function axnnFinetune(args: string[]): Promise<string> {
-  const program = new Command();
-  program.exitOverride();
-  registerFinetune(program);
-  let out = "";
-  const write = process.stdout.write.bind(process.stdout);
-  process.stdout.write = ((s: string) => {
-    out += s;
-    return true;
-  }) as typeof process.stdout.write;
-  try {
-    await program.parseAsync(["node", "axnn", "finetune", ...args]);
-  } finally {
-    process.stdout.write = write;
-  }
-  return out;
-}
+const axnnFinetune = (args: string[]): Promise<string> => runCommand(registerFinetune, ["finetune", ...args]);
 
 test("axnn finetune --json: a crude multiplier's MNIST accuracy does not get worse after one short QAT epoch", async () => {
   const dir = mkdtempSync(join(tmpdir(), "axnn-qat-"));
