@@ -17,11 +17,13 @@ export function exactProduct(signed: boolean): ProductFn {
 }
 
 /**
- * Integer conv2d: out[n, m, p, q] = sum over (c, r, s) of product(x, w), with x the padded input
- * (padCode outside the image) and sums wrapped to int32 like the native int32 accumulators.
+ * The convolution loop nest both references share: for every output element, `acc` starts at 0
+ * and takes `step(acc, a, w)` for each tap, `a` being `pad` outside the image.
  */
-export function conv2dIntReference(input: Uint8Array, weights: Uint8Array, g: ConvGeometry, product: ProductFn, padCode: number): Int32Array {
-  const out = new Int32Array(g.N * g.M * g.P * g.Q);
+function convLoops(
+  input: ArrayLike<number>, weights: ArrayLike<number>, g: ConvGeometry, pad: number,
+  out: Int32Array | Float32Array, step: (acc: number, a: number, w: number) => number,
+): void {
   const Cg = g.C / g.groups, Mg = g.M / g.groups;
   for (let n = 0; n < g.N; n++) {
     for (let m = 0; m < g.M; m++) {
@@ -35,9 +37,8 @@ export function conv2dIntReference(input: Uint8Array, weights: Uint8Array, g: Co
               for (let s = 0; s < g.S; s++) {
                 const y = p * g.sh + r * g.dh - g.pt;
                 const x = q * g.sw + s * g.dw - g.pl;
-                const a = y >= 0 && y < g.H && x >= 0 && x < g.W ? input[((n * g.C + c) * g.H + y) * g.W + x]! : padCode;
-                const w = weights[((m * Cg + cl) * g.R + r) * g.S + s]!;
-                acc = (acc + product(a, w)) | 0;
+                const a = y >= 0 && y < g.H && x >= 0 && x < g.W ? input[((n * g.C + c) * g.H + y) * g.W + x]! : pad;
+                acc = step(acc, a, weights[((m * Cg + cl) * g.R + r) * g.S + s]!);
               }
             }
           }
@@ -46,6 +47,15 @@ export function conv2dIntReference(input: Uint8Array, weights: Uint8Array, g: Co
       }
     }
   }
+}
+
+/**
+ * Integer conv2d: out[n, m, p, q] = sum over (c, r, s) of product(x, w), with x the padded input
+ * (padCode outside the image) and sums wrapped to int32 like the native int32 accumulators.
+ */
+export function conv2dIntReference(input: Uint8Array, weights: Uint8Array, g: ConvGeometry, product: ProductFn, padCode: number): Int32Array {
+  const out = new Int32Array(g.N * g.M * g.P * g.Q);
+  convLoops(input, weights, g, padCode, out, (acc, a, w) => (acc + product(a, w)) | 0);
   return out;
 }
 
@@ -65,29 +75,7 @@ export function denseIntReference(input: Uint8Array, weights: Uint8Array, g: Den
 /** Float conv2d with padValue outside the image (sums in double, rounded to float32 at the end). */
 export function conv2dFloatReference(input: Float32Array, weights: Float32Array, g: ConvGeometry, padValue = 0): Float32Array {
   const out = new Float32Array(g.N * g.M * g.P * g.Q);
-  const Cg = g.C / g.groups, Mg = g.M / g.groups;
-  for (let n = 0; n < g.N; n++) {
-    for (let m = 0; m < g.M; m++) {
-      const group = Math.floor(m / Mg);
-      for (let p = 0; p < g.P; p++) {
-        for (let q = 0; q < g.Q; q++) {
-          let acc = 0;
-          for (let cl = 0; cl < Cg; cl++) {
-            const c = group * Cg + cl;
-            for (let r = 0; r < g.R; r++) {
-              for (let s = 0; s < g.S; s++) {
-                const y = p * g.sh + r * g.dh - g.pt;
-                const x = q * g.sw + s * g.dw - g.pl;
-                const a = y >= 0 && y < g.H && x >= 0 && x < g.W ? input[((n * g.C + c) * g.H + y) * g.W + x]! : padValue;
-                acc += a * weights[((m * Cg + cl) * g.R + r) * g.S + s]!;
-              }
-            }
-          }
-          out[((n * g.M + m) * g.P + p) * g.Q + q] = acc;
-        }
-      }
-    }
-  }
+  convLoops(input, weights, g, padValue, out, (acc, a, w) => acc + a * w);
   return out;
 }
 
