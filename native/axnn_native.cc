@@ -310,6 +310,13 @@ void checkLength(const Napi::Env& env, size_t have, int64_t need, const char* wh
   if (int64_t(have) < need) throw Napi::RangeError::New(env, std::string(what) + " is shorter than the geometry needs");
 }
 
+// The three arrays of a convolution call against its geometry.
+void checkConvLengths(const Napi::Env& env, const ConvGeom& g, size_t input, size_t weights, size_t out) {
+  checkLength(env, input, g.N * g.C * g.H * g.W, "input");
+  checkLength(env, weights, g.M * (g.C / g.groups) * g.R * g.S, "weights");
+  checkLength(env, out, g.N * g.M * g.P * g.Q, "out");
+}
+
 // The LUT arguments: rows (Int32Array rows x 256), rows16 (Uint16Array rows x 256 of
 // product - min, or empty when the products span 2^16 or more), planes (Uint8Array
 // rows x planes x 256), planes, min.
@@ -367,9 +374,7 @@ Napi::Value ConvLut(const Napi::CallbackInfo& info) {
   const uint8_t pad = uint8_t(info[3].As<Napi::Number>().Uint32Value());
   const LutArgs lut = lutArgs(info, 4);
   auto out = typedArg<Napi::Int32Array>(info, 9, "out");
-  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
-  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
-  checkLength(env, out.ElementLength(), g.N * g.M * g.P * g.Q, "out");
+  checkConvLengths(env, g, input.ElementLength(), weights.ElementLength(), out.ElementLength());
   checkCodes(env, weights.Data(), g.M * (g.C / g.groups) * g.R * g.S, lut.rows, "weight");
   const Cores cores = isa().current;
   conv2d<uint8_t, int32_t>(g, input.Data(), weights.Data(), pad, out.Data(), LutCall{&cores, &lut.ctx});
@@ -385,9 +390,7 @@ Napi::Value ConvExact(const Napi::CallbackInfo& info) {
   const uint8_t pad = uint8_t(info[3].As<Napi::Number>().Uint32Value());
   const bool isSigned = info[4].ToBoolean();
   auto out = typedArg<Napi::Int32Array>(info, 5, "out");
-  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
-  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
-  checkLength(env, out.ElementLength(), g.N * g.M * g.P * g.Q, "out");
+  checkConvLengths(env, g, input.ElementLength(), weights.ElementLength(), out.ElementLength());
   const Cores cores = isa().current;
   conv2d<uint8_t, int32_t>(g, input.Data(), weights.Data(), pad, out.Data(), ExactCall{&cores, isSigned});
   return env.Undefined();
@@ -401,9 +404,7 @@ Napi::Value ConvFloat(const Napi::CallbackInfo& info) {
   const ConvGeom g = geomArg(info, 2);
   const float pad = float(info[3].As<Napi::Number>().DoubleValue());
   auto out = typedArg<Napi::Float32Array>(info, 4, "out");
-  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
-  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
-  checkLength(env, out.ElementLength(), g.N * g.M * g.P * g.Q, "out");
+  checkConvLengths(env, g, input.ElementLength(), weights.ElementLength(), out.ElementLength());
   const Cores cores = isa().current;
   conv2d<float, float>(g, input.Data(), weights.Data(), pad, out.Data(), FloatCall{&cores});
   return env.Undefined();
