@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { sizeOf, type Tensor } from "./tensor.js";
+import { halfToFloat } from "../util/float16.js";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // "\x93NUMPY"
 
@@ -20,15 +21,6 @@ const READERS: Record<string, { bytes: number; get: (v: DataView, o: number) => 
   i8: { bytes: 8, get: (v, o) => Number(v.getBigInt64(o, true)) },
   u8: { bytes: 8, get: (v, o) => Number(v.getBigUint64(o, true)) },
 };
-
-function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
-}
 
 /** Parses a NumPy .npy file (format versions 1-3, C order) into a float32 tensor. */
 export function parseNpy(bytes: Uint8Array, file = "<npy>"): Tensor {

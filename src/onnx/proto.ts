@@ -1,6 +1,7 @@
 import onnxProto from "onnx-proto";
 import { AxnnError } from "../util/errors.js";
 import type { Tensor } from "../nn/tensor.js";
+import { halfToFloat } from "../util/float16.js";
 
 /** The protobufjs static code for onnx.proto (onnx-proto is CommonJS; its namespace sits under `.onnx`). */
 export const onnx = onnxProto.onnx;
@@ -61,7 +62,7 @@ export function decodeTensor(t: TensorProto, where: string): DecodedTensor {
       switch (dataType) {
         case DT.FLOAT: values[i] = v.getFloat32(o, true); break;
         case DT.DOUBLE: values[i] = v.getFloat64(o, true); break;
-        case DT.FLOAT16: values[i] = half(v.getUint16(o, true)); break;
+        case DT.FLOAT16: values[i] = halfToFloat(v.getUint16(o, true)); break;
         case DT.INT64: values[i] = Number(v.getBigInt64(o, true)); break;
         case DT.UINT64: values[i] = Number(v.getBigUint64(o, true)); break;
         case DT.INT32: values[i] = v.getInt32(o, true); break;
@@ -82,17 +83,8 @@ export function decodeTensor(t: TensorProto, where: string): DecodedTensor {
   else src = t.int32Data ?? [];
   if (src.length !== n) throw new AxnnError(`tensor holds ${src.length} values, dims [${dims.join(",")}] need ${n}`, { field: where });
   const values = dataType === DT.FLOAT ? new Float32Array(n) : new Float64Array(n);
-  for (let i = 0; i < n; i++) values[i] = dataType === DT.FLOAT16 ? half(toNumber(src[i])) : toNumber(src[i]);
+  for (let i = 0; i < n; i++) values[i] = dataType === DT.FLOAT16 ? halfToFloat(toNumber(src[i])) : toNumber(src[i]);
   return { dims, dataType, values };
-}
-
-function half(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
 }
 
 // ---- Writing: small helpers that the exporter and the tests use to emit ModelProto. ----

@@ -1,5 +1,6 @@
 import { convLayer, denseLayer, depthwiseLayer, layerOutputSize, type NetworkLayer } from "../energy/network.js";
 import { zooLayers } from "../energy/zoo-shapes.js";
+import { uniformRandom } from "../util/random.js";
 
 /**
  * Sampling the networks of the predictor datasets. Both families are drawn from a seeded generator,
@@ -24,17 +25,8 @@ export interface NetworkSample {
   multipliers: string[];
 }
 
-/** mulberry32: a small seeded PRNG; enough for sampling, and identical on every platform. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded uniform numbers in [0, 1) (mulberry32, util/random): identical on every platform. */
+export const seededRandom = uniformRandom;
 
 /** The stream of one row: the seed and the row index mixed so that neighbouring rows are unrelated. */
 export function rowRandom(seed: number, index: number, family: Family): () => number {
