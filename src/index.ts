@@ -12,8 +12,7 @@ export * from "./predict/index.js";
 export * from "./quant/index.js";
 export * from "./data/index.js";
 export * from "./eval/index.js";
-// The zoo builds whole models; src/energy exports layer-shape lists of the same names (cifarResNet, smallVgg).
-export { buildZooModel, zooNames, lenet5, mobileNetV2, cifarResNet as cifarResNetModel, smallVgg as smallVggModel, type ZooBuildOptions, type ZooModelName } from "./zoo/index.js";
+export { buildZooModel, zooNames, lenet5, mobileNetV2, cifarResNet, smallVgg, type ZooBuildOptions, type ZooModelName } from "./zoo/index.js";
 export * from "./zoo/sidecar.js";
 // The training API under its own names (energy already exports an "evaluate" for mappings).
 export { trainModel, evaluate as evaluateModel, forwardTape, backwardTape, collectParams, softmaxCrossEntropy, optimizerStep, newOptimizerState, learningRate, DEFAULT_SGD, DEFAULT_ADAM } from "./train/index.js";

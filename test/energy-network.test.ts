@@ -8,7 +8,7 @@ import {
   convLayer, denseLayer, depthwiseLayer, evaluatePlan, layerMacs, layerWorkload, layersFromModel, mappingCacheKey, networkEnergy,
   planNetwork, assignmentScales, archForProblem, type NetworkLayer,
 } from "../src/energy/network.js";
-import { cifarMobileNetV2, zooLayers } from "../src/energy/zoo-shapes.js";
+import { cifarMobileNetV2Layers, zooLayers } from "../src/energy/zoo-shapes.js";
 import { networkEnergyChartSpec, networkEnergyToJson, formatNetworkTable } from "../src/energy/network-report.js";
 import { chartSvg } from "../src/report/charts.js";
 import { loadAssignment, parseAssignment, resolveAssignment, uniformAssignment } from "../src/multipliers/assignment.js";
@@ -57,14 +57,14 @@ test("zoo: CIFAR ResNets have 6n+2 layers and ResNet-20's MACs match a hand coun
 });
 
 test("zoo: MobileNetV2 (32x32) has 17 blocks ending at 4x4 and width-scaled channels", () => {
-  const m = cifarMobileNetV2();
+  const m = cifarMobileNetV2Layers();
   // stem + 16 expansions (the t=1 block has none) + 17 depthwise + 17 projections + last conv + classifier.
   assert.equal(m.length, 1 + 16 + 17 + 17 + 1 + 1);
   assert.equal(m.filter((l) => l.kind === "depthwise").length, 17);
   const last = m[m.length - 2]!;
   assert.deepEqual([last.inChannels, last.outChannels, last.inH, last.inW], [320, 1280, 4, 4]);
   assert.equal(m[m.length - 1]!.inChannels, 1280);
-  const half = cifarMobileNetV2({ widthMultiplier: 0.5 });
+  const half = cifarMobileNetV2Layers({ widthMultiplier: 0.5 });
   assert.equal(half[0]!.outChannels, 16);
   assert.equal(half.find((l) => l.name === "features.1.project")!.outChannels, 8);
   assert.equal(half[half.length - 1]!.inChannels, 1280);

@@ -27,7 +27,7 @@ export function isZooName(name: string): name is ZooName {
  * 6n + 2 weighted layers. Shortcuts are identity with zero-padded channels (their option A), so
  * they have no weights. Names follow the common PyTorch implementation: conv1, layerS.B.convK, fc.
  */
-export function cifarResNet(n: number, opts: ZooOptions = {}): NetworkLayer[] {
+export function cifarResNetLayers(n: number, opts: ZooOptions = {}): NetworkLayer[] {
   if (!Number.isInteger(n) || n < 1) throw new AxnnError(`n must be a positive integer, got ${n}`, { field: "resnet depth" });
   const batch = opts.batch ?? 1;
   const layers: NetworkLayer[] = [convLayer("conv1", { inChannels: 3, outChannels: 16, inSize: 32, kernel: 3, batch })];
@@ -59,7 +59,7 @@ export function makeDivisible(v: number, divisor = 8): number {
  * channels (1280 x width when width > 1) and a dense classifier. Channels are width-scaled and
  * rounded to multiples of 8 as in torchvision.
  */
-export function cifarMobileNetV2(opts: ZooOptions = {}): NetworkLayer[] {
+export function cifarMobileNetV2Layers(opts: ZooOptions = {}): NetworkLayer[] {
   const width = opts.widthMultiplier ?? 1;
   if (!(width > 0)) throw new AxnnError(`the width multiplier must be positive, got ${width}`, { field: "widthMultiplier" });
   const batch = opts.batch ?? 1;
@@ -92,7 +92,7 @@ export function cifarMobileNetV2(opts: ZooOptions = {}): NetworkLayer[] {
  * A small VGG-style network: three stages of two 3x3 convs (32, 64, 128 filters), each stage
  * followed by 2x2 max pooling (32 -> 16 -> 8 -> 4), then dense 2048 -> 128 -> classes.
  */
-export function smallVgg(opts: ZooOptions = {}): NetworkLayer[] {
+export function smallVggLayers(opts: ZooOptions = {}): NetworkLayer[] {
   const batch = opts.batch ?? 1;
   const layers: NetworkLayer[] = [];
   let inC = 3, size = 32;
@@ -111,11 +111,11 @@ export function smallVgg(opts: ZooOptions = {}): NetworkLayer[] {
 /** The layer list of a zoo network by name. */
 export function zooLayers(name: string, opts: ZooOptions = {}): NetworkLayer[] {
   switch (name) {
-    case "resnet8": return cifarResNet(1, opts);
-    case "resnet14": return cifarResNet(2, opts);
-    case "resnet20": return cifarResNet(3, opts);
-    case "mobilenetv2": return cifarMobileNetV2(opts);
-    case "vgg": return smallVgg(opts);
+    case "resnet8": return cifarResNetLayers(1, opts);
+    case "resnet14": return cifarResNetLayers(2, opts);
+    case "resnet20": return cifarResNetLayers(3, opts);
+    case "mobilenetv2": return cifarMobileNetV2Layers(opts);
+    case "vgg": return smallVggLayers(opts);
     default: throw new AxnnError(`unknown zoo model "${name}" (expected one of ${ZOO_NAMES.join(", ")})`, { field: "--zoo" });
   }
 }
