@@ -13,6 +13,7 @@ import { assignmentScales, DEFAULT_NETWORK_EVALUATIONS, evaluatePlan, layersFrom
 import { formatNetworkTable, networkEnergyToJson, writeNetworkReport } from "../energy/network-report.js";
 import { ZOO_NAMES, zooLayers } from "../energy/zoo-shapes.js";
 import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
+import { loadSidecar } from "../zoo/sidecar.js";
 
 interface LayerOptions {
   arch: string;
@@ -175,7 +176,7 @@ export function registerEnergy(program: Command): void {
     .option("--ert <file>", "Accelergy ERT_summary.yaml (required with an architecture file)")
     .option("--constraints <file>", "Timeloop constraints YAML")
     .option("--mult <name>", "one multiplier for every layer (file, library name, generator name)")
-    .option("--mult-config <file>", 'per-layer multipliers: {"default": NAME, "layers": {LAYER: NAME | "exact"}} (as axnn eval)')
+    .option("--mult-config <file>", 'per-layer multipliers: {"default": NAME, "layers": {LAYER: NAME | "exact"}} (as axnn eval); default for --model: its <model>.axnn.json')
     .option("--exact-power-mw <mw>", "power of the exact multiplier of the same width (default: EvoApproxLib's exact 8x8)")
     .option("--objective <objective>", `mapper objective: ${OBJECTIVES.join(", ")}`, "energy")
     .option("--algorithm <algorithm>", `mapper search: ${ALGORITHMS.join(", ")}`, "auto")
@@ -195,7 +196,11 @@ export function registerEnergy(program: Command): void {
       const { layers, model } = await networkLayers(opts);
       const { arch, ert } = loadDesign(opts.arch, opts.ert, opts.constraints);
       const names = layers.map((l) => l.name);
-      const assignment = opts.multConfig !== undefined ? loadAssignment(opts.multConfig, names) : uniformAssignment(opts.mult);
+      // A model's sidecar (written by axnn finetune) supplies the assignment when none is given here.
+      const stored = opts.model !== undefined && opts.mult === undefined && opts.multConfig === undefined ? loadSidecar(opts.model, names) : undefined;
+      const assignment = opts.multConfig !== undefined ? loadAssignment(opts.multConfig, names)
+        : stored?.sidecar.multipliers ?? uniformAssignment(opts.mult);
+      if (stored?.sidecar.multipliers && !opts.json) process.stdout.write(`multipliers from ${stored.sidecarFile}\n`);
       const multipliers = assignmentScales(assignment, layers, arch.compute, {
         exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
       });

@@ -26,6 +26,7 @@ interface CommonOptions {
   perChannel?: boolean;
   weightBits: string;
   weightCalibration: string;
+  sidecar: boolean;
   json?: boolean;
 }
 
@@ -56,10 +57,13 @@ function addCommonOptions(cmd: Command): Command {
     .option("--per-channel", "one weight scale per output channel")
     .option("--weight-calibration <method>", "weight ranges: minmax or mse", "minmax")
     .option("--weight-bits <n>", "weight width of the exact integer baseline (2..8); multipliers use their own width", "8")
+    .option("--no-sidecar", "ignore <model>.axnn.json (by default it supplies the multipliers, quantization, ranges and --normalize not given here)")
     .option("--json", "print one JSON object");
 }
 
-function setupFrom(opts: CommonOptions): EvalSetup {
+/** The options as given; those the user left at their defaults are undefined, so the model's sidecar can supply them. */
+function setupFrom(opts: CommonOptions, cmd: Command): EvalSetup {
+  const given = (key: string): boolean => cmd.getOptionValueSource(key) !== "default";
   if (opts.split !== "test" && opts.split !== "train") throw new AxnnError(`expected test or train, got "${opts.split}"`, { field: "--split" });
   if (opts.quant !== undefined && opts.quant !== "sym" && opts.quant !== "asym") throw new AxnnError(`expected sym or asym, got "${opts.quant}"`, { field: "--quant" });
   if (!CALIBRATION_METHODS.includes(opts.calibration as CalibrationMethod)) throw new AxnnError(`expected one of ${CALIBRATION_METHODS.join(", ")}, got "${opts.calibration}"`, { field: "--calibration" });
@@ -72,18 +76,19 @@ function setupFrom(opts: CommonOptions): EvalSetup {
     seed: parseNumberOption(opts.seed, "--seed", { integer: true }),
     batchSize: parseNumberOption(opts.batchSize, "--batch-size", { min: 1, integer: true }),
     calibrationSize: parseNumberOption(opts.calibSize, "--calib-size", { min: 1, integer: true }),
-    calibration: { method: opts.calibration as CalibrationMethod, percentile: parseNumberOption(opts.percentile, "--percentile") },
-    normalize: opts.normalize,
+    calibration: given("calibration") || given("percentile") ? { method: opts.calibration as CalibrationMethod, percentile: parseNumberOption(opts.percentile, "--percentile") } : undefined,
+    normalize: given("normalize") ? opts.normalize : undefined,
     quant: opts.quant as QuantScheme | undefined,
     perChannel: opts.perChannel ?? false,
     weightBits: parseNumberOption(opts.weightBits, "--weight-bits", { min: 2, integer: true }),
-    weightCalibration: opts.weightCalibration as "minmax" | "mse",
+    weightCalibration: given("weightCalibration") ? opts.weightCalibration as "minmax" | "mse" : undefined,
+    ignoreSidecar: !opts.sidecar,
   };
 }
 
 function quantSummary(p: PreparedEvaluation) {
   const c = p.qmodel.config;
-  return { scheme: c.scheme, per_channel: c.perChannel, exact_weight_bits: p.exact.kind === "exact" ? p.exact.weightBits ?? 8 : 8, weight_calibration: c.weightCalibration ?? "minmax", calibration: c.calibration.method, ...(c.calibration.method === "percentile" ? { percentile: c.calibration.percentile ?? 99.99 } : {}) };
+  return { ...(p.sidecarFile ? { settings_from: p.sidecarFile } : {}), ranges: p.storedRanges ? "stored" : "calibrated", scheme: c.scheme, per_channel: c.perChannel, exact_weight_bits: p.exact.kind === "exact" ? p.exact.weightBits ?? 8 : 8, weight_calibration: c.weightCalibration ?? "minmax", calibration: c.calibration.method, ...(c.calibration.method === "percentile" ? { percentile: c.calibration.percentile ?? 99.99 } : {}) };
 }
 
 /** The result of `axnn eval` (also its JSON). */
@@ -148,15 +153,17 @@ export function registerEval(program: Command): void {
       .description("accuracy (top-1, top-5) of a model in float32, exact int8 and with approximate multipliers; MACs per layer; throughput")
       .option("--mult <name|file>", "multiplier for every approximable layer (library or generator name, .bin, .v)")
       .option("--mult-config <file>", 'per-layer multipliers: {"default": "...", "layers": {"<layer>": "..."}}'),
-  ).action((opts: EvalOptions) => {
-    const r = runEvaluation({ ...setupFrom(opts), mult: opts.mult, multConfig: opts.multConfig });
+  ).action((opts: EvalOptions, cmd: Command) => {
+    const r = runEvaluation({ ...setupFrom(opts, cmd), mult: opts.mult, multConfig: opts.multConfig });
     if (opts.json) return printJson(r);
     const rows = [
       ["float32", pct(r.float_top1), pct(r.float_top5), r.float_images_per_s.toFixed(0)],
       ["exact int8", pct(r.int8_top1), pct(r.int8_top5), r.int8_images_per_s.toFixed(0)],
       ["approximate", pct(r.approx_top1), pct(r.approx_top5), r.approx_images_per_s.toFixed(0)],
     ];
-    process.stdout.write(`${r.model} on ${r.data} (${r.split}, ${r.samples} samples), quantization ${r.quant.scheme}${r.quant.per_channel ? " per-channel" : ""}, calibration ${r.quant.calibration}, kernels ${r.backend}\n\n`);
+    process.stdout.write(`${r.model} on ${r.data} (${r.split}, ${r.samples} samples), quantization ${r.quant.scheme}${r.quant.per_channel ? " per-channel" : ""}, ${r.quant.ranges === "stored" ? "stored ranges" : `calibration ${r.quant.calibration}`}, kernels ${r.backend}\n`);
+    if (r.quant.settings_from) process.stdout.write(`settings not given on the command line come from ${r.quant.settings_from}\n`);
+    process.stdout.write("\n");
     process.stdout.write(textTable(["arithmetic", "top-1", "top-5", "images/s"], rows) + "\n\n");
     process.stdout.write(textTable(["layer", "kind", "MACs", "multiplier"], r.layers.map((l) => [l.name, l.kind, l.macs, l.multiplier])) + "\n");
     process.stdout.write(`total ${r.total_macs} MACs per sample; approximate vs int8: ${pct(r.approx_vs_int8_disagreement)} of predictions differ\n`);
@@ -229,11 +236,11 @@ export function registerSensitivity(program: Command): void {
       .requiredOption("--mult <name|file>", "the approximate multiplier")
       .option("-o, --output <file.json>", "write the result as JSON")
       .option("--chart <file.svg|file.png>", "write a bar chart of top-1 per layer"),
-  ).action(async (opts: SensitivityOptions) => {
+  ).action(async (opts: SensitivityOptions, cmd: Command) => {
     if (opts.chart !== undefined && ![".svg", ".png"].includes(extname(opts.chart).toLowerCase())) {
       throw new AxnnError(`expected a .svg or .png file, got "${opts.chart}"`, { field: "--chart" });
     }
-    const r = runSensitivity({ ...setupFrom(opts), mult: opts.mult });
+    const r = runSensitivity({ ...setupFrom(opts, cmd), mult: opts.mult });
     if (opts.output) writeFileAtomic(opts.output, JSON.stringify(r, null, 2) + "\n");
     if (opts.chart) {
       const spec = sensitivityChart(r);

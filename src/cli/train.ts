@@ -1,8 +1,7 @@
 import type { Command } from "commander";
 import { loadDataset, parseNormalization, type Dataset } from "../data/datasets.js";
 import type { Model } from "../nn/graph.js";
-import { loadOnnx } from "../onnx/import.js";
-import { writeOnnx } from "../onnx/export.js";
+import { loadModel, saveModel } from "../zoo/sidecar.js";
 import { buildZooModel } from "../zoo/index.js";
 import { AxnnError } from "../util/errors.js";
 import { trainModel, type AugmentConfig, type EpochMetrics } from "../train/loop.js";
@@ -101,12 +100,9 @@ export function registerTrain(program: Command): void {
       const batchSize = parseNumberOption(o.batchSize, "--batch-size", { min: 1, integer: true });
       const train: Dataset = loadDataset(o.data, "train");
       const test: Dataset = loadDataset(o.data, "test");
-      const model = o.model !== undefined
-        ? loadOnnx(o.model)
-        : buildZooModel(o.arch!, {
-          inputShape: train.shape.slice(1), classes: train.classes, seed,
-          width: o.width === undefined ? undefined : parseNumberOption(o.width, "--width", { min: 0 }),
-        });
+      const width = o.width === undefined ? undefined : parseNumberOption(o.width, "--width", { min: 0 });
+      const loaded = o.model !== undefined ? loadModel(o.model) : undefined;
+      const model = loaded ? loaded.model : buildZooModel(o.arch!, { inputShape: train.shape.slice(1), classes: train.classes, seed, width });
       let optimizer: OptimizerConfig;
       if (o.optimizer === "sgd") {
         optimizer = {
@@ -126,7 +122,8 @@ export function registerTrain(program: Command): void {
         warmupEpochs: parseNumberOption(o.warmupEpochs, "--warmup-epochs", { min: 0 }),
       };
       const lr = o.lr === undefined ? (optimizer.kind === "sgd" ? 0.05 : 0.001) : parseNumberOption(o.lr, "--lr", { min: 0 });
-      const normalization = parseNormalization(o.normalize ?? "unit", train.name);
+      const normalize = o.normalize ?? loaded?.sidecar?.input?.normalize ?? "unit";
+      const normalization = parseNormalization(normalize, train.name);
       const augment = parseAugment(o.augment ?? (train.name === "cifar10" ? "crop+flip" : "none"));
       const rows: EpochMetrics[] = [];
       const result = trainModel(model, train, test, {
@@ -143,7 +140,11 @@ export function registerTrain(program: Command): void {
           }
         },
       });
-      writeOnnx(o.output, result.model);
+      // The sidecar records how inputs are normalised, so axnn eval and finetune need no --normalize.
+      saveModel(o.output, result.model, {
+        input: { normalize },
+        ...(o.arch !== undefined ? { zoo: { name: o.arch, options: { seed, ...(width !== undefined ? { width } : {}) } } } : {}),
+      });
       if (o.json) {
         printJson({ model: o.model ?? o.arch, data: o.data, epochs, seed, startEpoch: result.startEpoch, history: result.history, output: o.output });
       } else {

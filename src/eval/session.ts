@@ -8,10 +8,15 @@ import { loadAssignment, resolveAssignment, uniformAssignment } from "../multipl
 import type { Multiplier } from "../multipliers/multiplier.js";
 import type { CalibrationOptions } from "../quant/calibrate.js";
 import type { QuantScheme } from "../quant/params.js";
-import { checkMultiplierFits, quantizeModel, type LayerArithmetic, type QuantizedModel } from "../quant/model.js";
+import { checkMultiplierFits, quantizeModel, quantizeModelWithParams, type LayerArithmetic, type QuantConfig, type QuantizedModel } from "../quant/model.js";
+import { loadSidecar, type ModelSidecar } from "../zoo/sidecar.js";
 import { prepareBatches, type EvalBatches } from "./accuracy.js";
 
-/** Everything `axnn eval` and `axnn sensitivity` need, as given on the command line. */
+/**
+ * Everything `axnn eval` and `axnn sensitivity` need, as given on the command line. Settings left
+ * undefined come from the model's sidecar (`<model>.axnn.json`, see src/zoo/sidecar.ts) when it
+ * has one, else from the defaults given below.
+ */
 export interface EvalSetup {
   model: string | Model;
   data: string;
@@ -34,6 +39,8 @@ export interface EvalSetup {
   mult?: string;
   /** ... or a per-layer assignment file. */
   multConfig?: string;
+  /** Ignore the model's sidecar (default false). */
+  ignoreSidecar?: boolean;
 }
 
 export interface PreparedEvaluation {
@@ -50,6 +57,10 @@ export interface PreparedEvaluation {
   hasMultiplier: boolean;
   /** The exact integer baseline (8-bit weights unless weightBits says otherwise). */
   exact: LayerArithmetic;
+  /** The sidecar that supplied settings, when one did. */
+  sidecarFile?: string;
+  /** Whether the layers' input parameters are the sidecar's (true) or calibrated now (false). */
+  storedRanges: boolean;
 }
 
 function schemeFor(multipliers: Multiplier[], given: QuantScheme | undefined, field: string): QuantScheme {
@@ -74,11 +85,15 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
   const declared = input.shape.slice(1);
 
   const layerNames = macsPerLayerSafe(model, undefined).map((l) => l.name);
-  const assignment = setup.multConfig !== undefined ? loadAssignment(setup.multConfig, layerNames) : uniformAssignment(setup.mult ?? "exact");
+  const found = typeof setup.model === "string" && !setup.ignoreSidecar ? loadSidecar(setup.model, layerNames) : undefined;
+  const side: ModelSidecar = found?.sidecar ?? {};
+  const fromSidecar = setup.mult === undefined && setup.multConfig === undefined && side.multipliers !== undefined;
+  const assignment = setup.multConfig !== undefined ? loadAssignment(setup.multConfig, layerNames)
+    : fromSidecar ? side.multipliers! : uniformAssignment(setup.mult ?? "exact");
   const resolved = resolveAssignment(assignment, layerNames);
   const multipliers = [...new Set([...resolved.values()].filter((r) => r !== undefined).map((r) => r!.multiplier))];
-  const field = setup.multConfig ?? "--mult";
-  const scheme = schemeFor(multipliers, setup.quant, field);
+  const field = setup.multConfig ?? (fromSidecar ? found!.sidecarFile : "--mult");
+  const scheme = schemeFor(multipliers, setup.quant ?? side.quantization?.scheme, field);
 
   const weightBits = setup.weightBits ?? 8;
   if (!Number.isInteger(weightBits) || weightBits < 2 || weightBits > 8) throw new AxnnError(`expected an integer from 2 to 8, got ${weightBits}`, { field: "--weight-bits" });
@@ -98,7 +113,7 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new AxnnError(`expected a positive integer, got ${batchSize}`, { field: "--batch-size" });
   const limit = setup.limit ?? dataset.shape[0];
   if (!Number.isInteger(limit) || limit < 1) throw new AxnnError(`expected a positive integer, got ${limit}`, { field: "--limit" });
-  const norm = parseNormalization(setup.normalize ?? "unit", dataset.name);
+  const norm = parseNormalization(setup.normalize ?? side.input?.normalize ?? "unit", dataset.name);
   const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
   const batches = prepareBatches(dataset, subsetIndices(dataset.shape[0], limit, seed), batchSize, norm, sampleShape);
 
@@ -115,15 +130,29 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
       process.stderr.write(`axnn: no training split (${e.message}); calibrating on a subset of the test split\n`);
     }
   }
-  const calib = prepareBatches(calibSet, subsetIndices(calibSet.shape[0], calibrationSize, seed + 1), batchSize, norm, sampleShape);
-  const qmodel = quantizeModel(
-    model,
-    calib.batches.map((b) => ({ [input.name]: b.input })),
-    { scheme, perChannel: setup.perChannel ?? false, calibration: setup.calibration ?? { method: "minmax" }, weightCalibration: setup.weightCalibration ?? "minmax" },
-  );
+  const sq = side.quantization;
+  const config: QuantConfig = {
+    scheme,
+    perChannel: setup.perChannel ?? sq?.perChannel ?? false,
+    calibration: setup.calibration ?? sq?.calibration ?? { method: "minmax" },
+    weightCalibration: setup.weightCalibration ?? sq?.weightCalibration ?? "minmax",
+  };
+  // The sidecar's calibrated ranges hold only for the quantization they were calibrated for.
+  const storedRanges = sq?.activations !== undefined && sq.scheme === config.scheme && sq.perChannel === config.perChannel &&
+    setup.calibration === undefined && layerNames.every((n) => sq.activations![n] !== undefined);
+  let qmodel: QuantizedModel;
+  if (storedRanges) {
+    qmodel = quantizeModelWithParams(model, sq.activations!, config, `${found!.sidecarFile}: quantization.activations`);
+  } else {
+    const calib = prepareBatches(calibSet, subsetIndices(calibSet.shape[0], calibrationSize, seed + 1), batchSize, norm, sampleShape);
+    qmodel = quantizeModel(model, calib.batches.map((b) => ({ [input.name]: b.input })), config);
+  }
   const sample = batches.batches[0]!.input.shape.slice(1);
   const layers = macsPerLayerSafe(model, sample);
-  return { model, dataset, qmodel, batches, layers, approximate, multiplierNames, hasMultiplier: multipliers.length > 0, exact };
+  return {
+    model, dataset, qmodel, batches, layers, approximate, multiplierNames, hasMultiplier: multipliers.length > 0, exact,
+    ...(found ? { sidecarFile: found.sidecarFile } : {}), storedRanges,
+  };
 }
 
 /** MACs per layer; a model with open non-batch dimensions gets them from the data. */

@@ -414,3 +414,18 @@ export function quantizeModel(model: Model, calibrationBatches: Iterable<Record<
   }
   return new QuantizedModel(folded, config, layers);
 }
+
+/**
+ * A quantized model from input parameters calibrated earlier (a sidecar's
+ * quantization.activations) instead of calibration data; every approximable layer needs its own.
+ */
+export function quantizeModelWithParams(model: Model, activations: Readonly<Record<string, QuantParams>>, config: QuantConfig, source = "activations"): QuantizedModel {
+  const folded = foldBatchNorm(model);
+  const layers = new Map<string, QuantizedLayer>();
+  for (const n of folded.nodes.filter(isApproximable)) {
+    const input = activations[n.name];
+    if (!input) throw new AxnnError(`no input parameters for layer "${n.name}"`, { field: `${source}.${n.name}` });
+    layers.set(n.name, { name: n.name, node: n, input: { ...input } });
+  }
+  return new QuantizedModel(folded, config, layers);
+}

@@ -20,10 +20,14 @@ import type { MultiplierAssignment } from "../multipliers/assignment.js";
  *                     "calibration": {"method": "percentile", "percentile": 99.99}, "weightCalibration": "minmax",
  *                     "activations": {"<layer>": {"scale": 0.02, "zeroPoint": 0, "qmin": -128, "qmax": 127}}},
  *    "multipliers": {"default": "<multiplier>", "layers": {"<layer>": "<multiplier>"}},
+ *    "input": {"normalize": "standard"},
  *    "zoo": {"name": "resnet20", "options": {...}}}
  *
  * Every section is optional. "multipliers" has the format of a --mult-config file
- * (src/multipliers/assignment.ts). Layer names are checked against the model's approximable layers.
+ * (src/multipliers/assignment.ts). "input.normalize" is the pixel normalisation the model was
+ * trained with (a --normalize spec). Layer names are checked against the model's approximable layers.
+ * `axnn train` and `axnn finetune` write it; `axnn eval`, `axnn sensitivity` and `axnn energy net`
+ * take their defaults from it.
  */
 export interface ModelQuantization {
   scheme: QuantScheme;
@@ -39,6 +43,8 @@ export interface ModelQuantization {
 export interface ModelSidecar {
   quantization?: ModelQuantization;
   multipliers?: MultiplierAssignment;
+  /** How the model's input is prepared from the dataset's pixels. */
+  input?: { normalize: string };
   /** How the model was built, when it came from the zoo (free-form options, kept as given). */
   zoo?: { name: string; options?: Record<string, unknown> };
 }
@@ -68,6 +74,7 @@ const sidecarSchema = z.object({
     activations: z.record(z.string(), quantParamsSchema).optional(),
   }).strict().optional(),
   multipliers: z.object({ default: z.string().min(1).optional(), layers: z.record(z.string(), z.string().min(1)).optional() }).strict().optional(),
+  input: z.object({ normalize: z.string().min(1) }).strict().optional(),
   zoo: z.object({ name: z.string().min(1), options: z.record(z.string(), z.unknown()).optional() }).strict().optional(),
 }).strict();
 
@@ -103,6 +110,7 @@ export function parseSidecar(text: string, file: string, layerNames?: readonly s
     if (q.activations) out.quantization.activations = q.activations;
   }
   if (d.multipliers) out.multipliers = { default: d.multipliers.default ?? "exact", layers: d.multipliers.layers ?? {}, file };
+  if (d.input) out.input = { normalize: d.input.normalize };
   if (d.zoo) out.zoo = d.zoo.options ? { name: d.zoo.name, options: d.zoo.options } : { name: d.zoo.name };
   if (layerNames) checkSidecarLayers(out, layerNames, file);
   return out;
@@ -131,6 +139,7 @@ export function formatSidecar(s: ModelSidecar): string {
   const doc: Record<string, unknown> = { format: SIDECAR_FORMAT, version: SIDECAR_VERSION };
   if (s.quantization) doc.quantization = s.quantization;
   if (s.multipliers) doc.multipliers = { default: s.multipliers.default, layers: s.multipliers.layers };
+  if (s.input) doc.input = s.input;
   if (s.zoo) doc.zoo = s.zoo;
   return JSON.stringify(doc, null, 2) + "\n";
 }
@@ -151,14 +160,20 @@ export function saveModel(onnxPath: string, model: Model, sidecar?: ModelSidecar
 /** Loads an ONNX model and, when `<model>.axnn.json` exists, its sidecar (validated against the model's layers). */
 export function loadModel(onnxPath: string): { model: Model; sidecar?: ModelSidecar; sidecarFile?: string } {
   const model = loadOnnx(onnxPath);
+  const found = loadSidecar(onnxPath, approximableLayers(model).map((l) => l.name));
+  return found ? { model, ...found } : { model };
+}
+
+/** The sidecar of the model file `onnxPath`, when there is one (layer names checked when given). */
+export function loadSidecar(onnxPath: string, layerNames?: readonly string[]): { sidecar: ModelSidecar; sidecarFile: string } | undefined {
   const side = sidecarPath(onnxPath);
-  if (!existsSync(side)) return { model };
+  if (!existsSync(side)) return undefined;
   let text: string;
   try {
     text = readFileSync(side, "utf8");
   } catch (e) {
     throw new AxnnError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file: side });
   }
-  return { model, sidecar: parseSidecar(text, side, approximableLayers(model).map((l) => l.name)), sidecarFile: side };
+  return { sidecar: parseSidecar(text, side, layerNames), sidecarFile: side };
 }
 
