@@ -8,6 +8,7 @@ import { benchEnergy } from "./energy.js";
 import { benchKernels } from "./kernels.js";
 import { benchInference } from "./inference.js";
 import { benchTrain } from "./train.js";
+import { benchBackward } from "./backward.js";
 import { benchEnergyNetwork } from "./energy-network.js";
 import { benchPredict } from "./predict.js";
 
@@ -16,6 +17,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["kernels", benchKernels],
   ["inference", benchInference],
   ["train", benchTrain],
+  ["backward", benchBackward],
   ["energy", benchEnergy],
   ["energy-network", benchEnergyNetwork],
   ["predict", benchPredict],

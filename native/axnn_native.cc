@@ -1,4 +1,5 @@
-// axnn native kernels: Node binding, ISA dispatch and the convolution/dense drivers.
+// axnn native kernels: Node binding, ISA dispatch and the convolution/dense drivers (the
+// float32 GEMM and the backward kernels of training are in gemm.cc and conv_backward.cc).
 //
 // Driver: a convolution is computed "direct", without im2col. Each image channel is copied once
 // into sh x sw phase planes of the padded input (plane (ph, pw) holds padded[y*sh + ph][x*sw + pw]),
@@ -14,17 +15,15 @@
 #include <string>
 #include <vector>
 
+#include "conv_backward.h"
+#include "conv_geometry.h"
+#include "conv_phases.h"
+#include "gemm.h"
 #include "kernels.h"
 #include "thread_pool.h"
 
 namespace axnn {
 namespace {
-
-// Geometry of a conv2d call, in the order of the Int32Array the TypeScript side passes.
-struct ConvGeom {
-  int64_t N, C, H, W, M, R, S, groups, sh, sw, pt, pl, pb, pr, dh, dw, P, Q;
-};
-constexpr int kGeomFields = 18;
 
 // Where the activations of image n live in the prepared buffer, and the run of each tap.
 struct Layout {
@@ -36,51 +35,6 @@ struct Layout {
 
 // Elements past the end that a core may read (it reads whole 64-position chunks).
 constexpr int64_t kTailElements = 256;
-
-struct Phases {
-  int64_t Wph, Hph, planeSize, channelStride;
-};
-
-Phases phasesOf(const ConvGeom& g) {
-  const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
-  Phases ph;
-  ph.Wph = (Wp + g.sw - 1) / g.sw;
-  ph.Hph = (Hp + g.sh - 1) / g.sh;
-  ph.planeSize = ph.Hph * ph.Wph;
-  ph.channelStride = ph.planeSize * g.sh * g.sw;
-  return ph;
-}
-
-// Copies channel `src` (H x W) into its sh*sw padded phase planes at `dst`.
-template <typename T>
-void prepareChannel(const ConvGeom& g, const Phases& ph, const T* src, T pad, T* dst) {
-  const int64_t Hp = g.H + g.pt + g.pb, Wp = g.W + g.pl + g.pr;
-  if (g.sh == 1 && g.sw == 1) {
-    std::fill(dst, dst + ph.planeSize, pad);
-    for (int64_t y = 0; y < g.H; y++) std::memcpy(dst + (y + g.pt) * Wp + g.pl, src + y * g.W, sizeof(T) * g.W);
-    return;
-  }
-  for (int64_t py = 0; py < g.sh; py++) {
-    for (int64_t px = 0; px < g.sw; px++) {
-      T* plane = dst + (py * g.sw + px) * ph.planeSize;
-      for (int64_t i = 0; i < ph.Hph; i++) {
-        const int64_t y = i * g.sh + py - g.pt;
-        for (int64_t j = 0; j < ph.Wph; j++) {
-          const int64_t x = j * g.sw + px - g.pl;
-          const bool inside = y >= 0 && y < g.H && x >= 0 && x < g.W && i * g.sh + py < Hp && j * g.sw + px < Wp;
-          plane[i * ph.Wph + j] = inside ? src[y * g.W + x] : pad;
-        }
-      }
-    }
-  }
-}
-
-// Offset of tap (cl, r, s) of group `grp` from the image base, in elements.
-int64_t tapOffset(const ConvGeom& g, const Phases& ph, int64_t c, int64_t r, int64_t s) {
-  const int64_t oy = r * g.dh, ox = s * g.dw;
-  const int64_t phase = (oy % g.sh) * g.sw + (ox % g.sw);
-  return c * ph.channelStride + phase * ph.planeSize + (oy / g.sh) * ph.Wph + ox / g.sw;
-}
 
 // Copies positions [pos0, pos0 + n) of one output plane from `tmp` to `outPlane` (P x Q).
 template <typename Out>
@@ -461,6 +415,78 @@ Napi::Value DenseFloat(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// A Float32Array argument that may be null (that output is not wanted); checked against `need` elements.
+float* optionalFloats(const Napi::CallbackInfo& info, size_t i, int64_t need, const char* what) {
+  if (info[i].IsNull() || info[i].IsUndefined()) return nullptr;
+  auto a = typedArg<Napi::Float32Array>(info, i, what);
+  if (int64_t(a.ElementLength()) != need) throw Napi::RangeError::New(info.Env(), std::string(what) + " does not have the elements the geometry needs");
+  return a.Data();
+}
+
+// gemmFloat(a f32, b f32, c f32, dims i32[3] = [M, N, K], transA, transB, accumulate): c [M, N]
+// (+)= op(a) op(b), a stored [M, K] ([K, M] when transA), b stored [K, N] ([N, K] when transB).
+Napi::Value GemmFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto a = typedArg<Napi::Float32Array>(info, 0, "a");
+  auto b = typedArg<Napi::Float32Array>(info, 1, "b");
+  auto c = typedArg<Napi::Float32Array>(info, 2, "c");
+  auto dims = typedArg<Napi::Int32Array>(info, 3, "dims");
+  if (dims.ElementLength() != 3 || dims[0] < 1 || dims[1] < 1 || dims[2] < 1) throw Napi::RangeError::New(env, "dims must be [M, N, K], all positive");
+  const int64_t M = dims[0], N = dims[1], K = dims[2];
+  const bool transA = info[4].ToBoolean(), transB = info[5].ToBoolean(), accumulate = info[6].ToBoolean();
+  checkLength(env, a.ElementLength(), M * K, "a");
+  checkLength(env, b.ElementLength(), K * N, "b");
+  checkLength(env, c.ElementLength(), M * N, "c");
+  const MatView A = transA ? MatView{a.Data(), 1, M} : MatView{a.Data(), K, 1};
+  const MatView B = transB ? MatView{b.Data(), 1, K} : MatView{b.Data(), N, 1};
+  gemmAuto(isa().current.gemm, M, N, K, A, B, c.Data(), N, accumulate);
+  return env.Undefined();
+}
+
+// conv2dBackwardFloat(x f32, w f32, dy f32, geometry, dx f32|null, dw f32|null, db f32|null)
+Napi::Value Conv2dBackwardFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto w = typedArg<Napi::Float32Array>(info, 1, "weights");
+  auto dy = typedArg<Napi::Float32Array>(info, 2, "output gradient");
+  const ConvGeom g = geomArg(info, 3);
+  checkConvLengths(env, g, x.ElementLength(), w.ElementLength(), dy.ElementLength());
+  float* dx = optionalFloats(info, 4, g.N * g.C * g.H * g.W, "input gradient");
+  float* dw = optionalFloats(info, 5, g.M * (g.C / g.groups) * g.R * g.S, "weight gradient");
+  float* db = optionalFloats(info, 6, g.M, "bias gradient");
+  conv2dBackwardFloat(isa().current, g, x.Data(), w.Data(), dy.Data(), dx, dw, db);
+  return env.Undefined();
+}
+
+// denseBackwardFloat(x f32, w f32, dy f32, dims i32[3] = [B, K, M], dx|null, dw|null, db|null)
+Napi::Value DenseBackwardFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto w = typedArg<Napi::Float32Array>(info, 1, "weights");
+  auto dy = typedArg<Napi::Float32Array>(info, 2, "output gradient");
+  const DenseDims d = denseArgs(info, 3, x.ElementLength(), w.ElementLength(), dy.ElementLength());
+  float* dx = optionalFloats(info, 4, d.B * d.K, "input gradient");
+  float* dw = optionalFloats(info, 5, d.M * d.K, "weight gradient");
+  float* db = optionalFloats(info, 6, d.M, "bias gradient");
+  denseBackwardFloat(isa().current, d.B, d.K, d.M, x.Data(), w.Data(), dy.Data(), dx, dw, db);
+  return env.Undefined();
+}
+
+Napi::Value GetGemmBackend(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), gemmBackend() == GemmBackend::OpenBlas ? "openblas" : "own");
+}
+
+// setGemmBackend("own" | "openblas"): throws when OpenBLAS cannot be loaded.
+Napi::Value SetGemmBackend(const Napi::CallbackInfo& info) {
+  const std::string want = info[0].As<Napi::String>().Utf8Value();
+  if (want != "own" && want != "openblas") throw Napi::Error::New(info.Env(), "unknown GEMM backend " + want);
+  if (!setGemmBackend(want == "own" ? GemmBackend::Own : GemmBackend::OpenBlas)) throw Napi::Error::New(info.Env(), "OpenBLAS is not available: " + openBlasError());
+  return info.Env().Undefined();
+}
+
+// "" when OpenBLAS's cblas_sgemm is loadable, else why not.
+Napi::Value OpenBlasStatus(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), openBlasError()); }
+
 Napi::Value IsaLevels(const Napi::CallbackInfo& info) {
   auto& s = isa();
   Napi::Array arr = Napi::Array::New(info.Env(), s.available.size());
@@ -492,6 +518,12 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("denseLut", Napi::Function::New(env, DenseLut));
   exports.Set("denseExact", Napi::Function::New(env, DenseExact));
   exports.Set("denseFloat", Napi::Function::New(env, DenseFloat));
+  exports.Set("gemmFloat", Napi::Function::New(env, GemmFloat));
+  exports.Set("conv2dBackwardFloat", Napi::Function::New(env, Conv2dBackwardFloat));
+  exports.Set("denseBackwardFloat", Napi::Function::New(env, DenseBackwardFloat));
+  exports.Set("gemmBackend", Napi::Function::New(env, GetGemmBackend));
+  exports.Set("setGemmBackend", Napi::Function::New(env, SetGemmBackend));
+  exports.Set("openBlasStatus", Napi::Function::New(env, OpenBlasStatus));
   exports.Set("isaLevels", Napi::Function::New(env, IsaLevels));
   exports.Set("getIsa", Napi::Function::New(env, GetIsa));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));

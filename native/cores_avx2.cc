@@ -3,7 +3,8 @@
 // (vpgatherdd, 8 lookups each) measured 1.3x to 2.5x slower than its scalar lookups with
 // register accumulators on Zen 4, so there is no gather core.
 #include "generic_cores.h"
+#include "gemm_micro.h"
 
 namespace axnn {
-Cores avx2Cores() { return Cores{"avx2", lutGeneric, exactGeneric, floatGeneric}; }
+Cores avx2Cores() { return Cores{"avx2", lutGeneric, exactGeneric, floatGeneric, gemmMicro<VecAvx2, 6, 2>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

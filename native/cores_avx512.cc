@@ -10,6 +10,7 @@
 #include <immintrin.h>
 #include <algorithm>
 #include "generic_cores.h"
+#include "gemm_micro.h"
 
 namespace {
 
@@ -153,5 +154,5 @@ void exactVnni(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, i
 }  // namespace
 
 namespace axnn {
-Cores avx512Cores() { return Cores{"avx512", lutAvx512, exactVnni, floatGeneric}; }
+Cores avx512Cores() { return Cores{"avx512", lutAvx512, exactVnni, floatGeneric, gemmMicro<VecAvx512, 12, 2>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

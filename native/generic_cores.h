@@ -1,4 +1,5 @@
-// Exact-integer, float and scalar-LUT cores written as plain loops, included by every ISA's
+// Exact-integer, float and scalar-LUT cores (and the axpy / dot rows of the depthwise backward
+// kernel) written as plain loops, included by every ISA's
 // translation unit inside an anonymous namespace: each copy is compiled (and auto-vectorised)
 // with that unit's target flags, and the linker cannot pick one unit's copy for another.
 #pragma once
@@ -66,6 +67,24 @@ void exactTyped(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, 
     accumulateTaps<float, float>(streams, sel + k0, n, nPos, acc);
   }
   std::memcpy(out, acc, sizeof(float) * nPos);
+}
+
+[[maybe_unused]] void axpyGeneric(float* __restrict y, const float* __restrict x, float a, int64_t n) {
+  for (int64_t i = 0; i < n; i++) y[i] += a * x[i];
+}
+
+// Sixteen independent float lanes (one zmm, two ymm or four xmm registers: the compiler may
+// vectorise them without reassociating any sum), then the lanes and the tail in double.
+[[maybe_unused]] double dotGeneric(const float* __restrict a, const float* __restrict b, int64_t n) {
+  constexpr int kLanes = 16;
+  float lanes[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int j = 0; j < kLanes; j++) lanes[j] += a[i + j] * b[i + j];
+  double sum = 0;
+  for (int j = 0; j < kLanes; j++) sum += lanes[j];
+  for (; i < n; i++) sum += double(a[i]) * b[i];
+  return sum;
 }
 
 // Table lookups, eight positions at a time: one 64-bit load brings a tap's eight activations,

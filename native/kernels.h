@@ -36,11 +36,27 @@ using ExactCore = void (*)(const uint8_t* base, const int64_t* tapOff, const uin
 using FloatCore = void (*)(const float* base, const int64_t* tapOff, const float* sel, int K,
                            int64_t pos0, int nPos, float* out);
 
+// GEMM micro-kernel (gemm_micro.h): C[i][j] (+)= sum_k a[k*mr + i] * b[k*nr + j] over one
+// mr x nr tile (rows < rows, columns < cols stored), from panels packed by gemm.cc.
+using GemmTile = void (*)(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int rows, int cols, bool accumulate);
+struct GemmMicro {
+  int mr, nr;  // the tile's shape
+  GemmTile tile;
+};
+
+// y[i] += a * x[i] for i < n (y and x do not overlap).
+using AxpyCore = void (*)(float* y, const float* x, float a, int64_t n);
+// sum of a[i] * b[i] for i < n: float partial sums over lanes, added in double.
+using DotCore = double (*)(const float* a, const float* b, int64_t n);
+
 struct Cores {
   const char* name;
   LutCore lut;
   ExactCore exact;
   FloatCore flt;
+  GemmMicro gemm;
+  AxpyCore axpy;  // the depthwise backward kernel's rows (conv_backward.cc)
+  DotCore dot;
 };
 
 Cores scalarCores();

@@ -10,7 +10,7 @@ import { runModel } from "../src/nn/run.js";
 import { makeTensor, Rng, type Tensor } from "../src/nn/tensor.js";
 import { uniformRandom } from "../src/util/random.js";
 import { buildZooModel } from "../src/zoo/index.js";
-import { softmaxCrossEntropy, useForwardKernelsForConvBackward } from "../src/train/backward.js";
+import { softmaxCrossEntropy, useKernelsForConvBackward } from "../src/train/backward.js";
 import { backwardTape, collectParams, forwardTape } from "../src/train/tape.js";
 
 interface CheckOptions {
@@ -98,7 +98,7 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m;
 }
 
-test("Conv2D gradients: random strides, asymmetric padding, dilations and groups; both backward implementations", () => {
+test("Conv2D gradients: random strides, asymmetric padding, dilations and groups; native kernels and TypeScript loops", () => {
   const rng = new Rng(42);
   const pick = (lo: number, hi: number): number => lo + Math.floor(rng.uniform() * (hi - lo + 1));
   type Geometry = { groups: number; inC: number; outC: number; k: [number, number]; stride: [number, number]; dilation: [number, number]; padding: [number, number, number, number]; h: number; w: number };
@@ -111,8 +111,7 @@ test("Conv2D gradients: random strides, asymmetric padding, dilations and groups
       padding: [pick(0, 2), pick(0, 2), pick(0, 2), pick(0, 2)], h: pick(5, 8), w: pick(5, 8),
     });
   }
-  // Stride 1 with one group takes the forward-kernel backward path: dilated, asymmetric pads, and
-  // a 1x1 kernel with padding (more than the kernel's extent: the loops again).
+  // Stride 1 with one group: dilated with asymmetric pads, and a 1x1 kernel padded by more than its extent.
   geometries.push({ groups: 1, inC: 3, outC: 5, k: [3, 2], stride: [1, 1], dilation: [2, 1], padding: [1, 0, 3, 1], h: 7, w: 6 });
   geometries.push({ groups: 1, inC: 2, outC: 4, k: [1, 1], stride: [1, 1], dilation: [1, 1], padding: [1, 1, 0, 1], h: 4, w: 5 });
   geometries.forEach((g, trial) => {
@@ -127,12 +126,12 @@ test("Conv2D gradients: random strides, asymmetric padding, dilations and groups
     assert.deepEqual(mine.shape, ref.shape);
     assert.ok(maxAbsDiff(mine.data, ref.data) < 1e-4, `trial ${trial}: forward differs`);
     try {
-      for (const onForwardKernels of [true, false]) {
-        useForwardKernelsForConvBackward(onForwardKernels);
+      for (const onKernels of [true, false]) {
+        useKernelsForConvBackward(onKernels);
         gradCheck(model, [2, g.inC, g.h, g.w], { seed: trial });
       }
     } finally {
-      useForwardKernelsForConvBackward(true);
+      useKernelsForConvBackward(true);
     }
   });
 });

@@ -1,11 +1,15 @@
 // Integer (approximate-multiplier LUT and exact int8) and float32 conv2d / depthwise / dense
-// kernels. Semantics: docs/kernels.md. The native addon (build/Release/axnn_native.node) runs
-// them; without it, the TypeScript reference kernels do, after one warning on stderr.
+// kernels, and the float32 GEMM and backward kernels of training. Semantics: docs/kernels.md.
+// The native addon (build/Release/axnn_native.node) runs them; without it, the TypeScript
+// reference kernels do, after one warning on stderr.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { AxnnError } from "../util/errors.js";
 import { checkLength, convGeometry, denseGeometry, geometryArray, type ConvGeometry, type ConvOptions, type DenseGeometry } from "./geometry.js";
-import { conv2dFloatReference, conv2dIntReference, denseFloatReference, denseIntReference, exactProduct, lutProduct } from "./reference.js";
+import {
+  conv2dBackwardFloatReference, conv2dFloatReference, conv2dIntReference, denseBackwardFloatReference, denseFloatReference,
+  denseIntReference, exactProduct, gemmFloatReference, lutProduct,
+} from "./reference.js";
 
 export { convGeometry, denseGeometry, type ConvGeometry, type ConvOptions, type DenseGeometry } from "./geometry.js";
 
@@ -51,6 +55,12 @@ interface NativeAddon {
   denseLut(input: Uint8Array, weights: Uint8Array, dims: Int32Array, rows: Int32Array, rows16: Uint16Array, planes: Uint8Array, planeCount: number, min: number, out: Int32Array): void;
   denseExact(input: Uint8Array, weights: Uint8Array, dims: Int32Array, signed: boolean, out: Int32Array): void;
   denseFloat(input: Float32Array, weights: Float32Array, dims: Int32Array, out: Float32Array): void;
+  gemmFloat(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array, transA: boolean, transB: boolean, accumulate: boolean): void;
+  conv2dBackwardFloat(input: Float32Array, weights: Float32Array, outputGrad: Float32Array, geometry: Int32Array, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void;
+  denseBackwardFloat(input: Float32Array, weights: Float32Array, outputGrad: Float32Array, dims: Int32Array, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void;
+  gemmBackend(): "own" | "openblas";
+  setGemmBackend(backend: string): void;
+  openBlasStatus(): string;
   isaLevels(): IsaLevel[];
   getIsa(): IsaLevel;
   setIsa(level: string): IsaLevel;
@@ -81,12 +91,13 @@ function native(): NativeAddon | null {
     process.stderr.write(`axnn: native kernels not available (${(e as Error).message.split("\n")[0]}); using the much slower TypeScript kernels. Build them with \`npm run build:native\` (needs a C++ compiler and Python).\n`);
   }
   addonState = { addon };
-  const forced = process.env.AXNN_ISA;
-  if (addon && forced) {
+  const forcedIsa = process.env.AXNN_ISA, forcedBlas = process.env.AXNN_BLAS;
+  if (addon && (forcedIsa || forcedBlas)) {
     try {
-      setKernelIsa(forced as IsaLevel);
+      if (forcedIsa) setKernelIsa(forcedIsa as IsaLevel);
+      if (forcedBlas) setGemmBackend(forcedBlas as "own" | "openblas");
     } catch (e) {
-      // Every kernel call fails alike: a typo in AXNN_ISA must not silently run another level.
+      // Every kernel call fails alike: a typo in AXNN_ISA or AXNN_BLAS must not silently run something else.
       addonState.error = e as AxnnError;
       throw e;
     }
@@ -355,4 +366,142 @@ export function denseFloat(input: Float32Array, inputShape: readonly number[], w
   if (!addon) return { data: fill(out, denseFloatReference(input, weights, g)), shape: [g.B, g.M] };
   addon.denseFloat(input, weights, Int32Array.from([g.B, g.K, g.M]), out);
   return { data: out, shape: [g.B, g.M] };
+}
+
+// ---- float32 GEMM and backward kernels (training) ----
+
+/** Which GEMM the backward kernels run on: axnn's own, OpenBLAS's cblas_sgemm (loaded at run time), or the TypeScript reference. */
+export type GemmBackend = "own" | "openblas" | "typescript";
+
+/**
+ * The GEMM in use now. AXNN_BLAS=openblas|own selects one when the addon loads (an unknown value,
+ * or openblas where it cannot be loaded, fails every kernel call); the default is "own", which
+ * measured faster (docs/kernels.md).
+ */
+export function gemmBackend(): GemmBackend {
+  return native()?.gemmBackend() ?? "typescript";
+}
+
+/** Whether OpenBLAS (libopenblas.so.0, else libblas.so.3) can be loaded by the native kernels. */
+export function openBlasAvailable(): boolean {
+  const addon = native();
+  return addon !== null && addon.openBlasStatus() === "";
+}
+
+/** Selects the native GEMM (for tests and benchmarks); AxnnError when it cannot be used. */
+export function setGemmBackend(backend: "own" | "openblas"): void {
+  if (backend !== "own" && backend !== "openblas") throw new AxnnError(`unknown GEMM backend "${backend}"; expected own or openblas`, { field: "AXNN_BLAS" });
+  const addon = native();
+  if (!addon) throw new AxnnError(`cannot select GEMM backend ${backend}: the native kernels are not loaded`, { field: "AXNN_BLAS" });
+  const why = addon.openBlasStatus();
+  if (backend === "openblas" && why !== "") throw new AxnnError(`OpenBLAS is not available (${why}); install it (Debian: apt-get install libopenblas0-pthread)`, { field: "AXNN_BLAS" });
+  addon.setGemmBackend(backend);
+}
+
+export interface GemmDims { m: number; n: number; k: number }
+
+export interface GemmOptions {
+  /** a is stored [k, m] (default [m, k]). */
+  transA?: boolean;
+  /** b is stored [n, k] (default [k, n]). */
+  transB?: boolean;
+  /** Add to options.out instead of overwriting it (needs out). */
+  accumulate?: boolean;
+  /** Where to write the result (exactly m*n elements), instead of a new array. */
+  out?: Float32Array;
+}
+
+/**
+ * float32 matrix product c [m, n] = op(a) op(b) (+ c with accumulate), op transposing a stored
+ * operand when asked. Sums in float32 in an order that depends on the ISA level but never on the
+ * thread count.
+ */
+export function gemmFloat(a: Float32Array, b: Float32Array, dims: GemmDims, options: GemmOptions = {}): Float32Array {
+  const layer = "gemmFloat";
+  checkType(a, Float32Array, layer, "a");
+  checkType(b, Float32Array, layer, "b");
+  const { m, n, k } = dims ?? ({} as GemmDims);
+  for (const [name, v] of [["m", m], ["n", n], ["k", k]] as const) {
+    if (!Number.isInteger(v) || v < 1 || v > 0x7fffffff) throw new AxnnError(`dims.${name} must be a positive integer, got ${v}`, { field: `${layer} dims` });
+  }
+  const transA = options.transA ?? false, transB = options.transB ?? false, accumulate = options.accumulate ?? false;
+  checkLength(a, transA ? [k, m] : [m, k], layer, "a");
+  checkLength(b, transB ? [n, k] : [k, n], layer, "b");
+  if (accumulate && options.out === undefined) throw new AxnnError("accumulate needs the array to add to (options.out)", { field: `${layer} out` });
+  const out = outputArray(Float32Array, options.out, m * n, layer);
+  const addon = native();
+  if (!addon) return fill(out, gemmFloatReference(a, b, m, n, k, transA, transB, accumulate ? out : null));
+  addon.gemmFloat(a, b, out, Int32Array.from([m, n, k]), transA, transB, accumulate);
+  return out;
+}
+
+/** Which gradients a backward call computes: the input's and the weights' by default, the bias's when asked. */
+export interface BackwardOptions {
+  needInput?: boolean;
+  needWeights?: boolean;
+  needBias?: boolean;
+}
+
+/** Gradients of a layer's loss with respect to its input, weights and bias (null where not asked for). */
+export interface LayerGradients {
+  dInput: Float32Array | null;
+  dWeights: Float32Array | null;
+  dBias: Float32Array | null;
+}
+
+function wanted(options: BackwardOptions): { input: boolean; weights: boolean; bias: boolean } {
+  return { input: options.needInput ?? true, weights: options.needWeights ?? true, bias: options.needBias ?? false };
+}
+
+/**
+ * Gradients of out = conv2d(input, weights) (+ bias) given outputGrad = dLoss/dout [N, M, P, Q],
+ * for any stride, dilation, padding and groups (options as conv2dFloat's). Native: im2col and
+ * GEMM for dWeights, GEMM and col2im for dInput, a direct kernel when each group has one input
+ * channel (depthwise); float32 sums, independent of the thread count.
+ */
+export function conv2dBackwardFloat(
+  input: Float32Array, inputShape: readonly number[], weights: Float32Array, weightShape: readonly number[],
+  outputGrad: Float32Array, options: ConvOptions & BackwardOptions = {},
+): LayerGradients {
+  const layer = "conv2dBackwardFloat";
+  const g = convArgs(layer, Float32Array, input, inputShape, weights, weightShape, options);
+  checkType(outputGrad, Float32Array, layer, "outputGrad");
+  checkLength(outputGrad, convShape(g), layer, "outputGrad");
+  const need = wanted(options);
+  const addon = native();
+  if (!addon) {
+    const r = conv2dBackwardFloatReference(input, weights, outputGrad, g);
+    return { dInput: need.input ? r.dInput : null, dWeights: need.weights ? r.dWeights : null, dBias: need.bias ? r.dBias : null };
+  }
+  const grads: LayerGradients = {
+    dInput: need.input ? new Float32Array(input.length) : null,
+    dWeights: need.weights ? new Float32Array(weights.length) : null,
+    dBias: need.bias ? new Float32Array(g.M) : null,
+  };
+  addon.conv2dBackwardFloat(input, weights, outputGrad, geometryArray(g), grads.dInput, grads.dWeights, grads.dBias);
+  return grads;
+}
+
+/** Gradients of out = dense(input [B, K], weights [M, K]) (+ bias) given outputGrad [B, M]; native: two GEMMs. */
+export function denseBackwardFloat(
+  input: Float32Array, inputShape: readonly number[], weights: Float32Array, weightShape: readonly number[],
+  outputGrad: Float32Array, options: BackwardOptions = {},
+): LayerGradients {
+  const layer = "denseBackwardFloat";
+  const g = denseArgs(layer, Float32Array, input, inputShape, weights, weightShape);
+  checkType(outputGrad, Float32Array, layer, "outputGrad");
+  checkLength(outputGrad, [g.B, g.M], layer, "outputGrad");
+  const need = wanted(options);
+  const addon = native();
+  if (!addon) {
+    const r = denseBackwardFloatReference(input, weights, outputGrad, g);
+    return { dInput: need.input ? r.dInput : null, dWeights: need.weights ? r.dWeights : null, dBias: need.bias ? r.dBias : null };
+  }
+  const grads: LayerGradients = {
+    dInput: need.input ? new Float32Array(input.length) : null,
+    dWeights: need.weights ? new Float32Array(weights.length) : null,
+    dBias: need.bias ? new Float32Array(g.M) : null,
+  };
+  addon.denseBackwardFloat(input, weights, outputGrad, Int32Array.from([g.B, g.K, g.M]), grads.dInput, grads.dWeights, grads.dBias);
+  return grads;
 }

@@ -91,3 +91,76 @@ export function denseFloatReference(input: Float32Array, weights: Float32Array, 
   }
   return out;
 }
+
+/** c [m, n] = op(a) op(b) (+ c when given), a stored [m, k] ([k, m] if transA), b [k, n] ([n, k] if transB); sums in double. */
+export function gemmFloatReference(a: Float32Array, b: Float32Array, m: number, n: number, k: number, transA: boolean, transB: boolean, c: Float32Array | null): Float32Array {
+  const out = new Float32Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = c ? c[i * n + j]! : 0;
+      for (let t = 0; t < k; t++) acc += a[transA ? t * m + i : i * k + t]! * b[transB ? j * k + t : t * n + j]!;
+      out[i * n + j] = acc;
+    }
+  }
+  return out;
+}
+
+/** Gradients of a layer with respect to its input, weights and bias. */
+export interface GradientsReference { dInput: Float32Array; dWeights: Float32Array; dBias: Float32Array }
+
+/**
+ * Conv2d backward: for every output element and tap inside the image, dInput[x] += w dy and
+ * dWeights[w] += x dy; dBias[m] = sum of dy over (n, p, q). Sums in double, rounded at the end.
+ */
+export function conv2dBackwardFloatReference(input: Float32Array, weights: Float32Array, dy: Float32Array, g: ConvGeometry): GradientsReference {
+  const dInput = new Float64Array(input.length), dWeights = new Float64Array(weights.length), dBias = new Float64Array(g.M);
+  const Cg = g.C / g.groups, Mg = g.M / g.groups;
+  for (let n = 0; n < g.N; n++) {
+    for (let m = 0; m < g.M; m++) {
+      const group = Math.floor(m / Mg);
+      for (let p = 0; p < g.P; p++) {
+        for (let q = 0; q < g.Q; q++) {
+          const d = dy[((n * g.M + m) * g.P + p) * g.Q + q]!;
+          dBias[m]! += d;
+          for (let cl = 0; cl < Cg; cl++) {
+            for (let r = 0; r < g.R; r++) {
+              for (let s = 0; s < g.S; s++) {
+                const y = p * g.sh + r * g.dh - g.pt;
+                const x = q * g.sw + s * g.dw - g.pl;
+                if (y < 0 || y >= g.H || x < 0 || x >= g.W) continue;
+                const xi = ((n * g.C + group * Cg + cl) * g.H + y) * g.W + x;
+                const wi = ((m * Cg + cl) * g.R + r) * g.S + s;
+                dInput[xi]! += weights[wi]! * d;
+                dWeights[wi]! += input[xi]! * d;
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { dInput: Float32Array.from(dInput), dWeights: Float32Array.from(dWeights), dBias: Float32Array.from(dBias) };
+}
+
+/** Dense backward: dInput = dy W, dWeights = dy^T input, dBias = column sums of dy; sums in double. */
+export function denseBackwardFloatReference(input: Float32Array, weights: Float32Array, dy: Float32Array, g: DenseGeometry): GradientsReference {
+  const dInput = new Float32Array(g.B * g.K), dWeights = new Float32Array(g.M * g.K), dBias = new Float32Array(g.M);
+  for (let b = 0; b < g.B; b++) {
+    for (let k = 0; k < g.K; k++) {
+      let acc = 0;
+      for (let m = 0; m < g.M; m++) acc += dy[b * g.M + m]! * weights[m * g.K + k]!;
+      dInput[b * g.K + k] = acc;
+    }
+  }
+  for (let m = 0; m < g.M; m++) {
+    let bias = 0;
+    for (let b = 0; b < g.B; b++) bias += dy[b * g.M + m]!;
+    dBias[m] = bias;
+    for (let k = 0; k < g.K; k++) {
+      let acc = 0;
+      for (let b = 0; b < g.B; b++) acc += dy[b * g.M + m]! * input[b * g.K + k]!;
+      dWeights[m * g.K + k] = acc;
+    }
+  }
+  return { dInput, dWeights, dBias };
+}

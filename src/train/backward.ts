@@ -1,12 +1,12 @@
 // Training-mode forward kernels that keep what their backward pass needs, and the backward
 // passes of every op of the graph IR. Convolutions and dense layers run on the fast float
-// kernels of src/kernels (forward, and backward where the gradient is itself a convolution or
-// a matrix product); the other backward passes are TypeScript, accumulating in float64.
+// kernels of src/kernels, forward and backward; the other backward passes are TypeScript,
+// accumulating in float64.
 import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
 import { avgPoolWindows, evalNode, maxPoolWithArgmax, transpose } from "../nn/ops.js";
 import { normalizeAxis, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
-import { conv2dFloat, denseFloat } from "../kernels/index.js";
+import { conv2dBackwardFloat, conv2dFloat, denseBackwardFloat, denseFloat, kernelBackend } from "../kernels/index.js";
 import { AxnnError } from "../util/errors.js";
 
 /** Gradients of one node: one per input (null: the input needs none) and per trainable field. */
@@ -300,104 +300,34 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
   }
 }
 
+/** Convolution backward: the native backward kernels, or the TypeScript loops (without the addon, or when switched to them). */
+function convBackward(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
+  if (!backwardKernels || kernelBackend() === "typescript") return convBackwardLoops(node, x, dy, needX);
+  const { pads } = convPads(node, x.shape[2]!, x.shape[3]!);
+  const g = conv2dBackwardFloat(x.data, x.shape, node.weight.data, node.weight.shape, dy, {
+    stride: node.strides, dilation: node.dilations, padding: pads, groups: node.groups,
+    needInput: needX, needWeights: true, needBias: node.bias !== null,
+  });
+  return { inputs: [g.dInput], weight: g.dWeights!, bias: g.dBias ?? undefined };
+}
+
+let backwardKernels = true;
+
+/**
+ * Whether convolutions run their backward pass on the native backward kernels of src/kernels
+ * (default true, when the addon is loaded); false: the TypeScript loops below, which tests
+ * compare against.
+ */
+export function useKernelsForConvBackward(on: boolean): void {
+  backwardKernels = on;
+}
+
 /**
  * Convolution backward without im2col, in the forward kernel's memory order: for each
  * (sample, output channel, input channel, tap), one pass over the output rows both
  * accumulates the weight gradient (dy row . shifted x row) and scatters w * dy into dx.
+ * Float64 sums; the fallback without the native addon.
  */
-function convBackward(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
-  if (nativeConvBackward) {
-    const fast = convBackwardOnForwardKernel(node, x, dy, needX);
-    if (fast) return fast;
-  }
-  return convBackwardLoops(node, x, dy, needX);
-}
-
-let nativeConvBackward = true;
-
-/**
- * Whether stride-1, single-group convolutions run their backward pass as two forward
- * convolutions on the fast kernels (default true); false: the TypeScript loops for every
- * convolution (tests compare both).
- */
-export function useForwardKernelsForConvBackward(on: boolean): void {
-  nativeConvBackward = on;
-}
-
-/**
- * For stride 1 and one group, both gradients are forward convolutions, which run on the fast
- * float kernels of src/kernels:
- * - dX is the "full" convolution of dY with the weights flipped in space and transposed
- *   ([C, M, kh, kw]), padded by (extent - 1 - pad) on each side (so it needs pad <= extent - 1);
- * - dW[m, c] is the correlation of X (as [C, N, H, W]: the batch becomes the summed axis) with
- *   dY (as [M, N, P, Q]) taken as the kernel, with the layer's dilation as the stride.
- * Returns null when the layer does not fit.
- */
-function convBackwardOnForwardKernel(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads | null {
-  if (node.groups !== 1 || node.strides[0] !== 1 || node.strides[1] !== 1) return null;
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [m, , kh, kw] = node.weight.shape as [number, number, number, number];
-  const { pads, oh, ow } = convPads(node, h, w);
-  const [pt, pl, pb, pr] = pads;
-  const [dh, dw] = node.dilations;
-  const spanH = dh * (kh - 1), spanW = dw * (kw - 1);
-  if (pt > spanH || pb > spanH || pl > spanW || pr > spanW) return null;
-  // Stride 1: the output covers the padded input exactly, so the full convolution gives back H x W.
-  if (oh !== h + pt + pb - spanH || ow !== w + pl + pr - spanW) return null;
-  let dX: Float32Array | null = null;
-  if (needX) {
-    const wd = node.weight.data;
-    const flipped = new Float32Array(wd.length); // [C, M, kh, kw]
-    for (let o = 0; o < m; o++) {
-      for (let ic = 0; ic < c; ic++) {
-        for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) flipped[((ic * m + o) * kh + (kh - 1 - i)) * kw + (kw - 1 - j)] = wd[((o * c + ic) * kh + i) * kw + j]!;
-        }
-      }
-    }
-    dX = conv2dFloat(dy, [n, m, oh, ow], flipped, [c, m, kh, kw], {
-      dilation: [dh, dw], padding: [spanH - pt, spanW - pl, spanH - pb, spanW - pr],
-    }).data;
-  }
-  const xT = swapFirstAxes(x.data, n, c, h * w); // [C, N, H, W]
-  const dyT = swapFirstAxes(dy, n, m, oh * ow); // [M, N, P, Q]
-  const dWT = conv2dFloat(xT, [c, n, h, w], dyT, [m, n, oh, ow], { stride: [dh, dw], padding: [pt, pl, pb, pr] }); // [C, M, kh, kw]
-  const dW = swapFirstAxes(dWT.data, c, m, kh * kw);
-  let db: Float32Array | undefined;
-  if (node.bias) {
-    const plane = oh * ow;
-    const acc = new Float64Array(m);
-    for (let b = 0; b < n; b++) {
-      for (let o = 0; o < m; o++) {
-        let s = 0;
-        for (let k = (b * m + o) * plane; k < (b * m + o + 1) * plane; k++) s += dy[k]!;
-        acc[o]! += s;
-      }
-    }
-    db = Float32Array.from(acc);
-  }
-  return { inputs: [dX], weight: dW, bias: db };
-}
-
-/** [a, b, inner] -> [b, a, inner] by whole rows of `inner` elements. */
-function swapFirstAxes(data: Float32Array, a: number, b: number, inner: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let i = 0; i < a; i++) {
-    for (let j = 0; j < b; j++) out.set(data.subarray((i * b + j) * inner, (i * b + j + 1) * inner), (j * a + i) * inner);
-  }
-  return out;
-}
-
-/** [rows, cols] -> [cols, rows]. */
-function transpose2d(data: Float32Array, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(data.length);
-  for (let r = 0; r < rows; r++) {
-    const o = r * cols;
-    for (let k = 0; k < cols; k++) out[k * rows + r] = data[o + k]!;
-  }
-  return out;
-}
-
 function convBackwardLoops(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [m, cg, kh, kw] = node.weight.shape as [number, number, number, number];
@@ -488,22 +418,12 @@ function convBackwardLoops(node: ConvNode, x: Tensor, dy: Float32Array, needX: b
   return { inputs: [dX ? Float32Array.from(dX) : null], weight: Float32Array.from(dW), bias: db };
 }
 
-/** Dense backward on the native float kernel: dX = dY W, dW = dY^T X (each as a product with a transposed operand). */
+/** Dense backward (dX = dY W, dW = dY^T X, db = column sums of dY) on the backward kernels of src/kernels. */
 function denseBackward(weight: Tensor, hasBias: boolean, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
   const [outF, inF] = weight.shape as [number, number];
   const rows = x.data.length / inF;
-  const wT = transpose2d(weight.data, outF, inF); // [inF, outF]
-  const dX = needX ? denseFloat(dy, [rows, outF], wT, [inF, outF]).data : null;
-  const dyT = transpose2d(dy, rows, outF); // [outF, rows]
-  const xT = transpose2d(x.data, rows, inF); // [inF, rows]
-  const dW = denseFloat(dyT, [outF, rows], xT, [inF, rows]).data;
-  let db: Float32Array | undefined;
-  if (hasBias) {
-    const acc = new Float64Array(outF);
-    for (let r = 0; r < rows; r++) for (let o = 0; o < outF; o++) acc[o]! += dy[r * outF + o]!;
-    db = Float32Array.from(acc);
-  }
-  return { inputs: [dX], weight: dW, bias: db };
+  const g = denseBackwardFloat(x.data, [rows, inF], weight.data, [outF, inF], dy, { needInput: needX, needWeights: true, needBias: hasBias });
+  return { inputs: [g.dInput], weight: g.dWeights!, bias: g.dBias ?? undefined };
 }
 
 function batchNormBackward(node: BatchNormNode, x: Tensor, saved: Saved, dy: Float32Array): NodeGrads {
