@@ -1,18 +1,22 @@
 // `axnn finetune`: quantization-aware retraining of a model for its approximate multipliers
 // (src/train/qat.ts), with `axnn eval`'s accuracy before and after.
 import type { Command } from "commander";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { loadDataset, parseNormalization, subsetIndices } from "../data/datasets.js";
 import { prepareBatches } from "../eval/accuracy.js";
 import { prepareEvaluation, type EvalSetup } from "../eval/session.js";
 import type { Model } from "../nn/graph.js";
-import { loadOnnx } from "../onnx/import.js";
-import { writeOnnx } from "../onnx/export.js";
+import { foldBatchNorm } from "../nn/passes.js";
 import type { QuantScheme } from "../quant/params.js";
 import { trainModel, type EpochMetrics } from "../train/loop.js";
 import { DEFAULT_SGD } from "../train/optim.js";
-import type { QatArithmetic, QatGradient } from "../train/qat.js";
+import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, QAT_RANGES, RANGE_MOMENTUM, type QatArithmetic, type QatGradient, type QatRanges } from "../train/qat.js";
+import { loadSidecar, saveModel, type ModelSidecar } from "../zoo/sidecar.js";
+import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
 import { AxnnError } from "../util/errors.js";
-import { runEvaluation } from "./eval.js";
+import { runEvaluation, type EvalReport } from "./eval.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
 export interface FinetuneSetup {
@@ -40,7 +44,18 @@ export interface FinetuneSetup {
   output?: string;
   /** QAT backward of the approximate layers (src/train/qat.ts); default "ste". */
   gradient?: QatGradient;
+  /** QatConfig.freezeBatchNorm. */
+  freezeBatchNorm?: number;
+  /** QatConfig.reestimateBatches. */
+  reestimateBatches?: number;
+  /** QatConfig.rangeMomentum. */
+  rangeMomentum?: number;
+  /** QatConfig.ranges: how the input ranges are set during QAT; default DEFAULT_FINETUNE_RANGES. */
+  ranges?: QatRanges;
 }
+
+/** Default input ranges of `axnn finetune` (measured in docs/training.md). */
+export const DEFAULT_FINETUNE_RANGES: QatRanges = "track";
 
 /** The result of `axnn finetune` (also its JSON). Accuracies are those `axnn eval` reports for the same settings. */
 export interface FinetuneReport {
@@ -49,6 +64,7 @@ export interface FinetuneReport {
   samples: number;
   epochs: number;
   gradient: QatGradient;
+  ranges: QatRanges;
   multipliers: Record<string, string>;
   before_top1: number;
   after_top1: number;
@@ -59,14 +75,14 @@ export interface FinetuneReport {
   history: EpochMetrics[];
 }
 
-/** Evaluates, retrains with the approximate layers in the loop (BatchNorm folded first), evaluates again. */
+/** Evaluates, retrains with the approximate layers in the loop, folds BatchNorm, evaluates again. */
 export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; model: Model } {
-  const model = typeof setup.model === "string" ? loadOnnx(setup.model) : setup.model;
   const seed = setup.seed ?? 1;
   const batchSize = setup.batchSize ?? 64;
   const calibrationSize = setup.calibrationSize ?? 256;
+  // The model as given: a file is evaluated as `axnn eval` evaluates it, with its sidecar.
   const evalSetup: EvalSetup = {
-    model, data: setup.data, mult: setup.mult, multConfig: setup.multConfig, limit: setup.limit, seed, batchSize,
+    model: setup.model, data: setup.data, mult: setup.mult, multConfig: setup.multConfig, limit: setup.limit, seed, batchSize,
     calibrationSize, normalize: setup.normalize, quant: setup.quant, perChannel: setup.perChannel,
   };
   const before = runEvaluation(evalSetup);
@@ -76,30 +92,56 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
     if (a.kind !== "float") arithmetic.set(name, a);
   }
 
-  // The calibration batches of `axnn eval` (same split, subset and normalisation), so the ranges
-  // QAT trains with are those eval will calibrate on the fine-tuned weights.
+  // The calibration batches of `axnn eval` (same split, subset and normalisation): with ranges
+  // "calibrate" QAT trains with the ranges eval will calibrate on the fine-tuned weights; tracked
+  // and learned ranges start from them.
   const train = loadDataset(setup.data, "train");
-  const norm = parseNormalization(setup.normalize ?? "unit", train.name);
+  // As eval: the normalisation given, else the model's sidecar's, else unit.
+  const inputSidecar = typeof setup.model === "string" ? loadSidecar(setup.model)?.sidecar : undefined;
+  const normalize = setup.normalize ?? inputSidecar?.input?.normalize ?? "unit";
+  const norm = parseNormalization(normalize, train.name);
   const input = p.model.inputs[0]!;
   const declared = input.shape.slice(1);
   const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
   const calib = prepareBatches(train, subsetIndices(train.shape[0], calibrationSize, seed + 1), batchSize, norm, sampleShape);
 
-  const result = trainModel(p.qmodel.model, train, null, {
+  // The unfolded model: its BatchNorms normalise with batch statistics during QAT (qatForward runs
+  // each layer with the weights folded as eval folds them); folded once at the end.
+  const ranges = setup.ranges ?? DEFAULT_FINETUNE_RANGES;
+  const result = trainModel(p.model, train, null, {
     epochs: setup.epochs, batchSize, lr: setup.lr ?? 0.02, seed, optimizer: DEFAULT_SGD, schedule: { kind: "cosine" },
     normalization: norm, trainSamples: setup.trainSamples, quiet: setup.quiet,
-    qat: { arithmetic, quant: p.qmodel.config, calibrationBatches: calib.batches.map((b) => ({ [input.name]: b.input })), gradient: setup.gradient ?? "ste" },
+    qat: { arithmetic, quant: p.qmodel.config, calibrationBatches: calib.batches.map((b) => ({ [input.name]: b.input })), gradient: setup.gradient ?? "ste", freezeBatchNorm: setup.freezeBatchNorm, reestimateBatches: setup.reestimateBatches, ranges, rangeMomentum: setup.rangeMomentum },
   });
-  if (setup.output !== undefined) writeOnnx(setup.output, result.model);
-  const after = runEvaluation({ ...evalSetup, model: result.model });
+  const tuned = foldBatchNorm(result.model);
+  // Tracked or learned ranges are part of what QAT trained: the sidecar keeps them, and eval (here
+  // and `axnn eval` on the written file) uses them instead of recalibrating.
+  // The multipliers it was tuned for, as given (docs/zoo.md), so `axnn eval` / `axnn energy` on it need no --mult.
+  const assigned = setup.multConfig !== undefined ? loadAssignment(setup.multConfig, Object.keys(p.multiplierNames)) : setup.mult !== undefined ? uniformAssignment(setup.mult) : inputSidecar?.multipliers;
+  const sidecar: ModelSidecar = {
+    quantization: { ...p.qmodel.config, ...(result.qatInputs ? { activations: result.qatInputs } : {}) },
+    ...(assigned ? { multipliers: { default: assigned.default, layers: assigned.layers } } : {}),
+    input: { normalize },
+  };
+  // "After" is `axnn eval` on the written file and its sidecar (a temporary one when no output is asked for).
+  const scratch = setup.output === undefined ? mkdtempSync(join(tmpdir(), "axnn-finetune-")) : undefined;
+  let after: EvalReport;
+  try {
+    const file = setup.output ?? join(scratch!, "finetuned.onnx");
+    saveModel(file, tuned, sidecar);
+    after = runEvaluation({ ...evalSetup, model: file });
+  } finally {
+    if (scratch) rmSync(scratch, { recursive: true, force: true });
+  }
   return {
-    model: result.model,
+    model: tuned,
     report: {
       model: typeof setup.model === "string" ? setup.model : setup.model.name,
       data: setup.data,
       samples: before.samples,
       epochs: setup.epochs,
       gradient: setup.gradient ?? "ste",
+      ranges,
       multipliers: p.multiplierNames,
       before_top1: before.approx_top1,
       after_top1: after.approx_top1,
@@ -131,6 +173,16 @@ interface FinetuneCliOptions {
   json?: boolean;
   quiet?: boolean;
   grad: string;
+  bnFreeze: string;
+  bnReestimate: string;
+  rangeMomentum: string;
+  ranges: string;
+}
+
+function parseFraction(value: string, name: string): number {
+  const v = parseNumberOption(value, name, { min: 0 });
+  if (v > 1) throw new AxnnError(`expected a number from 0 to 1, got "${value}"`, { field: name });
+  return v;
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
@@ -138,13 +190,13 @@ const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 export function registerFinetune(program: Command): void {
   program
     .command("finetune")
-    .description("quantization-aware retraining with approximate multipliers in the forward pass (STE backward); accuracy before and after")
+    .description("quantization-aware retraining with approximate multipliers in the forward pass (STE or table backward); accuracy before and after")
     .requiredOption("--model <file>", "ONNX model")
     .requiredOption("--data <spec>", "mnist, fashion-mnist or cifar10:<dir>")
     .option("--mult <name|file>", "multiplier for every approximable layer")
     .option("--mult-config <file>", 'per-layer multipliers: {"default": "...", "layers": {"<layer>": "..."}}')
     .requiredOption("--epochs <n>", "epochs")
-    .requiredOption("-o, --output <file>", "fine-tuned float model (.onnx), BatchNorm folded; axnn eval quantizes it again")
+    .requiredOption("-o, --output <file>", "fine-tuned float model (.onnx), BatchNorm folded, and its sidecar (.axnn.json: quantization, tracked or learned input ranges) that axnn eval reads")
     .option("--lr <rate>", "SGD learning rate (cosine schedule)", "0.02")
     .option("--batch-size <n>", "batch size (training, calibration and evaluation)", "64")
     .option("--seed <n>", "seed of shuffling and of the evaluation and calibration subsets", "1")
@@ -155,10 +207,15 @@ export function registerFinetune(program: Command): void {
     .option("--quant <scheme>", "sym or asym (default: from the multiplier's signedness)")
     .option("--per-channel", "per-channel weight quantization")
     .option("--grad <kind>", "backward of the approximate layers: ste (exact product's derivatives) or table (the table's finite differences)", "ste")
+    .option("--bn-freeze <fraction>", "fraction of the training steps after which BatchNorm uses (and keeps) its running statistics; 1: never", String(DEFAULT_BN_FREEZE))
+    .option("--bn-reestimate <batches>", "re-estimate BatchNorm's running statistics on this many training batches after every epoch (0: no)", String(DEFAULT_BN_REESTIMATE))
+    .option("--ranges <how>", "input ranges during QAT: calibrate (every epoch, as eval does), track (moving average of each batch's min/max) or learn (LSQ); tracked and learned ones are stored in the output's sidecar", DEFAULT_FINETUNE_RANGES)
+    .option("--range-momentum <m>", "--ranges track: weight of each new batch's min/max in the moving average", String(RANGE_MOMENTUM))
     .option("--json", "print the report as JSON")
     .option("--quiet", "no progress bar")
     .action((o: FinetuneCliOptions) => {
       if (o.grad !== "ste" && o.grad !== "table") throw new AxnnError(`--grad must be ste or table, got "${o.grad}"`, { field: "--grad" });
+      if (!(QAT_RANGES as readonly string[]).includes(o.ranges)) throw new AxnnError(`--ranges must be one of ${QAT_RANGES.join(", ")}, got "${o.ranges}"`, { field: "--ranges" });
       const { report } = runFinetune({
         model: o.model, data: o.data, mult: o.mult, multConfig: o.multConfig,
         epochs: parseNumberOption(o.epochs, "--epochs", { min: 1, integer: true }),
@@ -170,6 +227,9 @@ export function registerFinetune(program: Command): void {
         calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { min: 1, integer: true }),
         normalize: o.normalize, quant: o.quant as QuantScheme | undefined, perChannel: o.perChannel === true,
         quiet: o.quiet === true || o.json === true, output: o.output, gradient: o.grad,
+        freezeBatchNorm: parseFraction(o.bnFreeze, "--bn-freeze"), ranges: o.ranges as QatRanges,
+        reestimateBatches: parseNumberOption(o.bnReestimate, "--bn-reestimate", { min: 0, integer: true }),
+        rangeMomentum: parseFraction(o.rangeMomentum, "--range-momentum"),
       });
       if (o.json) return printJson(report);
       process.stdout.write(textTable(["arithmetic", "before", "after"], [
@@ -177,6 +237,6 @@ export function registerFinetune(program: Command): void {
         ["exact int8", pct(report.before_int8_top1), pct(report.after_int8_top1)],
         ["approximate", pct(report.before_top1), pct(report.after_top1)],
       ]) + "\n");
-      process.stdout.write(`top-1 on ${report.samples} ${report.data} test samples after ${report.epochs} epoch(s) of QAT (${report.gradient} gradients); written ${o.output}\n`);
+      process.stdout.write(`top-1 on ${report.samples} ${report.data} test samples after ${report.epochs} epoch(s) of QAT (${report.gradient} gradients, ${report.ranges} ranges); written ${o.output}\n`);
     });
 }

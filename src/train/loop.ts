@@ -10,7 +10,8 @@ import { progressBar } from "../util/progress.js";
 import { uniformRandom } from "../util/random.js";
 import { softmaxCrossEntropy } from "./backward.js";
 import { DEFAULT_SGD, learningRate, newOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState, type ScheduleConfig } from "./optim.js";
-import { qatLayers, type QatConfig, type QatLayer } from "./qat.js";
+import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, learnedParams, QAT_RANGES, qatLayers, qatSettings, QatRangeState, type QatConfig, type QatLayer, type QatRangeJson } from "./qat.js";
+import type { QuantParams } from "../quant/params.js";
 import { backwardTape, cloneModelForTraining, collectBuffers, collectParams, forwardTape, logitsValue, zeroGrads, type StateBuffer, type Param } from "./tape.js";
 
 export interface AugmentConfig {
@@ -45,7 +46,10 @@ export interface TrainConfig {
   quiet?: boolean;
   /**
    * Quantization-aware training (src/train/qat.ts): the listed layers run forward in integer
-   * arithmetic with input ranges recalibrated at the start of every epoch, backward by STE.
+   * arithmetic (through the weights folded with the BatchNorm after them, which keeps normalising
+   * with batch statistics), input ranges calibrated, tracked or learned (QatConfig.ranges),
+   * BatchNorm statistics re-estimated after every epoch; backward by STE or the table. The QAT
+   * settings and range state go into the checkpoint; resuming with other settings is refused.
    * The test evaluation after each epoch stays float.
    */
   qat?: QatConfig;
@@ -72,6 +76,8 @@ export interface TrainResult {
   history: EpochMetrics[];
   /** Epoch the run started from (0 unless resumed). */
   startEpoch: number;
+  /** QAT with tracked or learned ranges: each layer's input parameters at the end (what the run trained with). */
+  qatInputs?: Record<string, QuantParams>;
 }
 
 const CHECKPOINT_FILE = "checkpoint.bin";
@@ -168,7 +174,9 @@ export function evaluate(model: Model, ds: Dataset, indices: Int32Array, batchSi
 interface CheckpointTensor { name: string; kind: "param" | "buffer" | "slot"; slot?: number; dtype: "f32" | "f64"; offset: number; length: number }
 /** The settings a resumed run must share with the run that wrote the checkpoint (else it would not continue that run). */
 interface RunSettings { seed: number; epochs: number; batchSize: number; lr: number; optimizer: OptimizerConfig; schedule: ScheduleConfig; augment: AugmentConfig; normalization: Normalization; dropout: Record<string, number>; bnMomentum: number; trainSamples: number }
-interface CheckpointHeader { version: 1; epoch: number; settings: RunSettings; step: number; history: EpochMetrics[]; tensors: CheckpointTensor[] }
+/** A QAT run's settings (qatSettings) and its tracked or learned range state. */
+interface QatCheckpoint { settings: Record<string, unknown>; ranges?: QatRangeJson }
+interface CheckpointHeader { version: 1; epoch: number; settings: RunSettings; qat?: QatCheckpoint; step: number; history: EpochMetrics[]; tensors: CheckpointTensor[] }
 
 /** JSON with object keys sorted, so that settings compare equal whatever order they were written in. */
 function canonicalJson(v: unknown): string {
@@ -209,7 +217,8 @@ function saveCheckpoint(file: string, header: Omit<CheckpointHeader, "tensors" |
   writeFileAtomic(file, out);
 }
 
-function loadCheckpoint(file: string, params: Param[], buffers: StateBuffer[], opt: OptimizerState): CheckpointHeader {
+/** Reads a checkpoint into params, buffers and optimizer state; `check` sees the header first (and throws when the run differs). */
+function loadCheckpoint(file: string, params: Param[], buffers: StateBuffer[], opt: OptimizerState, check: (h: CheckpointHeader) => void): CheckpointHeader {
   const bytes = new Uint8Array(readFileSync(file));
   if (bytes.length < 16 || new TextDecoder().decode(bytes.subarray(0, 8)) !== MAGIC) throw new AxnnError("not an axnn training checkpoint", { file });
   const jsonLen = new DataView(bytes.buffer, bytes.byteOffset).getUint32(8, true);
@@ -220,6 +229,7 @@ function loadCheckpoint(file: string, params: Param[], buffers: StateBuffer[], o
     throw new AxnnError("the checkpoint header is corrupt", { file });
   }
   if (!header || typeof header.epoch !== "number" || !Array.isArray(header.tensors) || !Array.isArray(header.history)) throw new AxnnError("the checkpoint header is incomplete", { file });
+  check(header);
   const base = 16 + Math.ceil(jsonLen / 8) * 8;
   const find = (name: string, kind: CheckpointTensor["kind"], slot?: number): CheckpointTensor => {
     const t = header.tensors.find((e) => e.name === name && e.kind === kind && e.slot === slot);
@@ -257,7 +267,11 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
   const schedule = config.schedule ?? { kind: "constant" };
   const norm = config.normalization ?? UNIT;
   const net = cloneModelForTraining(model);
-  const params = collectParams(net);
+  if (config.qat) checkQatConfig(config.qat);
+  // Tracked or learned input ranges start from the calibration of the initial weights.
+  const qatRanges = config.qat?.ranges ?? "calibrate";
+  const rangeState = config.qat && qatRanges !== "calibrate" ? QatRangeState.initial(qatRanges, config.qat.quant.scheme, qatLayers(net, config.qat)) : undefined;
+  const params = [...collectParams(net), ...(rangeState?.params() ?? [])];
   const buffers = collectBuffers(net);
   const opt = newOptimizerState(optimizer, params);
   const { value: logits } = logitsValue(net);
@@ -275,13 +289,17 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
   let startEpoch = 0;
   const ckptFile = config.checkpointDir ? join(config.checkpointDir, CHECKPOINT_FILE) : null;
   if (config.resume && !ckptFile) throw new AxnnError("resuming needs a checkpoint directory", { field: "--resume" });
+  const qatRun = config.qat ? qatSettings(config.qat) : undefined;
   if (config.resume && ckptFile && existsSync(ckptFile)) {
-    const h = loadCheckpoint(ckptFile, params, buffers, opt);
-    const differs = (Object.keys(settings) as (keyof RunSettings)[]).filter((k) => canonicalJson(h.settings?.[k]) !== canonicalJson(settings[k]));
-    if (differs.length > 0) {
-      const was = differs.map((k) => `${k} ${JSON.stringify(h.settings?.[k])}`).join(", ");
-      throw new AxnnError(`the checkpoint was written by a run with ${was}; resume with the same settings`, { file: ckptFile });
-    }
+    const h = loadCheckpoint(ckptFile, params, buffers, opt, (h) => {
+      const differs = (Object.keys(settings) as (keyof RunSettings)[]).filter((k) => canonicalJson(h.settings?.[k]) !== canonicalJson(settings[k]));
+      if (differs.length > 0) {
+        const was = differs.map((k) => `${k} ${JSON.stringify(h.settings?.[k])}`).join(", ");
+        throw new AxnnError(`the checkpoint was written by a run with ${was}; resume with the same settings`, { file: ckptFile });
+      }
+      checkQatSettings(h.qat?.settings, qatRun, ckptFile);
+    });
+    if (rangeState) rangeState.restore(h.qat?.ranges ?? { tracked: {}, zeroPoints: {} }, ckptFile);
     startEpoch = h.epoch;
     history = h.history;
   }
@@ -293,12 +311,14 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     const bar = progressBar(`epoch ${epoch + 1}/${config.epochs}`, order.length, { quiet: config.quiet, unit: "img" });
     const t0 = performance.now();
     const qat: Map<string, QatLayer> | undefined = config.qat ? qatLayers(net, config.qat) : undefined;
+    if (qat && rangeState) rangeState.attach(qat);
     let lossSum = 0, correct = 0, lr = config.lr;
     for (let b = 0; b < batches; b++) {
       const from = b * config.batchSize, to = Math.min(order.length, from + config.batchSize);
       const x = augmentedBatch(train, order, from, to, norm, config.augment ?? {}, random);
+      const frozenBatchNorm = config.qat !== undefined && epoch * batches + b >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
       const tape = forwardTape(net, { [inName]: { shape: [to - from, ...shape], data: x.data } }, {
-        training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits, qat,
+        training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits, qat, frozenBatchNorm,
       });
       const r = softmaxCrossEntropy(tape.values.get(logits)!, labelsOf(train, order, from, to));
       if (!Number.isFinite(r.loss)) throw new AxnnError(`the loss became ${r.loss} in epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate`, { field: "--lr" });
@@ -312,6 +332,11 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     }
     bar.stop();
     const trainSeconds = (performance.now() - t0) / 1000;
+    // Not once BatchNorm is frozen: training then fitted the weights to the frozen statistics.
+    const frozenAtEnd = config.qat !== undefined && (epoch + 1) * batches - 1 >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
+    if (qat && config.qat && !frozenAtEnd) reestimateBatchNorm(net, config.qat.reestimateBatches ?? DEFAULT_BN_REESTIMATE, qat, (from, to) => ({
+      [inName]: { shape: [to - from, ...shape], data: augmentedBatch(train, order, from, to, norm, {}, () => 0).data },
+    }), order.length, config.batchSize);
     const evalResult = test && testIdx ? evaluate(net, test, testIdx, Math.max(config.batchSize, 64), norm) : null;
     const m: EpochMetrics = {
       epoch: epoch + 1,
@@ -325,9 +350,47 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     };
     history.push(m);
     if (ckptFile) {
-      saveCheckpoint(ckptFile, { epoch: epoch + 1, settings, step: opt.step, history }, params, buffers, opt);
+      const qatState = qatRun ? { settings: qatRun, ...(rangeState ? { ranges: rangeState.toJson() } : {}) } : undefined;
+      saveCheckpoint(ckptFile, { epoch: epoch + 1, settings, ...(qatState ? { qat: qatState } : {}), step: opt.step, history }, params, buffers, opt);
     }
     config.onEpoch?.(m);
   }
-  return { model: net, history, startEpoch };
+  return { model: net, history, startEpoch, ...(rangeState ? { qatInputs: rangeState.inputParams() } : {}) };
+}
+
+/**
+ * Re-estimates BatchNorm's running statistics of a QAT model with its final weights of the epoch:
+ * the QAT forward (batch statistics) over the first `batches` training batches, the running values
+ * set to their plain average (momentum 1 / (i + 1)); no weight changes. The running statistics
+ * tracked during the epoch lag behind weights that keep moving, and evaluation (the folded model)
+ * uses them. The input ranges stay as they are (tracking paused).
+ */
+function reestimateBatchNorm(net: Model, batches: number, qat: Map<string, QatLayer>, batchAt: (from: number, to: number) => Record<string, Tensor>, samples: number, batchSize: number): void {
+  if (batches <= 0 || !net.nodes.some((n) => n.op === "BatchNorm")) return;
+  const paused = new Map([...qat].map(([name, l]) => [name, { ...l, input: l.learned ? learnedParams(l.learned, l.scheme) : l.input, tracked: undefined, learned: undefined }]));
+  for (let i = 0; i < batches && i * batchSize < samples; i++) {
+    const from = i * batchSize, to = Math.min(samples, from + batchSize);
+    forwardTape(net, batchAt(from, to), { training: true, bnMomentum: 1 / (i + 1), qat: paused, target: logitsValue(net).value });
+  }
+}
+
+function checkQatConfig(q: QatConfig): void {
+  if (q.ranges !== undefined && !QAT_RANGES.includes(q.ranges)) throw new AxnnError(`expected one of ${QAT_RANGES.join(", ")}, got "${String(q.ranges)}"`, { field: "--ranges" });
+  if (q.rangeMomentum !== undefined && !(q.rangeMomentum >= 0 && q.rangeMomentum <= 1)) throw new AxnnError(`expected a number from 0 to 1, got ${q.rangeMomentum}`, { field: "--range-momentum" });
+  if (q.freezeBatchNorm !== undefined && !(q.freezeBatchNorm >= 0 && q.freezeBatchNorm <= 1)) throw new AxnnError(`expected a number from 0 to 1, got ${q.freezeBatchNorm}`, { field: "--bn-freeze" });
+  if (q.reestimateBatches !== undefined && !(Number.isInteger(q.reestimateBatches) && q.reestimateBatches >= 0)) throw new AxnnError(`expected an integer >= 0, got ${q.reestimateBatches}`, { field: "--bn-reestimate" });
+}
+
+/** Refuses to resume a QAT run with other QAT settings (or a float run as QAT, or the reverse), naming what differs. */
+function checkQatSettings(saved: Record<string, unknown> | undefined, now: Record<string, unknown> | undefined, file: string): void {
+  if (!saved && !now) return;
+  if (!saved || !now) {
+    throw new AxnnError(`the checkpoint was written by a ${saved ? "quantization-aware" : "float"} training run, this one is ${now ? "quantization-aware" : "float"}; resume the same kind of run`, { file });
+  }
+  const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])].sort();
+  const differs = keys.filter((k) => canonicalJson(saved[k]) !== canonicalJson(now[k]));
+  if (differs.length > 0) {
+    const was = differs.map((k) => `${k} ${JSON.stringify(saved[k])} (now ${JSON.stringify(now[k])})`).join(", ");
+    throw new AxnnError(`the checkpoint was written by a QAT run with ${was}; resume with the same QAT settings`, { file });
+  }
 }

@@ -103,6 +103,8 @@ export interface TapeOptions {
   target?: string;
   /** Quantization-aware training: these approximable layers (by name) run in integer arithmetic, backward by STE (src/train/qat.ts). */
   qat?: Map<string, QatLayer>;
+  /** BatchNorm normalises with its running statistics and leaves them unchanged, even when training (frozen, as late in QAT). */
+  frozenBatchNorm?: boolean;
 }
 
 export interface Tape {
@@ -126,7 +128,7 @@ export function forwardTape(model: Model, inputs: Record<string, Tensor>, opts: 
     const ins = node.inputs.map((i) => values.get(i)!);
     const qat = opts.qat?.get(node.name);
     const { out, saved } = qat && isApproximable(node) ? qatForward(node, ins[0]!, qat) : forwardNode(node, ins, {
-      training: opts.training,
+      training: opts.training && !(opts.frozenBatchNorm && node.op === "BatchNorm"),
       bnMomentum: opts.bnMomentum ?? 0.1,
       dropoutRate: opts.dropout?.[node.name] ?? 0,
       random,
