@@ -5,14 +5,18 @@
 # Knobs (environment; defaults are the full run):
 #   ARCHS="lenet5 resnet8"  DATASETS="mnist fashion-mnist"  EPOCHS_lenet5=4  EPOCHS_resnet8=4
 #   TRAIN_SAMPLES_resnet8=   (empty: whole training split)   FT_EPOCHS=1  FT_TRAIN_SAMPLES=  FT_LIMIT=  GRADS="ste"
-#   MULTS="trunc_k4c_u8x8 trunc_k6c_u8x8 bam_h2_v7_u8x8 trunc_k8_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 ilm_i0_u8x8 drum_k3_u8x8"
+#   MULTS="trunc_k4c_u8x8 mul8u_NGR bam_h2_v7_u8x8 mul8u_FTA drum_k4_u8x8 mul8u_JV3 mul8u_YX7"
+#   (names of the built-in library, or EvoApproxLib mul8u_* names, read from
+#   $AXNN_SHARED/data/evoapprox-tfapprox-luts/<name>.bin; AXNN_SHARED defaults to ../shared)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+SHARED=${AXNN_SHARED:-../shared}
 AXNN="node dist/src/cli/main.js"
 OUT=${OUT:-out/train-results}
 ARCHS=${ARCHS:-"lenet5 resnet8"}
 DATASETS=${DATASETS:-"mnist fashion-mnist"}
-MULTS=${MULTS:-"trunc_k4c_u8x8 trunc_k6c_u8x8 bam_h2_v7_u8x8 trunc_k8_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 ilm_i0_u8x8 drum_k3_u8x8"}
+# MAE% from 0.012 to 4.84: classic designs and EvoApproxLib circuits.
+MULTS=${MULTS:-"trunc_k4c_u8x8 mul8u_NGR bam_h2_v7_u8x8 mul8u_FTA drum_k4_u8x8 mul8u_JV3 mul8u_YX7"}
 FT_EPOCHS=${FT_EPOCHS:-1}
 FT_TRAIN_SAMPLES=${FT_TRAIN_SAMPLES:-}
 FT_LIMIT=${FT_LIMIT:-}
@@ -29,10 +33,13 @@ for arch in $ARCHS; do
         --seed 1 --quiet --json -o "$model" > "$OUT/train-$arch-$data.json"
     fi
     for mult in $MULTS; do
+      spec=$mult
+      # EvoApproxLib tables are not built in: the shared TFApprox LUT files.
+      case $mult in mul8u_*) spec="$SHARED/data/evoapprox-tfapprox-luts/$mult.bin" ;; esac
       for grad in $GRADS; do
         result="$OUT/ft-$arch-$data-$mult-$grad.json"
         [ -f "$result" ] && continue
-        $AXNN finetune --model "$model" --data "$data" --mult "$mult" --epochs "$FT_EPOCHS" --grad "$grad" \
+        $AXNN finetune --model "$model" --data "$data" --mult "$spec" --epochs "$FT_EPOCHS" --grad "$grad" \
           ${FT_TRAIN_SAMPLES:+--train-samples "$FT_TRAIN_SAMPLES"} ${FT_LIMIT:+--limit "$FT_LIMIT"} --seed 1 --json \
           -o "$OUT/ft-$arch-$data-$mult-$grad.onnx" > "$result.tmp" && mv "$result.tmp" "$result"
       done
