@@ -2,10 +2,11 @@
 // float32 GEMM, axnn's own against OpenBLAS when it can be loaded (timed alternately), on the
 // products that conv backward makes of training-sized layers; and conv backward (input and
 // weight gradients together) on a 3x3 layer, a stride-2 layer and a depthwise layer, with the
-// TypeScript reference on two images of the first for scale.
+// TypeScript reference on two images of the first for scale; and the forward conv of training
+// (im2col + GEMM) against the direct float kernel of inference on ResNet-8's MNIST layers.
 import { timeIt, type BenchResult } from "./harness.js";
 import {
-  conv2dBackwardFloat, convGeometry, gemmBackend, gemmFloat, kernelBackend, kernelThreads, openBlasAvailable, setGemmBackend,
+  conv2dBackwardFloat, conv2dFloat, conv2dFloatGemm, convGeometry, gemmBackend, gemmFloat, kernelBackend, kernelThreads, openBlasAvailable, setGemmBackend,
   type ConvOptions,
 } from "../src/kernels/index.js";
 import { conv2dBackwardFloatReference } from "../src/kernels/reference.js";
@@ -58,8 +59,36 @@ interface ConvLayer { name: string; input: number[]; weights: number[]; options:
 const LAYERS: ConvLayer[] = [
   { name: "3x3 64->64 32x32 batch 16", input: [16, 64, 32, 32], weights: [64, 64, 3, 3], options: { padding: [1, 1, 1, 1] } },
   { name: "3x3 64->128 stride 2 32x32 batch 16", input: [16, 64, 32, 32], weights: [128, 64, 3, 3], options: { stride: [2, 2], padding: [1, 1, 1, 1] } },
+  { name: "3x3 16->16 28x28 batch 64 (ResNet-8 MNIST)", input: [64, 16, 28, 28], weights: [16, 16, 3, 3], options: { padding: [1, 1, 1, 1] } },
   { name: "depthwise 3x3 128ch 32x32 batch 16", input: [16, 128, 32, 32], weights: [128, 1, 3, 3], options: { groups: 128, padding: [1, 1, 1, 1] } },
 ];
+
+/** The convolutions of ResNet-8 on MNIST (28x28, batch 64), as training's forward pass runs them. */
+const FORWARD_LAYERS: ConvLayer[] = [
+  { name: "3x3 1->16 28x28", input: [64, 1, 28, 28], weights: [16, 1, 3, 3], options: { padding: [1, 1, 1, 1] } },
+  { name: "3x3 16->16 28x28", input: [64, 16, 28, 28], weights: [16, 16, 3, 3], options: { padding: [1, 1, 1, 1] } },
+  { name: "3x3 16->32 stride 2 28x28", input: [64, 16, 28, 28], weights: [32, 16, 3, 3], options: { stride: [2, 2], padding: [1, 1, 1, 1] } },
+  { name: "3x3 32->32 14x14", input: [64, 32, 14, 14], weights: [32, 32, 3, 3], options: { padding: [1, 1, 1, 1] } },
+  { name: "3x3 64->64 7x7", input: [64, 64, 7, 7], weights: [64, 64, 3, 3], options: { padding: [1, 1, 1, 1] } },
+];
+
+/** Median ms of each function, taking turns in blocks of runs (the same machine state for all). */
+function alternately(fns: (() => unknown)[], blockMs = 150, rounds = 4): { ms: number[]; runs: number } {
+  const times = fns.map(() => [] as number[]);
+  for (let round = 0; round < rounds; round++) {
+    fns.forEach((fn, i) => {
+      fn();
+      const start = performance.now();
+      do {
+        const t = performance.now();
+        fn();
+        times[i]!.push(performance.now() - t);
+      } while (performance.now() - start < blockMs);
+    });
+  }
+  const median = (v: number[]) => v.sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
+  return { ms: times.map(median), runs: Math.min(...times.map((t) => t.length)) };
+}
 
 /** FLOP of one backward pass computing both the input and the weight gradients. */
 function backwardFlop(layer: ConvLayer): number {
@@ -114,6 +143,21 @@ export function benchBackward(): BenchResult[] {
     rows.push({
       group: "conv backward (dX + dW)", name: `${small.name}, TypeScript reference`, ms: refTime.ms, runs: refTime.runs,
       figures: { "GFLOP/s": flop / (refTime.ms * 1e6), "x reference": 1 },
+    });
+    FORWARD_LAYERS.forEach((layer, i) => {
+      const x = floats(size(layer.input), 50 + i), w = floats(size(layer.weights), 60 + i);
+      const g = convGeometry(layer.name, layer.input, layer.weights, layer.options);
+      const flop = 2 * g.N * g.M * g.P * g.Q * (g.C / g.groups) * g.R * g.S;
+      const t = alternately([
+        () => conv2dFloatGemm(x, layer.input, w, layer.weights, layer.options),
+        () => conv2dFloat(x, layer.input, w, layer.weights, layer.options),
+      ]);
+      ["im2col + own GEMM", "direct kernel"].forEach((how, k) => {
+        rows.push({
+          group: "training forward conv (batch 64)", name: `${layer.name}, ${how}, ${where}`, ms: t.ms[k]!, runs: t.runs,
+          figures: { "GFLOP/s": flop / (t.ms[k]! * 1e6), "x direct time": t.ms[k]! / t.ms[1]! },
+        });
+      });
     });
   } finally {
     setGemmBackend(initial);

@@ -6,11 +6,13 @@ import { DEFAULT_SGD } from "../src/train/optim.js";
 import { runFinetune } from "../src/cli/finetune.js";
 
 const SAMPLES = 4000;
+const RESNET_SAMPLES = 3000;
 
 /**
- * Training throughput of LeNet-5 on MNIST: float training, and quantization-aware training with
- * the exact table and with an approximate multiplier in the forward pass (one epoch over the same
- * seeded subset; images/s of the training part only, as trainModel reports it).
+ * Training throughput on MNIST: float training of LeNet-5 and ResNet-8, and quantization-aware
+ * training of LeNet-5 with the exact table and with an approximate multiplier in the forward pass
+ * (one epoch over the same seeded subset; images/s of the training part only, as trainModel
+ * reports it).
  */
 export function benchTrain(): BenchResult[] {
   const train = loadDataset("mnist", "train");
@@ -23,6 +25,15 @@ export function benchTrain(): BenchResult[] {
     group: "training", name: `lenet5 mnist float32 (${SAMPLES} images, batch 64)`, ms: float.seconds * 1000, runs: 1,
     figures: { "images/s": float.imagesPerSecond, "x float time": 1 },
   }];
+  // ResNet-8 (BatchNorm, residual additions, option-A shortcuts): the path of the zoo's CNNs.
+  const resnet = trainModel(buildZooModel("resnet8", { inputShape: train.shape.slice(1), classes: train.classes, seed: 1 }), train, null, {
+    epochs: 1, batchSize: 64, lr: 0.05, seed: 1, optimizer: DEFAULT_SGD, schedule: { kind: "cosine" },
+    normalization: parseNormalization("unit", train.name), trainSamples: RESNET_SAMPLES, quiet: true,
+  }).history[0]!;
+  rows.push({
+    group: "training", name: `resnet8 mnist float32 (${RESNET_SAMPLES} images, batch 64)`, ms: resnet.seconds * 1000, runs: 1,
+    figures: { "images/s": resnet.imagesPerSecond },
+  });
   for (const mult of ["exact_u8x8", "drum_k4_u8x8", "drum_k4_s8x8"]) {
     const r = runFinetune({ model, data: "mnist", mult, epochs: 1, trainSamples: SAMPLES, limit: 200, quiet: true });
     const h = r.report.history[0]!;

@@ -15,7 +15,10 @@
 #include <string>
 #include <vector>
 
+#include "batch_norm.h"
 #include "conv_backward.h"
+#include "conv_forward_gemm.h"
+#include "elementwise.h"
 #include "conv_geometry.h"
 #include "conv_phases.h"
 #include "gemm.h"
@@ -443,6 +446,98 @@ Napi::Value GemmFloat(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// convFloatGemm(input f32, weights f32, geometry, out f32): zero padding, im2col + GEMM
+Napi::Value ConvFloatGemm(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Float32Array>(info, 1, "weights");
+  const ConvGeom g = geomArg(info, 2);
+  auto out = typedArg<Napi::Float32Array>(info, 3, "out");
+  checkConvLengths(env, g, input.ElementLength(), weights.ElementLength(), out.ElementLength());
+  conv2dForwardGemmFloat(isa().current, g, input.Data(), weights.Data(), out.Data());
+  return env.Undefined();
+}
+
+BnDims bnDims(const Napi::CallbackInfo& info, size_t i) {
+  auto a = typedArg<Napi::Int32Array>(info, i, "dims");
+  if (a.ElementLength() != 3 || a[0] < 1 || a[1] < 1 || a[2] < 1) throw Napi::RangeError::New(info.Env(), "dims must be [batch, channels, inner], all positive");
+  return BnDims{a[0], a[1], a[2]};
+}
+template <typename T>
+T bnArray(const Napi::CallbackInfo& info, size_t i, int64_t need, const char* what) {
+  auto a = typedArg<T>(info, i, what);
+  checkLength(info.Env(), a.ElementLength(), need, what);
+  return a;
+}
+
+// channelMoments(x f32, dims i32[3] = [N, C, inner], mean f64[C], variance f64[C])
+Napi::Value ChannelMoments(const Napi::CallbackInfo& info) {
+  const BnDims d = bnDims(info, 1);
+  auto x = bnArray<Napi::Float32Array>(info, 0, d.N * d.C * d.inner, "input");
+  auto mean = bnArray<Napi::Float64Array>(info, 2, d.C, "mean");
+  auto variance = bnArray<Napi::Float64Array>(info, 3, d.C, "variance");
+  channelMoments(d, x.Data(), mean.Data(), variance.Data());
+  return info.Env().Undefined();
+}
+
+// batchNormApply(x f32, dims, mean f64, invStd f64, scale f32, bias f32, out f32)
+Napi::Value BatchNormApply(const Napi::CallbackInfo& info) {
+  const BnDims d = bnDims(info, 1);
+  auto x = bnArray<Napi::Float32Array>(info, 0, d.N * d.C * d.inner, "input");
+  auto mean = bnArray<Napi::Float64Array>(info, 2, d.C, "mean");
+  auto invStd = bnArray<Napi::Float64Array>(info, 3, d.C, "invStd");
+  auto scale = bnArray<Napi::Float32Array>(info, 4, d.C, "scale");
+  auto bias = bnArray<Napi::Float32Array>(info, 5, d.C, "bias");
+  auto out = bnArray<Napi::Float32Array>(info, 6, d.N * d.C * d.inner, "out");
+  batchNormApply(d, x.Data(), mean.Data(), invStd.Data(), scale.Data(), bias.Data(), out.Data());
+  return info.Env().Undefined();
+}
+
+// batchNormBackward(x f32, dy f32, dims, mean f64, invStd f64, scale f32, batchStats, dx f32|null, dScale f32, dBias f32)
+Napi::Value BatchNormBackward(const Napi::CallbackInfo& info) {
+  const BnDims d = bnDims(info, 2);
+  const int64_t size = d.N * d.C * d.inner;
+  auto x = bnArray<Napi::Float32Array>(info, 0, size, "input");
+  auto dy = bnArray<Napi::Float32Array>(info, 1, size, "output gradient");
+  auto mean = bnArray<Napi::Float64Array>(info, 3, d.C, "mean");
+  auto invStd = bnArray<Napi::Float64Array>(info, 4, d.C, "invStd");
+  auto scale = bnArray<Napi::Float32Array>(info, 5, d.C, "scale");
+  const bool batchStats = info[6].ToBoolean();
+  float* dx = optionalFloats(info, 7, size, "input gradient");
+  auto dScale = bnArray<Napi::Float32Array>(info, 8, d.C, "scale gradient");
+  auto dBias = bnArray<Napi::Float32Array>(info, 9, d.C, "bias gradient");
+  batchNormBackward(d, x.Data(), dy.Data(), mean.Data(), invStd.Data(), scale.Data(), batchStats, dx, dScale.Data(), dBias.Data());
+  return info.Env().Undefined();
+}
+
+// reluFloat(x f32, out f32)
+Napi::Value ReluFloat(const Napi::CallbackInfo& info) {
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto out = bnArray<Napi::Float32Array>(info, 1, int64_t(x.ElementLength()), "out");
+  reluFloat(x.Data(), out.Data(), int64_t(x.ElementLength()));
+  return info.Env().Undefined();
+}
+
+// addFloat(a f32, b f32, out f32)
+Napi::Value AddFloat(const Napi::CallbackInfo& info) {
+  auto a = typedArg<Napi::Float32Array>(info, 0, "a");
+  const int64_t n = int64_t(a.ElementLength());
+  auto b = bnArray<Napi::Float32Array>(info, 1, n, "b");
+  auto out = bnArray<Napi::Float32Array>(info, 2, n, "out");
+  addFloat(a.Data(), b.Data(), out.Data(), n);
+  return info.Env().Undefined();
+}
+
+// reluBackwardFloat(x f32, dy f32, dx f32)
+Napi::Value ReluBackwardFloat(const Napi::CallbackInfo& info) {
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  const int64_t n = int64_t(x.ElementLength());
+  auto dy = bnArray<Napi::Float32Array>(info, 1, n, "output gradient");
+  auto dx = bnArray<Napi::Float32Array>(info, 2, n, "input gradient");
+  reluBackwardFloat(x.Data(), dy.Data(), dx.Data(), n);
+  return info.Env().Undefined();
+}
+
 // conv2dBackwardFloat(x f32, w f32, dy f32, geometry, dx f32|null, dw f32|null, db f32|null)
 Napi::Value Conv2dBackwardFloat(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -519,6 +614,13 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("denseExact", Napi::Function::New(env, DenseExact));
   exports.Set("denseFloat", Napi::Function::New(env, DenseFloat));
   exports.Set("gemmFloat", Napi::Function::New(env, GemmFloat));
+  exports.Set("convFloatGemm", Napi::Function::New(env, ConvFloatGemm));
+  exports.Set("channelMoments", Napi::Function::New(env, ChannelMoments));
+  exports.Set("batchNormApply", Napi::Function::New(env, BatchNormApply));
+  exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
+  exports.Set("reluFloat", Napi::Function::New(env, ReluFloat));
+  exports.Set("addFloat", Napi::Function::New(env, AddFloat));
+  exports.Set("reluBackwardFloat", Napi::Function::New(env, ReluBackwardFloat));
   exports.Set("conv2dBackwardFloat", Napi::Function::New(env, Conv2dBackwardFloat));
   exports.Set("denseBackwardFloat", Napi::Function::New(env, DenseBackwardFloat));
   exports.Set("gemmBackend", Napi::Function::New(env, GetGemmBackend));

@@ -133,8 +133,8 @@ void depthwiseBackward(const Cores& cores, const ConvGeom& g, const float* x, co
   }
 }
 
-// col rows (cl, r, s) of group `grp` for images [n0, n0 + nb), row stride L = nb * P * Q:
-// col[(cl, r, s), (n, p, q)]. Rows are runs of input rows (one memcpy each at stride 1).
+}  // namespace
+
 void im2col(const ConvGeom& g, const float* x, int64_t grp, int64_t n0, int64_t nb, float* col, bool threaded) {
   const int64_t Cg = g.C / g.groups, RS = g.R * g.S, PQ = g.P * g.Q, L = nb * PQ;
   forTasks(threaded, Cg * RS, [&](int64_t row) {
@@ -163,6 +163,8 @@ void im2col(const ConvGeom& g, const float* x, int64_t grp, int64_t n0, int64_t 
     }
   });
 }
+
+namespace {
 
 // Adds dcol (the layout of im2col) back into the dx planes of group `grp`, images [n0, n0 + nb).
 void col2im(const ConvGeom& g, const float* dcol, int64_t grp, int64_t n0, int64_t nb, float* dx, bool threaded) {

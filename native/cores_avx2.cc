@@ -6,5 +6,5 @@
 #include "gemm_micro.h"
 
 namespace axnn {
-Cores avx2Cores() { return Cores{"avx2", lutGeneric, exactGeneric, floatGeneric, gemmMicro<VecAvx2, 6, 2>(), axpyGeneric, dotGeneric}; }
+Cores avx2Cores() { return Cores{"avx2", lutGeneric, exactGeneric, floatGeneric, gemmMicro<VecAvx2, 6, 2, 4>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

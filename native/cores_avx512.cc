@@ -154,5 +154,5 @@ void exactVnni(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, i
 }  // namespace
 
 namespace axnn {
-Cores avx512Cores() { return Cores{"avx512", lutAvx512, exactVnni, floatGeneric, gemmMicro<VecAvx512, 12, 2>(), axpyGeneric, dotGeneric}; }
+Cores avx512Cores() { return Cores{"avx512", lutAvx512, exactVnni, floatGeneric, gemmMicro<VecAvx512, 12, 2, 8>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

@@ -75,5 +75,5 @@ void lutAvx512bw(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel,
 }  // namespace
 
 namespace axnn {
-Cores avx512bwCores() { return Cores{"avx512bw", lutAvx512bw, exactGeneric, floatGeneric, gemmMicro<VecAvx512, 12, 2>(), axpyGeneric, dotGeneric}; }
+Cores avx512bwCores() { return Cores{"avx512bw", lutAvx512bw, exactGeneric, floatGeneric, gemmMicro<VecAvx512, 12, 2, 8>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

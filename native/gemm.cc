@@ -100,8 +100,18 @@ void forTasks(bool parallel, int64_t n, const Fn& fn) {
 
 }  // namespace
 
-void gemm(const GemmMicro& micro, int64_t M, int64_t N, int64_t K, MatView A, MatView B, float* C, int64_t ldc, bool accumulate, bool threaded) {
+void gemm(const GemmMicro& given, int64_t M, int64_t N, int64_t K, MatView A, MatView B, float* C, int64_t ldc, bool accumulate, bool threaded) {
   if (M <= 0 || N <= 0) return;
+  // The narrow tile where it wastes fewer rows; each C element sums the same k in the same
+  // order with either tile, so the choice never changes the result.
+  GemmMicro micro = given;
+  if (given.narrowMr > 0) {
+    const auto padded = [M](int64_t mr) { return (M + mr - 1) / mr * mr; };
+    if (padded(given.narrowMr) < padded(given.mr)) {
+      micro.mr = given.narrowMr;
+      micro.tile = given.narrowTile;
+    }
+  }
   if (K <= 0) {
     if (!accumulate)
       for (int64_t i = 0; i < M; i++) std::fill(C + i * ldc, C + i * ldc + N, 0.0f);

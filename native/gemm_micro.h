@@ -1,7 +1,8 @@
 // GEMM micro-kernels: one MR x NR tile of C from packed panels of A and B (gemm.cc packs them),
 // written once over a "vector traits" type and instantiated by each ISA's translation unit
 // (inside an anonymous namespace, like generic_cores.h) with its own registers:
-//   AVX-512: 12 x 32 (24 zmm accumulators), AVX2+FMA: 6 x 16 (12 ymm), baseline SSE: 4 x 8.
+//   AVX-512: 12 x 32 (24 zmm accumulators), AVX2+FMA: 6 x 16 (12 ymm), baseline SSE: 4 x 8;
+//   and narrow tiles of 8 x 32 (AVX-512) and 4 x 16 (AVX2) for M = 16, 32, 64 (conv channels).
 // The accumulators stay in registers for the whole kc loop; every k does NR/lanes vector loads
 // of B, MR broadcasts of A and MR*NR/lanes fused (or, on the baseline, separate) multiply-adds.
 #pragma once
@@ -118,9 +119,9 @@ void gemmTile(int64_t kc, const float* __restrict a, const float* __restrict b, 
   }
 }
 
-template <typename T, int MR, int NV>
+template <typename T, int MR, int NV, int NarrowMR = 0>
 constexpr GemmMicro gemmMicro() {
-  return GemmMicro{MR, NV * T::kLanes, gemmTile<T, MR, NV>};
+  return GemmMicro{MR, NV * T::kLanes, gemmTile<T, MR, NV>, NarrowMR, NarrowMR > 0 ? gemmTile<T, (NarrowMR > 0 ? NarrowMR : 1), NV> : nullptr};
 }
 
 }  // namespace

@@ -42,6 +42,10 @@ using GemmTile = void (*)(int64_t kc, const float* a, const float* b, float* c, 
 struct GemmMicro {
   int mr, nr;  // the tile's shape
   GemmTile tile;
+  // The same with fewer rows (narrowMr, 0 for none), for products whose M is a multiple of it
+  // but not of mr (16, 32 or 64 channels against 12-row tiles): no rows of zeros computed.
+  int narrowMr;
+  GemmTile narrowTile;
 };
 
 // y[i] += a * x[i] for i < n (y and x do not overlap).

@@ -1,5 +1,6 @@
 // Integer (approximate-multiplier LUT and exact int8) and float32 conv2d / depthwise / dense
-// kernels, and the float32 GEMM and backward kernels of training. Semantics: docs/kernels.md.
+// kernels, and the float32 kernels of training (GEMM, conv as GEMM, backward passes, BatchNorm,
+// ReLU, Add). Semantics: docs/kernels.md.
 // The native addon (build/Release/axnn_native.node) runs them; without it, the TypeScript
 // reference kernels do, after one warning on stderr.
 import { createRequire } from "node:module";
@@ -7,6 +8,7 @@ import { fileURLToPath } from "node:url";
 import { AxnnError } from "../util/errors.js";
 import { checkLength, convGeometry, denseGeometry, geometryArray, type ConvGeometry, type ConvOptions, type DenseGeometry } from "./geometry.js";
 import {
+  batchNormApplyReference, batchNormBackwardReference, channelMomentsReference, reluBackwardReference, reluReference, addReference,
   conv2dBackwardFloatReference, conv2dFloatReference, conv2dIntReference, denseBackwardFloatReference, denseFloatReference,
   denseIntReference, exactProduct, gemmFloatReference, lutProduct,
 } from "./reference.js";
@@ -56,6 +58,13 @@ interface NativeAddon {
   denseExact(input: Uint8Array, weights: Uint8Array, dims: Int32Array, signed: boolean, out: Int32Array): void;
   denseFloat(input: Float32Array, weights: Float32Array, dims: Int32Array, out: Float32Array): void;
   gemmFloat(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array, transA: boolean, transB: boolean, accumulate: boolean): void;
+  convFloatGemm(input: Float32Array, weights: Float32Array, geometry: Int32Array, out: Float32Array): void;
+  channelMoments(input: Float32Array, dims: Int32Array, mean: Float64Array, variance: Float64Array): void;
+  batchNormApply(input: Float32Array, dims: Int32Array, mean: Float64Array, invStd: Float64Array, scale: Float32Array, bias: Float32Array, out: Float32Array): void;
+  batchNormBackward(input: Float32Array, outputGrad: Float32Array, dims: Int32Array, mean: Float64Array, invStd: Float64Array, scale: Float32Array, batchStats: boolean, dInput: Float32Array | null, dScale: Float32Array, dBias: Float32Array): void;
+  reluFloat(input: Float32Array, out: Float32Array): void;
+  addFloat(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  reluBackwardFloat(input: Float32Array, outputGrad: Float32Array, dInput: Float32Array): void;
   conv2dBackwardFloat(input: Float32Array, weights: Float32Array, outputGrad: Float32Array, geometry: Int32Array, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void;
   denseBackwardFloat(input: Float32Array, weights: Float32Array, outputGrad: Float32Array, dims: Int32Array, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void;
   gemmBackend(): "own" | "openblas";
@@ -354,6 +363,21 @@ export function conv2dFloat(input: Float32Array, inputShape: readonly number[], 
   return conv2dFloatNamed("conv2dFloat", input, inputShape, weights, weightShape, options);
 }
 
+/**
+ * float32 conv2d as im2col + GEMM, zero padding (training's forward pass). Faster than
+ * conv2dFloat's direct kernel on batches of layers with several output channels per group
+ * (docs/kernels.md); float32 sums in the GEMM's order, independent of the thread count.
+ */
+export function conv2dFloatGemm(input: Float32Array, inputShape: readonly number[], weights: Float32Array, weightShape: readonly number[], options: ConvOptions & { out?: Float32Array } = {}): FloatResult {
+  const layer = "conv2dFloatGemm";
+  const g = convArgs(layer, Float32Array, input, inputShape, weights, weightShape, options);
+  const out = outputArray(Float32Array, options.out, g.N * g.M * g.P * g.Q, layer);
+  const addon = native();
+  if (!addon) return { data: fill(out, conv2dFloatReference(input, weights, g, 0)), shape: convShape(g) };
+  addon.convFloatGemm(input, weights, geometryArray(g), out);
+  return { data: out, shape: convShape(g) };
+}
+
 export function depthwiseFloat(input: Float32Array, inputShape: readonly number[], weights: Float32Array, weightShape: readonly number[], options: Omit<FloatConvOptions, "groups"> = {}): FloatResult {
   return conv2dFloatNamed("depthwiseFloat", input, inputShape, weights, weightShape, depthwiseOptions("depthwiseFloat", inputShape, weightShape, options));
 }
@@ -504,4 +528,111 @@ export function denseBackwardFloat(
   };
   addon.denseBackwardFloat(input, weights, outputGrad, Int32Array.from([g.B, g.K, g.M]), grads.dInput, grads.dWeights, grads.dBias);
   return grads;
+}
+
+// ---- BatchNorm of training ----
+
+/** Layout of a BatchNorm input: [N, C, inner] (NCHW, inner = H * W; 1 for [N, C]). */
+export interface ChannelDims { n: number; c: number; inner: number }
+
+function bnDims(layer: string, input: Float32Array, dims: ChannelDims): Int32Array {
+  checkType(input, Float32Array, layer, "input");
+  const { n, c, inner } = dims;
+  if (![n, c, inner].every((v) => Number.isInteger(v) && v >= 1)) throw new AxnnError(`expected positive integer dims, got [${n}, ${c}, ${inner}]`, { field: `${layer} dims` });
+  checkLength(input, [n, c, inner], layer, "input");
+  return Int32Array.from([n, c, inner]);
+}
+
+function checkChannels<T extends Float32Array | Float64Array>(a: T, ctor: { name: string }, c: number, layer: string, arg: string): void {
+  if (a?.constructor?.name !== ctor.name || a.length !== c) throw new AxnnError(`expected a ${ctor.name} of ${c} elements, got ${a?.constructor?.name} of ${a?.length}`, { field: `${layer} ${arg}` });
+}
+
+/** Per-channel mean and biased variance (float64) of input [N, C, inner]; native: float sums within a plane, double across. */
+export function channelMoments(input: Float32Array, dims: ChannelDims): { mean: Float64Array; variance: Float64Array } {
+  const d = bnDims("channelMoments", input, dims);
+  const addon = native();
+  if (!addon) return channelMomentsReference(input, dims.n, dims.c, dims.inner);
+  const mean = new Float64Array(dims.c), variance = new Float64Array(dims.c);
+  addon.channelMoments(input, d, mean, variance);
+  return { mean, variance };
+}
+
+/** BatchNorm's affine normalisation: out = (input - mean) invStd scale + bias, per channel. */
+export function batchNormApply(input: Float32Array, dims: ChannelDims, mean: Float64Array, invStd: Float64Array, scale: Float32Array, bias: Float32Array, options: { out?: Float32Array } = {}): Float32Array {
+  const layer = "batchNormApply";
+  const d = bnDims(layer, input, dims);
+  checkChannels(mean, Float64Array, dims.c, layer, "mean");
+  checkChannels(invStd, Float64Array, dims.c, layer, "invStd");
+  checkChannels(scale, Float32Array, dims.c, layer, "scale");
+  checkChannels(bias, Float32Array, dims.c, layer, "bias");
+  const out = outputArray(Float32Array, options.out, input.length, layer);
+  const addon = native();
+  if (!addon) return fill(out, batchNormApplyReference(input, dims.n, dims.c, dims.inner, mean, invStd, scale, bias));
+  addon.batchNormApply(input, d, mean, invStd, scale, bias, out);
+  return out;
+}
+
+/**
+ * Gradients of out = xhat scale + bias, xhat = (input - mean) invStd, from outputGrad: dScale
+ * and dBias per channel, and dInput (needInput, default true), through xhat only or, with
+ * batchStats (training: mean and invStd are the batch's), through the batch statistics too.
+ */
+export function batchNormBackward(
+  input: Float32Array, outputGrad: Float32Array, dims: ChannelDims, mean: Float64Array, invStd: Float64Array, scale: Float32Array,
+  options: { batchStats: boolean; needInput?: boolean },
+): { dInput: Float32Array | null; dScale: Float32Array; dBias: Float32Array } {
+  const layer = "batchNormBackward";
+  const d = bnDims(layer, input, dims);
+  checkType(outputGrad, Float32Array, layer, "outputGrad");
+  checkLength(outputGrad, [dims.n, dims.c, dims.inner], layer, "outputGrad");
+  checkChannels(mean, Float64Array, dims.c, layer, "mean");
+  checkChannels(invStd, Float64Array, dims.c, layer, "invStd");
+  checkChannels(scale, Float32Array, dims.c, layer, "scale");
+  const needInput = options.needInput ?? true;
+  const addon = native();
+  if (!addon) {
+    const r = batchNormBackwardReference(input, outputGrad, dims.n, dims.c, dims.inner, mean, invStd, scale, options.batchStats);
+    return { ...r, dInput: needInput ? r.dInput : null };
+  }
+  const r = { dInput: needInput ? new Float32Array(input.length) : null, dScale: new Float32Array(dims.c), dBias: new Float32Array(dims.c) };
+  addon.batchNormBackward(input, outputGrad, d, mean, invStd, scale, options.batchStats, r.dInput, r.dScale, r.dBias);
+  return r;
+}
+
+// ---- elementwise (training) ----
+
+/** out = max(input, 0) elementwise (NaN gives 0). */
+export function reluFloat(input: Float32Array, options: { out?: Float32Array } = {}): Float32Array {
+  checkType(input, Float32Array, "reluFloat", "input");
+  const out = outputArray(Float32Array, options.out, input.length, "reluFloat");
+  const addon = native();
+  if (!addon) return fill(out, reluReference(input));
+  addon.reluFloat(input, out);
+  return out;
+}
+
+/** ReLU's input gradient: outputGrad where input > 0, else 0. */
+export function reluBackwardFloat(input: Float32Array, outputGrad: Float32Array): Float32Array {
+  const layer = "reluBackwardFloat";
+  checkType(input, Float32Array, layer, "input");
+  checkType(outputGrad, Float32Array, layer, "outputGrad");
+  checkLength(outputGrad, [input.length], layer, "outputGrad");
+  const addon = native();
+  if (!addon) return reluBackwardReference(input, outputGrad);
+  const dx = new Float32Array(input.length);
+  addon.reluBackwardFloat(input, outputGrad, dx);
+  return dx;
+}
+
+/** out = a + b elementwise (same lengths). */
+export function addFloat(a: Float32Array, b: Float32Array, options: { out?: Float32Array } = {}): Float32Array {
+  const layer = "addFloat";
+  checkType(a, Float32Array, layer, "a");
+  checkType(b, Float32Array, layer, "b");
+  checkLength(b, [a.length], layer, "b");
+  const out = outputArray(Float32Array, options.out, a.length, layer);
+  const addon = native();
+  if (!addon) return fill(out, addReference(a, b));
+  addon.addFloat(a, b, out);
+  return out;
 }

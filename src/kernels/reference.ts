@@ -164,3 +164,75 @@ export function denseBackwardFloatReference(input: Float32Array, weights: Float3
   }
   return { dInput, dWeights, dBias };
 }
+
+/** Per-channel mean and biased variance of x [n, c, inner] (double sums, two passes). */
+export function channelMomentsReference(x: Float32Array, n: number, c: number, inner: number): { mean: Float64Array; variance: Float64Array } {
+  const mean = new Float64Array(c), variance = new Float64Array(c);
+  const count = n * inner;
+  for (let ch = 0; ch < c; ch++) {
+    let s = 0;
+    for (let b = 0; b < n; b++) for (let k = (b * c + ch) * inner, e = k + inner; k < e; k++) s += x[k]!;
+    const m = s / count;
+    let sq = 0;
+    for (let b = 0; b < n; b++) for (let k = (b * c + ch) * inner, e = k + inner; k < e; k++) sq += (x[k]! - m) ** 2;
+    mean[ch] = m;
+    variance[ch] = sq / count;
+  }
+  return { mean, variance };
+}
+
+/** out = (x - mean) invStd scale + bias per channel (double arithmetic, rounded to float32). */
+export function batchNormApplyReference(x: Float32Array, n: number, c: number, inner: number, mean: Float64Array, invStd: Float64Array, scale: Float32Array, bias: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let b = 0; b < n; b++) {
+    for (let ch = 0; ch < c; ch++) {
+      const m = mean[ch]!, is = invStd[ch]!, g = scale[ch]!, be = bias[ch]!;
+      for (let k = (b * c + ch) * inner, e = k + inner; k < e; k++) out[k] = (x[k]! - m) * is * g + be;
+    }
+  }
+  return out;
+}
+
+/** BatchNorm backward (see batchNormBackward in index.ts), double sums. */
+export function batchNormBackwardReference(
+  x: Float32Array, dy: Float32Array, n: number, c: number, inner: number, mean: Float64Array, invStd: Float64Array, scale: Float32Array, batchStats: boolean,
+): { dInput: Float32Array; dScale: Float32Array; dBias: Float32Array } {
+  const count = n * inner;
+  const dInput = new Float32Array(x.length), dScale = new Float32Array(c), dBias = new Float32Array(c);
+  for (let ch = 0; ch < c; ch++) {
+    const m = mean[ch]!, is = invStd[ch]!;
+    let sb = 0, sg = 0;
+    for (let b = 0; b < n; b++) {
+      for (let k = (b * c + ch) * inner, e = k + inner; k < e; k++) {
+        sb += dy[k]!;
+        sg += dy[k]! * (x[k]! - m) * is;
+      }
+    }
+    dBias[ch] = sb;
+    dScale[ch] = sg;
+    const k1 = scale[ch]! * is;
+    const mb = batchStats ? sb / count : 0, mg = batchStats ? sg / count : 0;
+    for (let b = 0; b < n; b++) {
+      for (let k = (b * c + ch) * inner, e = k + inner; k < e; k++) dInput[k] = k1 * (dy[k]! - mb - (x[k]! - m) * is * mg);
+    }
+  }
+  return { dInput, dScale, dBias };
+}
+
+export function reluReference(x: Float32Array): Float32Array {
+  const out = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) out[i] = x[i]! > 0 ? x[i]! : 0;
+  return out;
+}
+
+export function reluBackwardReference(x: Float32Array, dy: Float32Array): Float32Array {
+  const dx = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) dx[i] = x[i]! > 0 ? dy[i]! : 0;
+  return dx;
+}
+
+export function addReference(a: Float32Array, b: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
+  return out;
+}

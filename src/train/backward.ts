@@ -1,12 +1,15 @@
 // Training-mode forward kernels that keep what their backward pass needs, and the backward
-// passes of every op of the graph IR. Convolutions and dense layers run on the fast float
-// kernels of src/kernels, forward and backward; the other backward passes are TypeScript,
-// accumulating in float64.
+// passes of every op of the graph IR. Convolutions, dense layers, BatchNorm, ReLU and Add run
+// on the native kernels of src/kernels (TypeScript twins without the addon); the other
+// backward passes are TypeScript, accumulating in float64.
 import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
 import { avgPoolWindows, evalNode, maxPoolWithArgmax, transpose } from "../nn/ops.js";
 import { normalizeAxis, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
-import { conv2dBackwardFloat, conv2dFloat, denseBackwardFloat, denseFloat, kernelBackend } from "../kernels/index.js";
+import {
+  addFloat, batchNormApply, batchNormBackward as batchNormBackwardKernel, channelMoments, conv2dBackwardFloat, conv2dFloat,
+  conv2dFloatGemm, denseBackwardFloat, denseFloat, kernelBackend, reluBackwardFloat, reluFloat,
+} from "../kernels/index.js";
 import { AxnnError } from "../util/errors.js";
 
 /** Gradients of one node: one per input (null: the input needs none) and per trainable field. */
@@ -32,7 +35,8 @@ export interface ForwardContext {
 /** What a node's forward pass left for its backward pass. */
 export type Saved =
   | { kind: "none" }
-  | { kind: "bn"; xhat: Float32Array; invStd: Float64Array; batchStats: boolean }
+  /** BatchNorm: the mean and 1/std it normalised with (xhat is recomputed from the input). */
+  | { kind: "bn"; mean: Float64Array; invStd: Float64Array; batchStats: boolean }
   | { kind: "maxpool"; argmax: Int32Array }
   | { kind: "dropout"; mask: Float32Array }
   /** A layer run in QAT (src/train/qat.ts): its fake-quantized input and weights, 1 where they were not clipped. */
@@ -57,9 +61,13 @@ export function forwardNode(node: Node, ins: readonly Tensor[], ctx: ForwardCont
     case "Conv2D":
     case "DepthwiseConv2D": {
       const { pads } = convPads(node, x.shape[2]!, x.shape[3]!);
-      const r = conv2dFloat(x.data, x.shape, node.weight.data, node.weight.shape, {
-        stride: node.strides, dilation: node.dilations, padding: pads, groups: node.groups,
-      });
+      const options = { stride: node.strides, dilation: node.dilations, padding: pads, groups: node.groups };
+      // im2col + GEMM measured faster than the direct kernel on every batched layer with a few
+      // output channels per group (docs/kernels.md); depthwise layers keep the direct kernel.
+      const gemmFaster = node.weight.shape[0]! / node.groups >= GEMM_MIN_CHANNELS_PER_GROUP;
+      const r = gemmFaster
+        ? conv2dFloatGemm(x.data, x.shape, node.weight.data, node.weight.shape, options)
+        : conv2dFloat(x.data, x.shape, node.weight.data, node.weight.shape, options);
       if (node.bias) {
         const plane = r.shape[2]! * r.shape[3]!, m = r.shape[1]!;
         for (let p = 0, c = 0; p < r.data.length; p += plane, c = (c + 1) % m) {
@@ -82,6 +90,21 @@ export function forwardNode(node: Node, ins: readonly Tensor[], ctx: ForwardCont
       return batchNormForward(node, x, ctx);
     case "MaxPool":
       return maxPoolForward(node, x);
+    // Fast paths of the elementwise ops that residual networks run on every block.
+    case "Relu":
+      return { out: { shape: [...x.shape], data: reluFloat(x.data) }, saved: NONE };
+    case "Add":
+      if (!sameShape(x.shape, ins[1]!.shape)) break;
+      return { out: { shape: [...x.shape], data: addFloat(x.data, ins[1]!.data) }, saved: NONE };
+    case "Pad": {
+      if (node.mode !== "constant" || !node.pads.every((p) => p >= 0)) break;
+      const rank = x.shape.length;
+      const outShape = x.shape.map((d, k) => d + node.pads[k]! + node.pads[k + rank]!);
+      const out = new Float32Array(sizeOf(outShape));
+      if (node.value !== 0) out.fill(node.value);
+      forEachPaddedRow(x.shape, outShape, node.pads, (src, dst, len) => out.set(x.data.subarray(src, src + len), dst));
+      return { out: { shape: outShape, data: out }, saved: NONE };
+    }
     case "Identity":
       if (ctx.training && ctx.dropoutRate > 0) {
         // Inverted dropout: kept units are scaled by 1 / (1 - rate) so evaluation needs no rescaling.
@@ -96,7 +119,45 @@ export function forwardNode(node: Node, ins: readonly Tensor[], ctx: ForwardCont
       }
       return { out: x, saved: NONE };
     default:
-      return { out: evalNode(node, ins)[0]!, saved: NONE };
+      break;
+  }
+  return { out: evalNode(node, ins)[0]!, saved: NONE };
+}
+
+/** Output channels per group from which a training forward conv runs on im2col + GEMM. */
+const GEMM_MIN_CHANNELS_PER_GROUP = 8;
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/**
+ * For a constant Pad with non-negative pads: calls fn(inputOffset, outputOffset, length) for
+ * every contiguous block of the input inside the padded output. Trailing unpadded axes merge
+ * into the block (a channel pad of NCHW copies whole images).
+ */
+function forEachPaddedRow(inShape: readonly number[], outShape: readonly number[], pads: readonly number[], fn: (src: number, dst: number, len: number) => void): void {
+  const rank = inShape.length;
+  if (rank === 0) {
+    fn(0, 0, 1);
+    return;
+  }
+  // Axes from `axis` on form one contiguous block in both arrays: those after it are unpadded.
+  let axis = rank - 1;
+  while (axis > 0 && pads[axis] === 0 && pads[axis + rank] === 0) axis--;
+  const len = sizeOf(inShape.slice(axis));
+  const inner = sizeOf(inShape.slice(axis + 1));
+  const os = stridesOf(outShape);
+  const rows = len === 0 ? 0 : sizeOf(inShape) / len;
+  const idx = new Array<number>(axis).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let dst = pads[axis]! * inner;
+    for (let k = 0; k < axis; k++) dst += (idx[k]! + pads[k]!) * os[k]!;
+    fn(r * len, dst, len);
+    for (let k = axis - 1; k >= 0; k--) {
+      if (++idx[k]! < inShape[k]!) break;
+      idx[k] = 0;
+    }
   }
 }
 
@@ -104,56 +165,29 @@ function batchNormForward(node: BatchNormNode, x: Tensor, ctx: ForwardContext): 
   const c = node.scale.data.length;
   const n = x.shape[0]!;
   const inner = sizeOf(x.shape.slice(2));
+  const dims = { n, c, inner };
   const count = n * inner;
-  const mean = new Float64Array(c), invStd = new Float64Array(c);
+  const invStd = new Float64Array(c);
   const batchStats = ctx.training;
+  let mean: Float64Array;
   if (batchStats) {
-    const sq = new Float64Array(c);
-    for (let b = 0; b < n; b++) {
-      for (let ch = 0; ch < c; ch++) {
-        const o = (b * c + ch) * inner;
-        let s = 0;
-        for (let k = o; k < o + inner; k++) s += x.data[k]!;
-        mean[ch]! += s;
-      }
-    }
-    for (let ch = 0; ch < c; ch++) mean[ch]! /= count;
-    for (let b = 0; b < n; b++) {
-      for (let ch = 0; ch < c; ch++) {
-        const o = (b * c + ch) * inner, m = mean[ch]!;
-        let s = 0;
-        for (let k = o; k < o + inner; k++) s += (x.data[k]! - m) ** 2;
-        sq[ch]! += s;
-      }
-    }
+    const moments = channelMoments(x.data, dims);
+    mean = moments.mean;
     const m = ctx.bnMomentum;
     for (let ch = 0; ch < c; ch++) {
-      const variance = sq[ch]! / count;
+      const variance = moments.variance[ch]!;
       invStd[ch] = 1 / Math.sqrt(variance + node.epsilon);
       // Running variance is the unbiased estimate (PyTorch), the normalisation uses the biased one.
-      const unbiased = count > 1 ? sq[ch]! / (count - 1) : variance;
+      const unbiased = count > 1 ? (variance * count) / (count - 1) : variance;
       node.mean.data[ch] = (1 - m) * node.mean.data[ch]! + m * mean[ch]!;
       node.variance.data[ch] = (1 - m) * node.variance.data[ch]! + m * unbiased;
     }
   } else {
-    for (let ch = 0; ch < c; ch++) {
-      mean[ch] = node.mean.data[ch]!;
-      invStd[ch] = 1 / Math.sqrt(node.variance.data[ch]! + node.epsilon);
-    }
+    mean = Float64Array.from(node.mean.data);
+    for (let ch = 0; ch < c; ch++) invStd[ch] = 1 / Math.sqrt(node.variance.data[ch]! + node.epsilon);
   }
-  const xhat = new Float32Array(x.data.length);
-  const out = new Float32Array(x.data.length);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const o = (b * c + ch) * inner, m = mean[ch]!, is = invStd[ch]!, g = node.scale.data[ch]!, be = node.bias.data[ch]!;
-      for (let k = o; k < o + inner; k++) {
-        const h = (x.data[k]! - m) * is;
-        xhat[k] = h;
-        out[k] = h * g + be;
-      }
-    }
-  }
-  return { out: { shape: [...x.shape], data: out }, saved: { kind: "bn", xhat, invStd, batchStats } };
+  const out = batchNormApply(x.data, dims, mean, invStd, node.scale.data, node.bias.data);
+  return { out: { shape: [...x.shape], data: out }, saved: { kind: "bn", mean, invStd, batchStats } };
 }
 
 function maxPoolForward(node: MaxPoolNode, x: Tensor): { out: Tensor; saved: Saved } {
@@ -185,12 +219,9 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
     case "Dense":
       return denseBackward(node.weight, node.bias !== null, x, dy, need0);
     case "BatchNorm":
-      return batchNormBackward(node, x, saved, dy);
-    case "Relu": {
-      const g = new Float32Array(dy.length);
-      for (let i = 0; i < g.length; i++) g[i] = x.data[i]! > 0 ? dy[i]! : 0;
-      return pass(g);
-    }
+      return batchNormBackward(node, x, saved, dy, need0);
+    case "Relu":
+      return pass(reluBackwardFloat(x.data, dy));
     case "Relu6":
     case "Clip": {
       const lo = node.op === "Clip" ? node.min : 0, hi = node.op === "Clip" ? node.max : 6;
@@ -259,6 +290,11 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
     case "Pad": {
       if (node.mode !== "constant") throw new AxnnError(`training through ${node.mode}-mode Pad is not supported`, { field: `node "${node.name}"` });
       // The gradient is the output gradient cropped back to the input's extent.
+      if (node.pads.every((p) => p >= 0)) {
+        const g = new Float32Array(x.data.length);
+        forEachPaddedRow(x.shape, out.shape, node.pads, (src, dst, len) => g.set(dy.subarray(dst, dst + len), src));
+        return pass(g);
+      }
       const rank = x.shape.length;
       const os = stridesOf(out.shape);
       const g = new Float32Array(x.data.length);
@@ -426,41 +462,11 @@ function denseBackward(weight: Tensor, hasBias: boolean, x: Tensor, dy: Float32A
   return { inputs: [g.dInput], weight: g.dWeights!, bias: g.dBias ?? undefined };
 }
 
-function batchNormBackward(node: BatchNormNode, x: Tensor, saved: Saved, dy: Float32Array): NodeGrads {
+function batchNormBackward(node: BatchNormNode, x: Tensor, saved: Saved, dy: Float32Array, needX: boolean): NodeGrads {
   if (saved.kind !== "bn") throw new Error("BatchNorm backward without its forward record");
-  const c = node.scale.data.length;
-  const n = x.shape[0]!;
-  const inner = sizeOf(x.shape.slice(2));
-  const count = n * inner;
-  const dBeta = new Float64Array(c), dGamma = new Float64Array(c);
-  const { xhat, invStd } = saved;
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const o = (b * c + ch) * inner;
-      let sb = 0, sg = 0;
-      for (let k = o; k < o + inner; k++) {
-        sb += dy[k]!;
-        sg += dy[k]! * xhat[k]!;
-      }
-      dBeta[ch]! += sb;
-      dGamma[ch]! += sg;
-    }
-  }
-  const dx = new Float32Array(x.data.length);
-  for (let b = 0; b < n; b++) {
-    for (let ch = 0; ch < c; ch++) {
-      const o = (b * c + ch) * inner;
-      const k1 = node.scale.data[ch]! * invStd[ch]!;
-      if (saved.batchStats) {
-        // The batch mean and variance depend on x too: dx = g/std (dy - mean(dy) - xhat mean(dy xhat)).
-        const mb = dBeta[ch]! / count, mg = dGamma[ch]! / count;
-        for (let k = o; k < o + inner; k++) dx[k] = k1 * (dy[k]! - mb - xhat[k]! * mg);
-      } else {
-        for (let k = o; k < o + inner; k++) dx[k] = k1 * dy[k]!;
-      }
-    }
-  }
-  return { inputs: [dx], scale: Float32Array.from(dGamma), bias: Float32Array.from(dBeta) };
+  const n = x.shape[0]!, c = node.scale.data.length;
+  const g = batchNormBackwardKernel(x.data, dy, { n, c, inner: sizeOf(x.shape.slice(2)) }, saved.mean, saved.invStd, node.scale.data, { batchStats: saved.batchStats, needInput: needX });
+  return { inputs: [g.dInput], scale: g.dScale, bias: g.dBias };
 }
 
 function avgPoolBackward(node: AvgPoolNode, x: Tensor, dy: Float32Array): Float32Array {
