@@ -19,6 +19,7 @@
 #include "conv_backward.h"
 #include "conv_forward_gemm.h"
 #include "elementwise.h"
+#include "qat_quantize.h"
 #include "conv_geometry.h"
 #include "conv_phases.h"
 #include "gemm.h"
@@ -528,6 +529,49 @@ Napi::Value AddFloat(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// fakeQuantize(x f32, params f64[4] = [scale, zeroPoint, qmin, qmax], codes u8, fake f32, mask u8)
+Napi::Value FakeQuantize(const Napi::CallbackInfo& info) {
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  const int64_t n = int64_t(x.ElementLength());
+  auto p = bnArray<Napi::Float64Array>(info, 1, 4, "params");
+  const double scale = p[0];
+  const int zeroPoint = int(p[1]), qmin = int(p[2]), qmax = int(p[3]);
+  if (!(scale > 0) || qmin > qmax || qmin < -128 || qmax > 255 || zeroPoint < qmin || zeroPoint > qmax) {
+    throw Napi::RangeError::New(info.Env(), "params must be [scale > 0, zeroPoint in [qmin, qmax], qmin <= qmax within -128..255]");
+  }
+  auto codes = bnArray<Napi::Uint8Array>(info, 2, n, "codes");
+  auto fake = bnArray<Napi::Float32Array>(info, 3, n, "fake");
+  auto mask = bnArray<Napi::Uint8Array>(info, 4, n, "mask");
+  fakeQuantize(x.Data(), n, scale, zeroPoint, qmin, qmax, codes.Data(), fake.Data(), mask.Data());
+  return info.Env().Undefined();
+}
+
+// minMaxFloat(x f32, out f64[2] = [least, greatest])
+Napi::Value MinMaxFloat(const Napi::CallbackInfo& info) {
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto out = bnArray<Napi::Float64Array>(info, 1, 2, "out");
+  minMaxFloat(x.Data(), int64_t(x.ElementLength()), out.Data(), out.Data() + 1);
+  return info.Env().Undefined();
+}
+
+// dequantizeAcc(acc i32, dims i32[4] = [batch, M, inner, groups], constant f64[M], scale f64[M], bias f64[M], zw i32[M], sums i32 | null, hi, out f32)
+Napi::Value DequantizeAcc(const Napi::CallbackInfo& info) {
+  auto dims = bnArray<Napi::Int32Array>(info, 1, 4, "dims");
+  const int64_t batch = dims[0], M = dims[1], inner = dims[2], groups = dims[3];
+  if (batch < 0 || M < 1 || inner < 0 || groups < 1 || M % groups != 0) throw Napi::RangeError::New(info.Env(), "dims must be [batch, M, inner, groups] with groups dividing M");
+  auto acc = bnArray<Napi::Int32Array>(info, 0, batch * M * inner, "acc");
+  auto constant = bnArray<Napi::Float64Array>(info, 2, M, "constant");
+  auto scale = bnArray<Napi::Float64Array>(info, 3, M, "scale");
+  auto bias = bnArray<Napi::Float64Array>(info, 4, M, "bias");
+  auto zw = bnArray<Napi::Int32Array>(info, 5, M, "zw");
+  const int32_t* sums = nullptr;
+  if (!info[6].IsNull() && !info[6].IsUndefined()) sums = bnArray<Napi::Int32Array>(info, 6, batch * groups * inner, "sums").Data();
+  const double hi = info[7].As<Napi::Number>().DoubleValue();
+  auto out = bnArray<Napi::Float32Array>(info, 8, batch * M * inner, "out");
+  dequantizeAcc(acc.Data(), batch, M, inner, groups, constant.Data(), scale.Data(), bias.Data(), zw.Data(), sums, hi, out.Data());
+  return info.Env().Undefined();
+}
+
 // reluBackwardFloat(x f32, dy f32, dx f32)
 Napi::Value ReluBackwardFloat(const Napi::CallbackInfo& info) {
   auto x = typedArg<Napi::Float32Array>(info, 0, "input");
@@ -620,6 +664,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("batchNormBackward", Napi::Function::New(env, BatchNormBackward));
   exports.Set("reluFloat", Napi::Function::New(env, ReluFloat));
   exports.Set("addFloat", Napi::Function::New(env, AddFloat));
+  exports.Set("fakeQuantize", Napi::Function::New(env, FakeQuantize));
+  exports.Set("minMaxFloat", Napi::Function::New(env, MinMaxFloat));
+  exports.Set("dequantizeAcc", Napi::Function::New(env, DequantizeAcc));
   exports.Set("reluBackwardFloat", Napi::Function::New(env, ReluBackwardFloat));
   exports.Set("conv2dBackwardFloat", Napi::Function::New(env, Conv2dBackwardFloat));
   exports.Set("denseBackwardFloat", Napi::Function::New(env, DenseBackwardFloat));

@@ -236,3 +236,84 @@ export function addReference(a: Float32Array, b: Float32Array): Float32Array {
   for (let i = 0; i < a.length; i++) out[i] = a[i]! + b[i]!;
   return out;
 }
+
+/**
+ * QAT's quantization of a layer's input (scale, zeroPoint, qmin, qmax as src/quant QuantParams), in
+ * one pass: q = clamp(roundHalfAway(x / scale) + zeroPoint, qmin, qmax), its 8-bit code, the
+ * fake-quantized value float32(scale * (q - zeroPoint)), and 0 in mask where the clamp changed the
+ * value, 1 elsewhere. (The arithmetic of quantizeValue and quantizeToCodes.)
+ */
+export function fakeQuantizeReference(
+  x: Float32Array, scale: number, zeroPoint: number, qmin: number, qmax: number,
+  codes: Uint8Array, fake: Float32Array, mask: Uint8Array,
+): void {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]! / scale;
+    // trunc(v -+ 0.5) is roundHalfAway(v): for v < 0, trunc(v - 0.5) = -floor(0.5 - v).
+    const r = Math.trunc(v < 0 ? v - 0.5 : v + 0.5) + zeroPoint;
+    const q = r < qmin ? qmin : r > qmax ? qmax : r;
+    codes[i] = q & 0xff;
+    fake[i] = scale * (q - zeroPoint);
+    mask[i] = r === q ? 1 : 0;
+  }
+}
+
+/** The least and greatest element, NaN skipped (+Infinity and -Infinity when there is none). */
+export function minMaxReference(x: Float32Array): [number, number] {
+  let lo = Infinity, hi = -Infinity;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i]!;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
+}
+
+/**
+ * The integer layers' dequantization (src/quant integerLayer): per image n, output channel m of M and
+ * position k of inner, y = float32((acc + constant[m] - zw[m] * sums[n, group of m, k]) * scale[m] + bias[m])
+ * (the sums term only with sums and zw[m] != 0), clamped to [0, hi] when hi >= 0 (a fused ReLU or
+ * ReLU6; NaN gives 0). out may be acc's own buffer: each element is read before it is written.
+ */
+export function dequantizeAccReference(
+  acc: Int32Array, batch: number, M: number, inner: number, groups: number,
+  constant: Float64Array, scale: Float64Array, bias: Float64Array, zw: Int32Array, sums: Int32Array | null, hi: number, out: Float32Array,
+): void {
+  const perGroup = M / groups;
+  for (let n = 0; n < batch; n++) {
+    for (let m = 0; m < M; m++) {
+      const base = (n * M + m) * inner;
+      const sumBase = (n * groups + Math.floor(m / perGroup)) * inner;
+      if (sums !== null && zw[m] !== 0) dequantizePlaneWithSums(acc, out, base, inner, constant[m]!, scale[m]!, bias[m]!, zw[m]!, sums, sumBase, hi);
+      else dequantizePlane(acc, out, base, inner, constant[m]!, scale[m]!, bias[m]!, hi);
+    }
+  }
+}
+
+// Small monomorphic loops that compile to tight code. With a clamp the float32 value (Math.fround)
+// is clamped, exactly as a separate ReLU would.
+function dequantizePlane(acc: Int32Array, y: Float32Array, base: number, inner: number, constant: number, scale: number, b: number, hi: number): void {
+  if (hi < 0) {
+    for (let k = base; k < base + inner; k++) y[k] = (acc[k]! + constant) * scale + b;
+    return;
+  }
+  for (let k = base; k < base + inner; k++) {
+    const v = Math.fround((acc[k]! + constant) * scale + b);
+    y[k] = v > 0 ? (v < hi ? v : hi) : 0;
+  }
+}
+
+function dequantizePlaneWithSums(
+  acc: Int32Array, y: Float32Array, base: number, inner: number, constant: number, scale: number, b: number,
+  zw: number, sums: Int32Array, sumBase: number, hi: number,
+): void {
+  const shift = sumBase - base;
+  if (hi < 0) {
+    for (let k = base; k < base + inner; k++) y[k] = (acc[k]! + constant - zw * sums[k + shift]!) * scale + b;
+    return;
+  }
+  for (let k = base; k < base + inner; k++) {
+    const v = Math.fround((acc[k]! + constant - zw * sums[k + shift]!) * scale + b);
+    y[k] = v > 0 ? (v < hi ? v : hi) : 0;
+  }
+}

@@ -5,10 +5,10 @@ import { runModel, type RunOptions } from "../nn/run.js";
 import { evalNode } from "../nn/ops.js";
 import { windowGeometry } from "../nn/shapes.js";
 import { sizeOf, type Tensor } from "../nn/tensor.js";
-import { conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut } from "../kernels/index.js";
+import { conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut, dequantizeAcc } from "../kernels/index.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
 import { ActivationStats, calibrateActivation, MSE_FACTORS, type CalibrationOptions } from "./calibrate.js";
-import { integerRange, paramsFromRange, quantizationMse, quantizeToCodes, quantizeValue, type QuantParams, type QuantScheme } from "./params.js";
+import { integerRange, paramsFromRange, quantizationMse, quantizeToCodes, type QuantParams, type QuantScheme } from "./params.js";
 
 /**
  * The quantized engine (arithmetic: docs/quantization.md). A float model with BatchNorm folded runs
@@ -80,7 +80,11 @@ export function checkMultiplierFits(m: Multiplier, scheme: QuantScheme, field = 
  * Weight quantization: ranges are min/max of the tensor or of each output channel (axis 0),
  * widened to contain 0; symmetric weights use the restricted range [-(2^(b-1)-1), 2^(b-1)-1].
  */
-export function quantizeWeights(weight: Tensor, scheme: QuantScheme, bits: number, perChannel: boolean, method: "minmax" | "mse" = "minmax"): QuantizedWeights {
+export function quantizeWeights(
+  weight: Tensor, scheme: QuantScheme, bits: number, perChannel: boolean, method: "minmax" | "mse" = "minmax",
+  /** When given: set to 0 where a weight was clamped to the integer range, 1 elsewhere (QAT's straight-through mask). */
+  clipMask?: Uint8Array,
+): QuantizedWeights {
   const channels = weight.shape[0]!;
   const per = sizeOf(weight.shape.slice(1));
   const w = weight.data;
@@ -112,18 +116,39 @@ export function quantizeWeights(weight: Tensor, scheme: QuantScheme, bits: numbe
   const whole = perChannel ? undefined : paramsOf(0, w.length);
   const params = Array.from({ length: channels }, (_v, m) => whole ?? paramsOf(m * per, (m + 1) * per));
   const values = new Int32Array(w.length);
+  const codes = new Uint8Array(w.length), codes8 = new Uint8Array(w.length);
   const channelSums = new Float64Array(channels);
-  for (let m = 0; m < channels; m++) {
-    const p = params[m]!;
-    let s = 0;
-    for (let i = m * per; i < (m + 1) * per; i++) {
-      values[i] = quantizeValue(w[i]!, p);
-      s += values[i]!;
-    }
-    channelSums[m] = s;
-  }
   const mask = (1 << bits) - 1;
-  return { bits, scheme, params, values, codes: Uint8Array.from(values, (v) => v & mask), codes8: Uint8Array.from(values, (v) => v & 0xff), channelSums };
+  for (let m = 0; m < channels; m++) {
+    channelSums[m] = quantizeChannel(w, params[m]!, m * per, (m + 1) * per, mask, values, codes, codes8, clipMask);
+  }
+  return { bits, scheme, params, values, codes, codes8, channelSums };
+}
+
+/**
+ * quantizeValue of w[from..to) into values, its `mask`-wide and 8-bit patterns into codes and
+ * codes8, and (when given) 0 into clipMask where the value was clamped, 1 elsewhere; returns the
+ * sum of the integers. (QAT quantizes every layer's weights every step: one tight pass, the same
+ * arithmetic as quantizeValue.)
+ */
+function quantizeChannel(
+  w: Float32Array, p: QuantParams, from: number, to: number, mask: number,
+  values: Int32Array, codes: Uint8Array, codes8: Uint8Array, clipMask: Uint8Array | undefined,
+): number {
+  const { scale, zeroPoint, qmin, qmax } = p;
+  let s = 0;
+  for (let i = from; i < to; i++) {
+    const v = w[i]! / scale;
+    // trunc(v -+ 0.5) is roundHalfAway(v): for v < 0, trunc(v - 0.5) = -floor(0.5 - v).
+    const r = Math.trunc(v < 0 ? v - 0.5 : v + 0.5) + zeroPoint;
+    const q = r < qmin ? qmin : r > qmax ? qmax : r;
+    values[i] = q;
+    codes[i] = q & mask;
+    codes8[i] = q & 0xff;
+    if (clipMask) clipMask[i] = r === q ? 1 : 0;
+    s += q;
+  }
+  return s;
 }
 
 // ---- one layer ----
@@ -181,11 +206,13 @@ export function integerLayer(
   layer: QuantizedLayer, w: QuantizedWeights, x: Tensor, arith: { kind: "exact" } | { kind: "lut"; multiplier: Multiplier },
   /** A following ReLU (Infinity) or ReLU6 (6) applied to the float32 outputs, when fused. */
   clampMax?: number,
+  /** The input's codes when the caller has them already (quantizeToCodes of x with layer.input: QAT computes them with its masks). */
+  inputCodes?: Uint8Array,
 ): Tensor {
   const node = layer.node;
   const signed = w.scheme === "sym";
   const za = layer.input.zeroPoint;
-  const codes = quantizeToCodes(x.data, layer.input);
+  const codes = inputCodes ?? quantizeToCodes(x.data, layer.input);
   const M = node.weight.shape[0]!;
   const K = sizeOf(node.weight.shape.slice(1));
   let acc: Int32Array, outShape: number[], inner: number, groups: number;
@@ -214,31 +241,80 @@ export function integerLayer(
     outShape = r.shape;
     inner = r.shape[2]! * r.shape[3]!;
     groups = node.groups;
-    if (needActSums) {
-      const ones = new Uint8Array(groups * K).fill(1);
-      actSums = conv2dExact(codes, x.shape, ones, [groups, ...node.weight.shape.slice(1)], false, options).data;
-    }
+    if (needActSums) actSums = windowCodeSums(codes, x.shape, node, options.padding, options.padCode, outShape[2]!, outShape[3]!);
   }
   // The accumulators are ours (fresh from the kernel): dequantize in place, each element read before it is written.
   const y = new Float32Array(acc.buffer, acc.byteOffset, acc.length);
   const bias = node.bias?.data;
-  const perGroup = M / groups;
-  const batch = acc.length / (M * inner);
-  for (let n = 0; n < batch; n++) {
-    for (let m = 0; m < M; m++) {
-      const p = w.params[m]!;
-      const scale = layer.input.scale * p.scale;
-      const zw = p.zeroPoint;
-      // Terms constant over positions: - za * sum(w) + K * za * zw.
-      const constant = signed ? 0 : -za * w.channelSums[m]! + K * za * zw;
-      const b = bias ? bias[m]! : 0;
-      const base = (n * M + m) * inner;
-      const sumBase = (n * groups + Math.floor(m / perGroup)) * inner;
-      if (actSums !== undefined && zw !== 0) dequantizeWithSums(acc, y, base, inner, constant, scale, b, zw, actSums, sumBase, clampMax ?? NO_CLAMP);
-      else dequantize(acc, y, base, inner, constant, scale, b, clampMax ?? NO_CLAMP);
+  const channels = { constant: new Float64Array(M), scale: new Float64Array(M), bias: new Float64Array(M), zw: new Int32Array(M) };
+  for (let m = 0; m < M; m++) {
+    const p = w.params[m]!;
+    channels.scale[m] = layer.input.scale * p.scale;
+    channels.zw[m] = p.zeroPoint;
+    // Terms constant over positions: - za * sum(w) + K * za * zw.
+    channels.constant[m] = signed ? 0 : -za * w.channelSums[m]! + K * za * p.zeroPoint;
+    channels.bias[m] = bias ? bias[m]! : 0;
+  }
+  dequantizeAcc(acc, { batch: acc.length / (M * inner), channels: M, inner, groups }, channels, actSums ?? null, clampMax, y);
+  return { shape: outShape, data: y };
+}
+
+/**
+ * The sum of the activation codes under every window of a convolution, per image, group and output
+ * position ([batch, groups, outH, outW]), padded positions counting padCode: the convolution of the
+ * codes with all-ones weights (one output per group). Computed as exact integer sums: the group's
+ * channels summed per pixel into a padded plane, then the separable box sum (along rows, then
+ * along columns): kh + kw additions per output instead of channels * kh * kw.
+ */
+export function windowCodeSums(
+  codes: Uint8Array, xShape: readonly number[], node: ConvNode, pads: readonly [number, number, number, number], padCode: number, outH: number, outW: number,
+): Int32Array {
+  const [n, c, h, w] = xShape as [number, number, number, number];
+  const [, cg, kh, kw] = node.weight.shape as [number, number, number, number];
+  const groups = node.groups;
+  const [sh, sw] = node.strides, [dh, dw] = node.dilations;
+  const [pt, pl, pb, pr] = pads;
+  const ph = h + pt + pb, pw = w + pl + pr;
+  const padded = new Int32Array(ph * pw);
+  const rows = new Int32Array(ph * outW);
+  const out = new Int32Array(n * groups * outH * outW);
+  for (let b = 0; b < n; b++) {
+    for (let g = 0; g < groups; g++) {
+      padded.fill(cg * padCode);
+      for (let y = 0; y < h; y++) padded.fill(0, (y + pt) * pw + pl, (y + pt) * pw + pl + w);
+      for (let ic = 0; ic < cg; ic++) {
+        const plane = (b * c + g * cg + ic) * h * w;
+        for (let y = 0; y < h; y++) addCodes(codes, plane + y * w, padded, (y + pt) * pw + pl, w);
+      }
+      for (let y = 0; y < ph; y++) boxRow(padded, y * pw, rows, y * outW, outW, sw, kw, dw);
+      boxColumns(rows, out, (b * groups + g) * outH * outW, outH, outW, sh, kh, dh);
     }
   }
-  return { shape: outShape, data: y };
+  return out;
+}
+
+function addCodes(codes: Uint8Array, from: number, sums: Int32Array, to: number, count: number): void {
+  for (let k = 0; k < count; k++) sums[to + k] = sums[to + k]! + codes[from + k]!;
+}
+
+/** rows[to + x] = sum over j < kw of padded[from + x * stride + j * dilation]. */
+function boxRow(padded: Int32Array, from: number, rows: Int32Array, to: number, outW: number, stride: number, kw: number, dilation: number): void {
+  for (let x = 0; x < outW; x++) {
+    let s = 0;
+    for (let j = 0, i = from + x * stride; j < kw; j++, i += dilation) s += padded[i]!;
+    rows[to + x] = s;
+  }
+}
+
+/** out[to + y * outW + x] = sum over i < kh of rows[(y * stride + i * dilation) * outW + x]. */
+function boxColumns(rows: Int32Array, out: Int32Array, to: number, outH: number, outW: number, stride: number, kh: number, dilation: number): void {
+  for (let y = 0; y < outH; y++) {
+    const o = to + y * outW;
+    for (let i = 0; i < kh; i++) {
+      const r = (y * stride + i * dilation) * outW;
+      for (let x = 0; x < outW; x++) out[o + x] = out[o + x]! + rows[r + x]!;
+    }
+  }
 }
 
 /**
@@ -272,36 +348,6 @@ function fastElementwise(node: Node, ins: readonly Tensor[], clampMax?: number):
     return [sum];
   }
   return undefined;
-}
-
-// The dequantization loops, small and monomorphic so that they compile to tight code. With a fused
-// activation the float32 value (Math.fround) is clamped, exactly as the separate op would.
-const NO_CLAMP = -1;
-
-function dequantize(acc: Int32Array, y: Float32Array, base: number, inner: number, constant: number, scale: number, b: number, hi: number): void {
-  if (hi === NO_CLAMP) {
-    for (let k = base; k < base + inner; k++) y[k] = (acc[k]! + constant) * scale + b;
-    return;
-  }
-  for (let k = base; k < base + inner; k++) {
-    const v = Math.fround((acc[k]! + constant) * scale + b);
-    y[k] = v > 0 ? (v < hi ? v : hi) : 0;
-  }
-}
-
-function dequantizeWithSums(
-  acc: Int32Array, y: Float32Array, base: number, inner: number, constant: number, scale: number, b: number,
-  zw: number, sums: Int32Array, sumBase: number, hi: number,
-): void {
-  const shift = sumBase - base;
-  if (hi === NO_CLAMP) {
-    for (let k = base; k < base + inner; k++) y[k] = (acc[k]! + constant - zw * sums[k + shift]!) * scale + b;
-    return;
-  }
-  for (let k = base; k < base + inner; k++) {
-    const v = Math.fround((acc[k]! + constant - zw * sums[k + shift]!) * scale + b);
-    y[k] = v > 0 ? (v < hi ? v : hi) : 0;
-  }
 }
 
 // ---- the model ----

@@ -13,8 +13,9 @@ import { windowGeometry } from "../nn/shapes.js";
 import type { Tensor } from "../nn/tensor.js";
 import { encodeOperand, lutHash, tableIndex, tableSize, type Multiplier } from "../multipliers/multiplier.js";
 import { checkMultiplierFits, integerLayer, quantizeModel, quantizeWeights, type QuantConfig } from "../quant/model.js";
-import { integerRange, paramsFromRange, quantizeValue, roundHalfAway, type QuantParams, type QuantScheme } from "../quant/params.js";
+import { integerRange, paramsFromRange, quantizeValue, type QuantParams, type QuantScheme } from "../quant/params.js";
 import { AxnnError } from "../util/errors.js";
+import { fakeQuantizeFloat, minMaxFloat } from "../kernels/index.js";
 import { backwardNode, type NodeGrads, type Saved } from "./backward.js";
 import type { Param } from "./tape.js";
 
@@ -141,10 +142,18 @@ function foldFactors(bn: BatchNormNode): Float64Array {
   return k;
 }
 
-/** Whether quantizing v with p clamps it (its rounded code falls outside [qmin, qmax]): STE passes no gradient there. */
-function clipped(v: number, p: QuantParams): boolean {
-  const q = roundHalfAway(v / p.scale) + p.zeroPoint;
-  return q < p.qmin || q > p.qmax;
+/**
+ * The input of a QAT layer quantized with p, in one pass: its 8-bit codes (quantizeToCodes, what the
+ * integer engine multiplies), the fake-quantized values scale * (q - zeroPoint) (STE's input) and
+ * the mask, 0 where quantizing clamped the value (STE passes no gradient there), 1 elsewhere.
+ */
+export function fakeQuantize(x: Float32Array, p: QuantParams): { codes: Uint8Array; fake: Float32Array; mask: Uint8Array } {
+  return fakeQuantizeFloat(x, p);
+}
+
+/** out[i] = scale * (values[i] - zeroPoint) * by over [from, to). */
+function dequantizeChannel(values: Int32Array, out: Float32Array, from: number, to: number, scale: number, zeroPoint: number, by: number): void {
+  for (let i = from; i < to; i++) out[i] = scale * (values[i]! - zeroPoint) * by;
 }
 
 /**
@@ -174,28 +183,20 @@ export function qatForward(node: ApproximableNode, x: Tensor, layer: QatLayer): 
     weight = { shape: node.weight.shape, data: wf };
   }
   const runNode = k ? { ...node, weight, bias: null } : node;
-  const w = quantizeWeights(weight, layer.scheme, bits, layer.perChannel, layer.weightCalibration ?? "minmax");
-  const out = integerLayer({ name: node.name, node: runNode, input: layer.input }, w, x, layer.arithmetic);
+  const wMask = new Uint8Array(node.weight.data.length);
+  const w = quantizeWeights(weight, layer.scheme, bits, layer.perChannel, layer.weightCalibration ?? "minmax", wMask);
+  const p = layer.input;
+  // One pass gives the codes the integer layer multiplies, STE's fake-quantized input and its mask.
+  const { codes, fake: xq, mask: xMask } = fakeQuantize(x.data, p);
+  const out = integerLayer({ name: node.name, node: runNode, input: p }, w, x, layer.arithmetic, undefined, codes);
   if (k) unfold(out, k, node.bias?.data);
 
-  const p = layer.input;
-  const xq = new Float32Array(x.data.length);
-  const xMask = new Uint8Array(x.data.length);
-  for (let i = 0; i < xq.length; i++) {
-    const v = x.data[i]!;
-    xq[i] = p.scale * (quantizeValue(v, p) - p.zeroPoint);
-    xMask[i] = clipped(v, p) ? 0 : 1;
-  }
   // STE's weight: the fake-quantized (folded) weight with the fold divided out, as the forward divides.
   const wq = new Float32Array(node.weight.data.length);
-  const wMask = new Uint8Array(wq.length);
   for (let m = 0; m < channels; m++) {
     const wp = w.params[m]!;
     const unfoldBy = k ? (k[m] === 0 ? 0 : 1 / k[m]!) : 1;
-    for (let i = m * per; i < (m + 1) * per; i++) {
-      wq[i] = wp.scale * (w.values[i]! - wp.zeroPoint) * unfoldBy;
-      wMask[i] = clipped(weight.data[i]!, wp) ? 0 : 1;
-    }
+    dequantizeChannel(w.values, wq, m * per, (m + 1) * per, wp.scale, wp.zeroPoint, unfoldBy);
   }
   const saved: Saved = { kind: "qat", input: { shape: [...x.shape], data: xq }, weight: { shape: [...node.weight.shape], data: wq }, inputMask: xMask, weightMask: wMask };
   if (layer.gradient === "table" && layer.arithmetic.kind === "lut") {
@@ -226,12 +227,7 @@ export function qatForward(node: ApproximableNode, x: Tensor, layer: QatLayer): 
 
 /** Folds this batch's min and max into the layer's tracked range and sets its input parameters from it (as minmax calibration would from that range). */
 function trackRange(layer: QatLayer, data: Float32Array): void {
-  let lo = Infinity, hi = -Infinity;
-  for (let i = 0; i < data.length; i++) {
-    const v = data[i]!;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
+  const [lo, hi] = minMaxFloat(data);
   if (!(lo <= hi) || !Number.isFinite(lo) || !Number.isFinite(hi)) throw new AxnnError("a layer's input holds no finite values to track; lower the learning rate", { field: "--lr" });
   const t = layer.tracked!;
   const m = layer.rangeMomentum ?? RANGE_MOMENTUM;
@@ -280,11 +276,15 @@ function unfold(out: Tensor, k: Float64Array, bias: Float32Array | undefined): v
   const channels = k.length;
   const inner = out.data.length / (out.shape[0]! * channels);
   const y = out.data;
-  for (let i = 0; i < y.length; i++) {
-    const c = Math.floor(i / inner) % channels;
+  for (let base = 0, c = 0; base < y.length; base += inner, c = (c + 1) % channels) {
     const b = bias ? bias[c]! : 0;
-    y[i] = k[c] === 0 ? b : y[i]! / k[c]! + b;
+    if (k[c] === 0) y.fill(b, base, base + inner);
+    else unfoldPlane(y, base, base + inner, k[c]!, b);
   }
+}
+
+function unfoldPlane(y: Float32Array, from: number, to: number, k: number, b: number): void {
+  for (let i = from; i < to; i++) y[i] = y[i]! / k + b;
 }
 
 /** Per multiplier: the table's finite differences along the activation and along the weight, indexed as the table. */

@@ -7,6 +7,7 @@ import { AxnnError } from "../util/errors.js";
 import { backwardNode, forwardNode, type Saved } from "./backward.js";
 import { qatForward, type QatLayer } from "./qat.js";
 import { isApproximable } from "../nn/graph.js";
+import { addFloat } from "../kernels/index.js";
 
 /** A trainable tensor: its data is the node's own tensor (updated in place), grad is accumulated by backward. */
 export interface Param {
@@ -158,9 +159,7 @@ export function backwardTape(tape: Tape, seeds: Map<string, Float32Array>, param
       return;
     }
     // The first gradient may be shared with another value (pass-through ops): sum into a copy.
-    const sum = new Float32Array(have.length);
-    for (let i = 0; i < sum.length; i++) sum[i] = have[i]! + g[i]!;
-    grads.set(value, sum);
+    grads.set(value, addFloat(have, g));
   };
   const accumulate = (name: string, g: Float32Array | undefined): void => {
     if (!g) return;
