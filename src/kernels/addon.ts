@@ -1,0 +1,137 @@
+// The native addon (build/Release/axnn_native.node): loading it, and its run-time switches (ISA
+// level, GEMM backend, thread count). Without it, the kernels run the TypeScript reference
+// kernels, after one warning on stderr. Semantics: docs/kernels.md.
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+import { AxnnError } from "../util/errors.js";
+
+export type IsaLevel = "avx512" | "avx512bw" | "avx2" | "scalar";
+export type KernelBackend = "native-avx512" | "native-avx512bw" | "native-avx2" | "native-scalar" | "typescript";
+
+// ---- the addon ----
+
+export interface NativeAddon {
+  convLut(input: Uint8Array, weights: Uint8Array, geometry: Int32Array, padCode: number, rows: Int32Array, rows16: Uint16Array, planes: Uint8Array, planeCount: number, min: number, out: Int32Array): void;
+  convExact(input: Uint8Array, weights: Uint8Array, geometry: Int32Array, padCode: number, signed: boolean, out: Int32Array): void;
+  convFloat(input: Float32Array, weights: Float32Array, geometry: Int32Array, padValue: number, out: Float32Array): void;
+  denseLut(input: Uint8Array, weights: Uint8Array, dims: Int32Array, rows: Int32Array, rows16: Uint16Array, planes: Uint8Array, planeCount: number, min: number, out: Int32Array): void;
+  denseExact(input: Uint8Array, weights: Uint8Array, dims: Int32Array, signed: boolean, out: Int32Array): void;
+  denseFloat(input: Float32Array, weights: Float32Array, dims: Int32Array, out: Float32Array): void;
+  gemmFloat(a: Float32Array, b: Float32Array, c: Float32Array, dims: Int32Array, transA: boolean, transB: boolean, accumulate: boolean): void;
+  convFloatGemm(input: Float32Array, weights: Float32Array, geometry: Int32Array, out: Float32Array): void;
+  channelMoments(input: Float32Array, dims: Int32Array, mean: Float64Array, variance: Float64Array): void;
+  batchNormApply(input: Float32Array, dims: Int32Array, mean: Float64Array, invStd: Float64Array, scale: Float32Array, bias: Float32Array, out: Float32Array): void;
+  batchNormBackward(input: Float32Array, outputGrad: Float32Array, dims: Int32Array, mean: Float64Array, invStd: Float64Array, scale: Float32Array, batchStats: boolean, dInput: Float32Array | null, dScale: Float32Array, dBias: Float32Array): void;
+  reluFloat(input: Float32Array, out: Float32Array): void;
+  addFloat(a: Float32Array, b: Float32Array, out: Float32Array): void;
+  fakeQuantize(input: Float32Array, params: Float64Array, codes: Uint8Array, fake: Float32Array, mask: Uint8Array): void;
+  minMaxFloat(input: Float32Array, out: Float64Array): void;
+  dequantizeAcc(acc: Int32Array, dims: Int32Array, constant: Float64Array, scale: Float64Array, bias: Float64Array, zw: Int32Array, sums: Int32Array | null, hi: number, out: Float32Array): void;
+  reluBackwardFloat(input: Float32Array, outputGrad: Float32Array, dInput: Float32Array): void;
+  conv2dBackwardFloat(input: Float32Array, weights: Float32Array, outputGrad: Float32Array, geometry: Int32Array, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void;
+  denseBackwardFloat(input: Float32Array, weights: Float32Array, outputGrad: Float32Array, dims: Int32Array, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void;
+  gemmBackend(): "own" | "openblas";
+  setGemmBackend(backend: string): void;
+  openBlasStatus(): string;
+  isaLevels(): IsaLevel[];
+  getIsa(): IsaLevel;
+  setIsa(level: string): IsaLevel;
+  threads(): number;
+}
+
+const ADDON_URL = new URL("../../../build/Release/axnn_native.node", import.meta.url);
+let addonState: { addon: NativeAddon | null; error?: AxnnError } | undefined;
+
+function isIsaLevel(v: string): v is IsaLevel {
+  return v === "avx512" || v === "avx512bw" || v === "avx2" || v === "scalar";
+}
+
+/** The addon, loaded on first use; null when disabled (AXNN_NO_NATIVE=1) or not built. */
+export function native(): NativeAddon | null {
+  if (addonState) {
+    if (addonState.error) throw addonState.error;
+    return addonState.addon;
+  }
+  if (process.env.AXNN_NO_NATIVE === "1") {
+    addonState = { addon: null };
+    return null;
+  }
+  let addon: NativeAddon | null = null;
+  try {
+    addon = createRequire(import.meta.url)(fileURLToPath(ADDON_URL)) as NativeAddon;
+  } catch (e) {
+    process.stderr.write(`axnn: native kernels not available (${(e as Error).message.split("\n")[0]}); using the much slower TypeScript kernels. Build them with \`npm run build:native\` (needs a C++ compiler and Python).\n`);
+  }
+  addonState = { addon };
+  const forcedIsa = process.env.AXNN_ISA, forcedBlas = process.env.AXNN_BLAS;
+  if (addon && (forcedIsa || forcedBlas)) {
+    try {
+      if (forcedIsa) setKernelIsa(forcedIsa as IsaLevel);
+      if (forcedBlas) setGemmBackend(forcedBlas as "own" | "openblas");
+    } catch (e) {
+      // Every kernel call fails alike: a typo in AXNN_ISA or AXNN_BLAS must not silently run something else.
+      addonState.error = e as AxnnError;
+      throw e;
+    }
+  }
+  return addon;
+}
+
+/** Which implementation the kernels run on now. */
+export function kernelBackend(): KernelBackend {
+  const addon = native();
+  return addon ? (`native-${addon.getIsa()}` as KernelBackend) : "typescript";
+}
+
+/** ISA levels of the native kernels that this CPU runs (empty without the addon), most portable first. */
+export function availableIsaLevels(): IsaLevel[] {
+  return native()?.isaLevels() ?? [];
+}
+
+/**
+ * Forces the native kernels' ISA level (for tests and benchmarks; the default is the fastest
+ * available). The environment variable AXNN_ISA does the same when the addon loads.
+ */
+export function setKernelIsa(level: IsaLevel): void {
+  if (!isIsaLevel(level)) throw new AxnnError(`unknown ISA level "${level}"; expected avx512, avx512bw, avx2 or scalar`, { field: "AXNN_ISA" });
+  const addon = native();
+  if (!addon) throw new AxnnError(`cannot select ISA level ${level}: the native kernels are not loaded`, { field: "AXNN_ISA" });
+  const levels = addon.isaLevels();
+  if (!levels.includes(level)) throw new AxnnError(`ISA level ${level} is not available on this CPU (available: ${levels.join(", ")})`, { field: "AXNN_ISA" });
+  addon.setIsa(level);
+}
+
+/** Threads of the native kernels' pool (AXNN_THREADS, else one per hardware thread); 1 without the addon. */
+export function kernelThreads(): number {
+  return native()?.threads() ?? 1;
+}
+
+// ---- the GEMM of training ----
+
+/** Which GEMM the backward kernels run on: axnn's own, OpenBLAS's cblas_sgemm (loaded at run time), or the TypeScript reference. */
+export type GemmBackend = "own" | "openblas" | "typescript";
+
+/**
+ * The GEMM in use now. AXNN_BLAS=openblas|own selects one when the addon loads (an unknown value,
+ * or openblas where it cannot be loaded, fails every kernel call); the default is "own", which
+ * measured faster (docs/kernels.md).
+ */
+export function gemmBackend(): GemmBackend {
+  return native()?.gemmBackend() ?? "typescript";
+}
+
+/** Whether OpenBLAS (libopenblas.so.0, else libblas.so.3) can be loaded by the native kernels. */
+export function openBlasAvailable(): boolean {
+  const addon = native();
+  return addon !== null && addon.openBlasStatus() === "";
+}
+
+/** Selects the native GEMM (for tests and benchmarks); AxnnError when it cannot be used. */
+export function setGemmBackend(backend: "own" | "openblas"): void {
+  if (backend !== "own" && backend !== "openblas") throw new AxnnError(`unknown GEMM backend "${backend}"; expected own or openblas`, { field: "AXNN_BLAS" });
+  const addon = native();
+  if (!addon) throw new AxnnError(`cannot select GEMM backend ${backend}: the native kernels are not loaded`, { field: "AXNN_BLAS" });
+  const why = addon.openBlasStatus();
+  if (backend === "openblas" && why !== "") throw new AxnnError(`OpenBLAS is not available (${why}); install it (Debian: apt-get install libopenblas0-pthread)`, { field: "AXNN_BLAS" });
+  addon.setGemmBackend(backend);
+}
