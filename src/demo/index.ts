@@ -265,7 +265,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
           `(${a.eval_seconds.toFixed(1)} s for all). ` +
           (retrained.length
             ? `The ${retrained.length} that lost most against int8 (${retrained.map((r) => r.arithmetic).join(", ")}) were retrained with the multiplier in the loop ` +
-              `("axnn finetune": ${a.retrain_epochs} epoch of quantization-aware training on ${a.retrain_samples} images, SGD ${a.retrain_lr}; ${a.retrain_seconds.toFixed(1)} s).`
+              `("axnn finetune": ${a.retrain_epochs} epoch of quantization-aware training on ${a.retrain_samples} images, SGD ${a.retrain_lr}, tracked input ranges with momentum ${a.retrain_range_momentum}; ${a.retrain_seconds.toFixed(1)} s).`
             : "No design lost accuracy against int8, so none was retrained."),
       },
       { kind: "figure", svg: figures[0]!, caption: "Accuracy against the design's estimated power; retrained designs appear twice." },
