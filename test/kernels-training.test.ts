@@ -3,7 +3,6 @@
 // within bounds derived from float32 rounding (ReLU: bit for bit); and bit-identical results for
 // any thread count (training is deterministic for a seed).
 import { test } from "node:test";
-import { spawnSync } from "node:child_process";
 import assert from "node:assert/strict";
 import {
   addFloat, availableIsaLevels, batchNormApply, batchNormBackward, channelMoments, conv2dFloatGemm, convGeometry, reluBackwardFloat, reluFloat,
@@ -13,6 +12,7 @@ import {
   addReference, batchNormApplyReference, batchNormBackwardReference, channelMomentsReference, conv2dFloatReference, reluBackwardReference, reluReference,
 } from "../src/kernels/reference.js";
 import { AxnnError } from "../src/util/errors.js";
+import { digestsPerThreadCount } from "./thread-counts.js";
 
 const levels: IsaLevel[] = availableIsaLevels();
 const skip = levels.length === 0 && "native addon not built (npm run build:native)";
@@ -150,14 +150,7 @@ test("ReLU forward and backward, and Add, are bit-identical to the reference, ze
 });
 
 test("training forward kernels are bit-identical for 1, 2 and 3 threads", { skip }, () => {
-  const index = new URL("../src/kernels/index.js", import.meta.url).href;
-  const script = `
-    const k = await import(${JSON.stringify(index)});
-    const { createHash } = await import("node:crypto");
-    let s = 7;
-    const rand = (n) => Float32Array.from({ length: n }, () => { s = (s * 1103515245 + 12345) % 2147483648; return s / 1073741824 - 1; });
-    const h = createHash("sha256");
-    const add = (a) => h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  const digests = digestsPerThreadCount(`
     for (const [xs, ws, o] of [[[9, 16, 12, 12], [24, 16, 3, 3], { padding: [1, 1, 1, 1] }], [[3, 8, 20, 20], [32, 8, 3, 3], { stride: [2, 2] }], [[64, 16, 5, 5], [16, 16, 3, 3], { padding: [1, 1, 1, 1] }]]) {
       const n = (s) => s.reduce((a, b) => a * b, 1);
       add(k.conv2dFloatGemm(rand(n(xs)), xs, rand(n(ws)), ws, o).data);
@@ -170,14 +163,7 @@ test("training forward kernels are bit-identical for 1, 2 and 3 threads", { skip
     const g = k.batchNormBackward(x, dy, dims, m.mean, invStd, rand(24), { batchStats: true });
     add(g.dInput); add(g.dScale); add(g.dBias);
     add(k.reluFloat(x)); add(k.reluBackwardFloat(x, dy)); add(k.addFloat(x, dy));
-    console.log(k.kernelThreads() + " " + h.digest("hex"));`;
-  const digests = ["1", "2", "3"].map((threads) => {
-    const r = spawnSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...process.env, AXNN_THREADS: threads }, encoding: "utf8" });
-    assert.equal(r.status, 0, r.stderr);
-    const [count, digest] = r.stdout.trim().split(" ");
-    assert.equal(count, threads);
-    return digest;
-  });
+  `);
   assert.equal(new Set(digests).size, 1, `digests differ: ${digests.join(", ")}`);
 });
 

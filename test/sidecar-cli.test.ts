@@ -4,32 +4,18 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeIdxUint8 } from "../src/data/idx.js";
-import { ModelBuilder } from "../src/nn/builder.js";
-import { writeOnnx } from "../src/onnx/index.js";
-import { uniformRandom } from "../src/util/random.js";
 import { AxnnError } from "../src/util/errors.js";
 import { registerTrain } from "../src/cli/train.js";
 import { registerEval } from "../src/cli/eval.js";
 import { formatSidecar, sidecarPath } from "../src/zoo/sidecar.js";
 import { runCommand } from "./cli-inprocess.js";
+import { writeTinyCnn, writeTwoClassIdx } from "./tiny-idx.js";
 
 test("sidecar: axnn train records the normalisation, axnn eval uses it and the stored multipliers and ranges", async () => {
   const dir = mkdtempSync(join(tmpdir(), "axnn-sidecar-cli-"));
   try {
-    const n = 96, rand = uniformRandom(5);
-    const images = new Uint8Array(n * 36), labels = new Uint8Array(n);
-    for (let s = 0; s < n; s++) {
-      labels[s] = s % 2;
-      for (let p = 0; p < 36; p++) images[s * 36 + p] = Math.floor(((p < 18) === (s % 2 === 0) ? 120 : 30) + rand() * 100);
-    }
-    writeFileSync(join(dir, "img.idx"), encodeIdxUint8([n, 6, 6], images));
-    writeFileSync(join(dir, "lab.idx"), encodeIdxUint8([n], labels));
-    const b = new ModelBuilder("tiny", { seed: 2 });
-    const x = b.input("x", [null, 1, 6, 6]);
-    b.output(b.softmax(b.dense(b.flatten(b.relu(b.conv2d(x, { outChannels: 4, kernel: 3 }))), { outFeatures: 2 })));
-    writeOnnx(join(dir, "in.onnx"), b.build());
-    const data = `idx:${join(dir, "img.idx")},${join(dir, "lab.idx")}`;
+    const { data } = writeTwoClassIdx(dir, 96, 5);
+    writeTinyCnn(join(dir, "in.onnx"), 4);
     const model = join(dir, "m.onnx");
     await runCommand(registerTrain, ["train", "--model", join(dir, "in.onnx"), "--data", data, "--epochs", "2", "--batch-size", "8", "--normalize", "0.4:0.3", "--json", "-o", model]);
     const side = JSON.parse(readFileSync(sidecarPath(model), "utf8"));

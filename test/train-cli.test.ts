@@ -1,37 +1,24 @@
 // `axnn train` (registerTrain on its own command tree; main.ts wires it separately).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { encodeIdxUint8 } from "../src/data/idx.js";
-import { ModelBuilder } from "../src/nn/builder.js";
 import { runModel } from "../src/nn/run.js";
-import { loadOnnx, writeOnnx } from "../src/onnx/index.js";
-import { uniformRandom } from "../src/util/random.js";
+import { loadOnnx } from "../src/onnx/index.js";
 import { AxnnError } from "../src/util/errors.js";
 import { registerTrain } from "../src/cli/train.js";
 import { runCommand } from "./cli-inprocess.js";
+import { writeTinyCnn, writeTwoClassIdx } from "./tiny-idx.js";
 
 const axnnTrain = (args: string[]): Promise<string> => runCommand(registerTrain, ["train", ...args]);
 
 test("axnn train: an ONNX model on IDX data, JSON metrics, ONNX out; resume; bad options", async () => {
   const dir = mkdtempSync(join(tmpdir(), "axnn-train-cli-"));
   try {
-    // Class 0 bright on top, class 1 bright at the bottom (6x6, noisy).
-    const n = 80, rand = uniformRandom(3);
-    const images = new Uint8Array(n * 36), labels = new Uint8Array(n);
-    for (let s = 0; s < n; s++) {
-      labels[s] = s % 2;
-      for (let p = 0; p < 36; p++) images[s * 36 + p] = Math.floor(((p < 18) === (s % 2 === 0) ? 120 : 30) + rand() * 100);
-    }
-    writeFileSync(join(dir, "img.idx"), encodeIdxUint8([n, 6, 6], images));
-    writeFileSync(join(dir, "lab.idx"), encodeIdxUint8([n], labels));
-    const b = new ModelBuilder("tiny", { seed: 2 });
-    const x = b.input("x", [null, 1, 6, 6]);
-    b.output(b.softmax(b.dense(b.flatten(b.relu(b.conv2d(x, { outChannels: 3, kernel: 3 }))), { outFeatures: 2 })));
-    writeOnnx(join(dir, "in.onnx"), b.build());
-    const data = `idx:${join(dir, "img.idx")},${join(dir, "lab.idx")}`;
+    const n = 80;
+    const { data, images, labels } = writeTwoClassIdx(dir, n, 3);
+    writeTinyCnn(join(dir, "in.onnx"), 3);
     const common = ["--model", join(dir, "in.onnx"), "--data", data, "--batch-size", "8", "--lr", "0.05", "--schedule", "step", "--step-epochs", "2"];
     const json = JSON.parse(await axnnTrain([...common, "--epochs", "3", "--json", "--checkpoint", join(dir, "ck"), "-o", join(dir, "out.onnx")]));
     assert.equal(json.history.length, 3);
