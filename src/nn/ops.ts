@@ -1,5 +1,5 @@
 import type { AvgPoolNode, ConvNode, DenseNode, MaxPoolNode, Node, PadNode, ReduceMeanNode, SoftmaxNode } from "./graph.js";
-import { nodeOutputShapes, normalizeAxis, windowGeometry } from "./shapes.js";
+import { broadcastOffsets, nodeOutputShapes, normalizeAxis, windowGeometry } from "./shapes.js";
 import { AxnnError } from "../util/errors.js";
 import { makeTensor, shapeToString, sizeOf, stridesOf, type Tensor } from "./tensor.js";
 
@@ -292,28 +292,8 @@ function binary(a: Tensor, b: Tensor, outShape: number[], f: (x: number, y: numb
     for (let i = 0; i < n; i++) out[i] = scalarB ? f(v[i]!, s) : f(s, v[i]!);
     return { shape: outShape, data: out };
   }
-  const rank = outShape.length;
-  const bStrides = (t: Tensor): number[] => {
-    const s = stridesOf(t.shape);
-    const pad = rank - t.shape.length;
-    return outShape.map((_d, i) => (i < pad || t.shape[i - pad] === 1 ? 0 : s[i - pad]!));
-  };
-  const sa = bStrides(a), sb = bStrides(b);
-  const idx = new Array<number>(rank).fill(0);
-  let ia = 0, ib = 0;
-  for (let i = 0; i < n; i++) {
-    out[i] = f(ad[ia]!, bd[ib]!);
-    // Odometer increment of the output index, moving both input offsets along.
-    for (let k = rank - 1; k >= 0; k--) {
-      idx[k]!++;
-      ia += sa[k]!;
-      ib += sb[k]!;
-      if (idx[k]! < outShape[k]!) break;
-      ia -= sa[k]! * outShape[k]!;
-      ib -= sb[k]! * outShape[k]!;
-      idx[k] = 0;
-    }
-  }
+  const off = broadcastOffsets(outShape, a.shape, b.shape);
+  for (let i = 0; i < n; i++) out[i] = f(ad[off.a[i]!]!, bd[off.b[i]!]!);
   return { shape: outShape, data: out };
 }
 

@@ -1,6 +1,6 @@
 import { AxnnError } from "../util/errors.js";
 import type { AutoPad, Model, Node, Pads2D } from "./graph.js";
-import { shapeToString, sizeOf } from "./tensor.js";
+import { shapeToString, sizeOf, stridesOf } from "./tensor.js";
 
 /** Output size and effective padding of one spatial axis of a window op (conv or pool). */
 export function windowAxis(
@@ -53,6 +53,39 @@ export function broadcastShapes(a: readonly number[], b: readonly number[]): num
     out[i] = da === 1 ? db : da;
   }
   return out;
+}
+
+/**
+ * For each element of a broadcast result of shape `outShape` (row-major order), the offsets of the
+ * elements of the two operands (shapes `aShape`, `bShape`) it is computed from.
+ */
+export function broadcastOffsets(outShape: readonly number[], aShape: readonly number[], bShape: readonly number[]): { a: Int32Array; b: Int32Array } {
+  const rank = outShape.length;
+  const stepsOf = (shape: readonly number[]): number[] => {
+    const s = stridesOf(shape);
+    const pad = rank - shape.length;
+    return outShape.map((_d, i) => (i < pad || shape[i - pad] === 1 ? 0 : s[i - pad]!));
+  };
+  const sa = stepsOf(aShape), sb = stepsOf(bShape);
+  const n = sizeOf(outShape);
+  const offA = new Int32Array(n), offB = new Int32Array(n);
+  const idx = new Array<number>(rank).fill(0);
+  let ia = 0, ib = 0;
+  for (let i = 0; i < n; i++) {
+    offA[i] = ia;
+    offB[i] = ib;
+    // Odometer increment of the output index, moving both operand offsets along.
+    for (let k = rank - 1; k >= 0; k--) {
+      idx[k]!++;
+      ia += sa[k]!;
+      ib += sb[k]!;
+      if (idx[k]! < outShape[k]!) break;
+      ia -= sa[k]! * outShape[k]!;
+      ib -= sb[k]! * outShape[k]!;
+      idx[k] = 0;
+    }
+  }
+  return { a: offA, b: offB };
 }
 
 export function normalizeAxis(axis: number, rank: number, node: string, allowEnd = false): number {

@@ -4,7 +4,7 @@
 // backward passes are TypeScript, accumulating in float64.
 import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
 import { avgPoolWindows, evalNode, maxPoolWithArgmax, transpose } from "../nn/ops.js";
-import { normalizeAxis, windowGeometry } from "../nn/shapes.js";
+import { broadcastOffsets, normalizeAxis, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
 import {
   addFloat, batchNormApply, batchNormBackward as batchNormBackwardKernel, channelMoments, conv2dBackwardFloat, conv2dFloat,
@@ -510,18 +510,11 @@ function binaryBackward(op: "Add" | "Sub" | "Mul" | "Div", a: Tensor, b: Tensor,
   }
   const ga = need[0] ? new Float64Array(a.data.length) : null;
   const gb = need[1] ? new Float64Array(b.data.length) : null;
-  const rank = outShape.length;
-  const bStrides = (t: Tensor): number[] => {
-    const s = stridesOf(t.shape);
-    const pad = rank - t.shape.length;
-    return outShape.map((_d, i) => (i < pad || t.shape[i - pad] === 1 ? 0 : s[i - pad]!));
-  };
-  const sa = bStrides(a), sb = bStrides(b);
-  const idx = new Array<number>(rank).fill(0);
+  const off = broadcastOffsets(outShape, a.shape, b.shape);
   const ad = a.data, bd = b.data;
-  let ia = 0, ib = 0;
   for (let i = 0; i < dy.length; i++) {
     const g = dy[i]!;
+    const ia = off.a[i]!, ib = off.b[i]!;
     const av = ad[ia]!, bv = bd[ib]!;
     switch (op) {
       case "Add":
@@ -540,15 +533,6 @@ function binaryBackward(op: "Add" | "Sub" | "Mul" | "Div", a: Tensor, b: Tensor,
         if (ga) ga[ia]! += g / bv;
         if (gb) gb[ib]! -= (g * av) / (bv * bv);
         break;
-    }
-    for (let k = rank - 1; k >= 0; k--) {
-      idx[k]!++;
-      ia += sa[k]!;
-      ib += sb[k]!;
-      if (idx[k]! < outShape[k]!) break;
-      ia -= sa[k]! * outShape[k]!;
-      ib -= sb[k]! * outShape[k]!;
-      idx[k] = 0;
     }
   }
   return [ga ? Float32Array.from(ga) : null, gb ? Float32Array.from(gb) : null];
