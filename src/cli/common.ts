@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { AxnnError } from "../util/errors.js";
+import { parseJson } from "../util/json.js";
 
 /** Prints a result as one JSON object on stdout. */
 export function printJson(value: unknown): void {
@@ -27,11 +28,7 @@ export function readJsonFile(file: string): unknown {
   } catch (e) {
     throw new AxnnError(`cannot read: ${(e as NodeJS.ErrnoException).code ?? String(e)}`, { file });
   }
-  try {
-    return JSON.parse(text);
-  } catch (e) {
-    throw new AxnnError(`not valid JSON (${(e as Error).message})`, { file });
-  }
+  return parseJson(text, file);
 }
 
 /** A plain text table with aligned columns. */

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { AxnnError, isAxnnError } from "../util/errors.js";
+import { checkSchema, parseJson } from "../util/json.js";
 import { resolveMultiplier, type ResolvedMultiplier, type ResolveOptions } from "./resolve.js";
 
 /**
@@ -35,23 +36,13 @@ export function uniformAssignment(multiplier = EXACT): MultiplierAssignment {
 
 /** Parses the JSON text of an assignment file; `layerNames`, when given, are checked (see checkAssignmentLayers). */
 export function parseAssignment(text: string, file: string, layerNames?: readonly string[]): MultiplierAssignment {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new AxnnError(`not valid JSON (${(e as Error).message})`, { file });
-  }
-  const parsed = assignmentSchema.safeParse(doc);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String).join(".");
-    let what = issue.message;
-    if (issue.code === "unrecognized_keys") what = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (expected "default" and "layers")`;
-    else if (issue.code === "invalid_type") what = `expected ${issue.expected === "record" ? "an object {layer name: multiplier}" : issue.expected === "object" ? "an object {\"default\": ..., \"layers\": {...}}" : `a ${issue.expected} (a multiplier name or file)`}`;
-    else if (issue.code === "too_small") what = "expected a multiplier name, got an empty string";
-    throw new AxnnError(what, { file, field: path || "(top level)" });
-  }
-  const a: MultiplierAssignment = { default: parsed.data.default ?? EXACT, layers: parsed.data.layers ?? {}, file };
+  const data = checkSchema(assignmentSchema, parseJson(text, file), file, (issue) => {
+    if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")} (expected "default" and "layers")`;
+    if (issue.code === "invalid_type") return `expected ${issue.expected === "record" ? "an object {layer name: multiplier}" : issue.expected === "object" ? "an object {\"default\": ..., \"layers\": {...}}" : `a ${issue.expected} (a multiplier name or file)`}`;
+    if (issue.code === "too_small") return "expected a multiplier name, got an empty string";
+    return undefined;
+  });
+  const a: MultiplierAssignment = { default: data.default ?? EXACT, layers: data.layers ?? {}, file };
   if (layerNames) checkAssignmentLayers(a, layerNames);
   return a;
 }

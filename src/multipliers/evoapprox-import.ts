@@ -1,6 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { AxnnError, isAxnnError } from "../util/errors.js";
+import { parseJson } from "../util/json.js";
 import { evoApproxMatches, type EvoApproxEntry } from "./evoapprox-catalogue.js";
 import type { LibraryRecord, MultiplierLibrary } from "./library.js";
 import { lutHash, type Multiplier } from "./multiplier.js";
@@ -103,12 +104,7 @@ export function parseHeaderFigures(verilog: string): PublishedFigures {
  * `instances` carry `name` and `params` {pwr, area, delay, mae%, wce%, ...}).
  */
 export function parseMetaJson(text: string, file?: string): Map<string, PublishedFigures> {
-  let root: unknown;
-  try {
-    root = JSON.parse(text);
-  } catch (e) {
-    throw new AxnnError(`not valid JSON (${(e as Error).message})`, { file });
-  }
+  const root = parseJson(text, file);
   const out = new Map<string, PublishedFigures>();
   const num = (x: unknown): number | undefined => {
     const v = typeof x === "number" ? x : typeof x === "string" ? Number(x) : NaN;

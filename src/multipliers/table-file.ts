@@ -3,6 +3,7 @@ import { basename, extname } from "node:path";
 import { parse as parseCsv } from "csv-parse/sync";
 import { z } from "zod";
 import { AxnnError } from "../util/errors.js";
+import { checkSchema, parseJson } from "../util/json.js";
 import { writeFileAtomic } from "../util/fs.js";
 import {
   ACTIVATION_BITS, createMultiplier, decodeOperand, encodeOperand, signedFromName, tableIndex, tableSize,
@@ -31,24 +32,9 @@ const JsonTable = z
   })
   .strict();
 
-function zodWhere(issue: z.core.$ZodIssue): string {
-  return issue.path.length ? issue.path.join(".") : "(top level)";
-}
-
 export function parseJsonTable(text: string, opts: { file?: string; name?: string; signed?: boolean } = {}): Multiplier {
   const file = opts.file;
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (e) {
-    throw new AxnnError(`not valid JSON (${(e as Error).message})`, { file });
-  }
-  const parsed = JsonTable.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    throw new AxnnError(`${issue.message} (expected {name, signed, weight_bits, table | rows})`, { file, field: zodWhere(issue) });
-  }
-  const j = parsed.data;
+  const j = checkSchema(JsonTable, parseJson(text, file), file, (issue) => `${issue.message} (expected {name, signed, weight_bits, table | rows})`);
   const name = opts.name ?? j.name ?? (file ? basename(file, extname(file)) : "table");
   const signed = opts.signed ?? j.signed ?? signedFromName(name);
   const weightBits = j.weight_bits ?? 8;

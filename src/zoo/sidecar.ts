@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { z } from "zod";
 import { AxnnError } from "../util/errors.js";
+import { checkSchema, parseJson } from "../util/json.js";
 import { writeFileAtomic } from "../util/fs.js";
 import type { Model } from "../nn/graph.js";
 import { approximableLayers } from "../nn/analysis.js";
@@ -83,23 +84,12 @@ const sidecarSchema = z.object({
  * every layer the sidecar names. Errors name the file and the field.
  */
 export function parseSidecar(text: string, file: string, layerNames?: readonly string[]): ModelSidecar {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (e) {
-    throw new AxnnError(`not valid JSON (${(e as Error).message})`, { file });
-  }
-  const parsed = sidecarSchema.safeParse(doc);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map(String).join(".");
-    let what = issue.message;
-    if (issue.code === "unrecognized_keys") what = `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
-    else if (path === "format") what = `expected "${SIDECAR_FORMAT}"`;
-    else if (path === "version") what = `expected ${SIDECAR_VERSION} (the version this axnn reads)`;
-    throw new AxnnError(what, { file, field: path || "(top level)" });
-  }
-  const d = parsed.data;
+  const d = checkSchema(sidecarSchema, parseJson(text, file), file, (issue, path) => {
+    if (issue.code === "unrecognized_keys") return `unknown key${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+    if (path === "format") return `expected "${SIDECAR_FORMAT}"`;
+    if (path === "version") return `expected ${SIDECAR_VERSION} (the version this axnn reads)`;
+    return undefined;
+  });
   const out: ModelSidecar = {};
   if (d.quantization) {
     const q = d.quantization;
