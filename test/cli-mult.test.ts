@@ -4,9 +4,8 @@ import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { REPO_ROOT, SHARED_LUT_DIR } from "./shared.js";
+import { needsSharedData, REPO_ROOT, SHARED_LUT_DIR } from "./shared.js";
 
-const needsShared = { skip: !existsSync(SHARED_LUT_DIR) && "needs ../shared/data beside the repository" };
 import { exactMultiplier, lutHash } from "../src/multipliers/multiplier.js";
 import { readTfapprox } from "../src/multipliers/tfapprox.js";
 
@@ -27,7 +26,7 @@ function assertUserError(r: { code: number; stderr: string }, re: RegExp): void 
 
 const METRIC_KEYS = ["mae", "wce", "mae_pct", "wce_pct", "mre_pct", "wcre_pct", "ep_pct", "mse", "bias", "hash"];
 
-test("mult metrics --json prints one object with the contract keys; netlists add gates and power_estimate", needsShared, () => {
+test("mult metrics --json prints one object with the contract keys; netlists add gates and power_estimate", needsSharedData, () => {
   const home = tmp();
   const bin = axnn(["mult", "metrics", join(SHARED_LUT_DIR, "mul8u_2P7.bin"), "--json"], home);
   assert.equal(bin.code, 0, bin.stderr);
@@ -44,7 +43,7 @@ test("mult metrics --json prints one object with the contract keys; netlists add
   assert.ok(gen.gates.total > 50);
 });
 
-test("mult lut writes the exact generated design byte-identical to EvoApproxLib's exact table", needsShared, () => {
+test("mult lut writes the exact generated design byte-identical to EvoApproxLib's exact table", needsSharedData, () => {
   const home = tmp();
   const out = join(tmp(), "exact.bin");
   const r = axnn(["mult", "lut", "exact_u8x8", "-o", out], home);
@@ -65,7 +64,7 @@ test("mult lut converts between .bin, .v, .json and .csv without changing the ta
   assert.equal(lutHash(readTfapprox(join(dir, "bam2.bin"))), direct);
 });
 
-test("--signed reads an unsigned-named file as two's complement", needsShared, () => {
+test("--signed reads an unsigned-named file as two's complement", needsSharedData, () => {
   const home = tmp();
   const dir = tmp();
   const file = join(dir, "table.bin");
@@ -78,7 +77,7 @@ test("--signed reads an unsigned-named file as two's complement", needsShared, (
   assert.ok(s.mae > 0, "the unsigned exact table is wrong as a signed multiplier");
 });
 
-test("import, then look up by name in metrics and list", needsShared, () => {
+test("import, then look up by name in metrics and list", needsSharedData, () => {
   const home = tmp();
   const r = axnn(["mult", "import", join(SHARED_LUT_DIR, "mul8u_2P7.bin"), "--name", "my2p7", "--power-mw", "0.3"], home);
   assert.equal(r.code, 0, r.stderr);

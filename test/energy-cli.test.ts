@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { registerEnergy } from "../src/cli/energy.js";
 import { parseTimeloopStats } from "../src/energy/timeloop-stats.js";
 import { AxnnError } from "../src/util/errors.js";
-import { SHARED_DATA, SHARED_LUT_DIR, SHARED_METRICS_CSV } from "./shared.js";
+import { needsSharedData, SHARED_DATA, SHARED_LUT_DIR, SHARED_METRICS_CSV } from "./shared.js";
 import { runCommand } from "./cli-inprocess.js";
 
 const REF = join(SHARED_DATA, "timeloop-reference");
@@ -22,7 +22,7 @@ const refArgs = [
   "--map", join(EYERISS, "timeloop-mapper.map.txt"),
 ];
 
-test("cli: energy layer --map --json reproduces the reference and has the documented fields", async () => {
+test("cli: energy layer --map --json reproduces the reference and has the documented fields", needsSharedData, async () => {
   const dir = mkdtempSync(join(tmpdir(), "axnn-energy-"));
   const json = JSON.parse(await run(["layer", ...refArgs, "--json", "--out", join(dir, "r.json")]));
   const stats = parseTimeloopStats(readFileSync(join(EYERISS, "timeloop-mapper.stats.txt"), "utf8"));
@@ -41,7 +41,7 @@ test("cli: energy layer --map --json reproduces the reference and has the docume
   assert.match(table, /cycles\s+: 86016/);
 });
 
-test("cli: --mult scales only the multiplier's share of the MAC energy by its power ratio", async () => {
+test("cli: --mult scales only the multiplier's share of the MAC energy by its power ratio", needsSharedData, async () => {
   const base = JSON.parse(await run(["layer", ...refArgs, "--json"]));
   const lut = join(SHARED_LUT_DIR, "mul8u_125K.bin");
   const approx = JSON.parse(await run(["layer", ...refArgs, "--json", "--mult", lut]));
@@ -60,7 +60,7 @@ test("cli: --mult scales only the multiplier's share of the MAC energy by its po
   assert.equal(approx.multiplier.name, "mul8u_125K");
 });
 
-test("cli: without --map the mapper searches (seeded) and reports what it did", async () => {
+test("cli: without --map the mapper searches (seeded) and reports what it did", needsSharedData, async () => {
   const json = JSON.parse(await run(["layer", "--arch", "simba", "--problem", join(REF, "v4_simba_like_default", "default_problem.yaml"), "--time-limit", "1", "--objective", "edp", "--json"]));
   assert.equal(json.search.objective, "edp");
   assert.ok(json.search.valid > 0);
@@ -68,7 +68,7 @@ test("cli: without --map the mapper searches (seeded) and reports what it did", 
   assert.ok(json.cycles >= json.macs / 256);
 });
 
-test("cli: user mistakes are AxnnErrors naming the flag or file", async () => {
+test("cli: user mistakes are AxnnErrors naming the flag or file", needsSharedData, async () => {
   await assert.rejects(run(["layer", "--arch", join(EYERISS, "arch.at_ref_commit_67b75f2.yaml"), "--problem", join(EYERISS, "default_problem.yaml")]), (e: unknown) => e instanceof AxnnError && /--ert/.test(e.message));
   await assert.rejects(run(["layer", ...refArgs, "--objective", "speed"]), (e: unknown) => e instanceof AxnnError && /--objective/.test(e.message));
   await assert.rejects(run(["layer", "--arch", "eyeriss", "--problem", join(EYERISS, "nope.yaml")]), (e: unknown) => e instanceof AxnnError && /nope\.yaml: cannot read file/.test(e.message));

@@ -7,7 +7,7 @@ import { evaluate } from "../src/energy/model.js";
 import { loadDesign } from "../src/energy/presets.js";
 import { loadProblem, parseProblem } from "../src/energy/problem.js";
 import { parseYamlText } from "../src/energy/yaml.js";
-import { SHARED_DATA } from "./shared.js";
+import { needsSharedData, SHARED_DATA } from "./shared.js";
 import { tinyDesign } from "./energy-toy.js";
 
 const REF = join(SHARED_DATA, "timeloop-reference");
@@ -19,7 +19,7 @@ const LAYERS = [
 ];
 
 for (const layer of LAYERS) {
-  test(`mapper: ${layer.dir} finds a mapping with no more energy than Timeloop's, within 10 s`, () => {
+  test(`mapper: ${layer.dir} finds a mapping with no more energy than Timeloop's, within 10 s`, needsSharedData, () => {
     const { arch, ert } = loadDesign(layer.preset);
     const problem = loadProblem(join(REF, layer.dir, layer.problem));
     const reference = evaluate(arch, problem, loadMapping(join(REF, layer.dir, "timeloop-mapper.map.txt"), arch, problem), ert);
@@ -46,7 +46,7 @@ for (const layer of LAYERS) {
   });
 }
 
-test("mapper: the same seed and budget give the same mapping; objectives trade energy for delay", () => {
+test("mapper: the same seed and budget give the same mapping; objectives trade energy for delay", needsSharedData, () => {
   const { arch, ert } = loadDesign("eyeriss");
   const problem = loadProblem(join(REF, "v4_eyeriss_like_default", "default_problem.yaml"));
   const a = searchMapping(arch, problem, ert, { seed: 7, maxEvaluations: 600 });

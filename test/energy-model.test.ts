@@ -12,7 +12,7 @@ import { formatMapTxt } from "../src/energy/report.js";
 import { parseTimeloopStats } from "../src/energy/timeloop-stats.js";
 import { parseYamlText } from "../src/energy/yaml.js";
 import { AxnnError } from "../src/util/errors.js";
-import { SHARED_DATA } from "./shared.js";
+import { needsSharedData, SHARED_DATA } from "./shared.js";
 
 const REF = join(SHARED_DATA, "timeloop-reference");
 
@@ -27,7 +27,7 @@ function relErr(a: number, b: number): number {
 }
 
 for (const ref of REFERENCES) {
-  test(`${ref.dir}: Timeloop's own mapping reproduces stats.txt (total 1%, levels 2%, cycles exact)`, () => {
+  test(`${ref.dir}: Timeloop's own mapping reproduces stats.txt (total 1%, levels 2%, cycles exact)`, needsSharedData, () => {
     const dir = join(REF, ref.dir);
     const arch = loadArchitecture(join(dir, ref.arch));
     const ert = loadErt(join(dir, "timeloop-mapper.ERT_summary.yaml"));
@@ -62,7 +62,7 @@ for (const ref of REFERENCES) {
     }
   });
 
-  test(`${ref.dir}: the built-in preset "${ref.preset}" gives the same result as the reference files`, () => {
+  test(`${ref.dir}: the built-in preset "${ref.preset}" gives the same result as the reference files`, needsSharedData, () => {
     const dir = join(REF, ref.dir);
     const fromFiles = (() => {
       const arch = loadArchitecture(join(dir, ref.arch));
@@ -76,7 +76,7 @@ for (const ref of REFERENCES) {
     assert.equal(ev.cycles, fromFiles.cycles);
   });
 
-  test(`${ref.dir}: map.txt printout and mapping YAML read back to the same mapping`, () => {
+  test(`${ref.dir}: map.txt printout and mapping YAML read back to the same mapping`, needsSharedData, () => {
     const dir = join(REF, ref.dir);
     const arch = loadArchitecture(join(dir, ref.arch));
     const problem = loadProblem(join(dir, ref.problem));
@@ -105,7 +105,7 @@ test("v0.3 designs: architecture, constraints and ERT load into the normalised f
   assert.equal(simba.arch.levels[1]!.blockSize, 32);
 });
 
-test("v0.3 eyeriss: a hand-written row-stationary mapping evaluates, and its counts add up", () => {
+test("v0.3 eyeriss: a hand-written row-stationary mapping evaluates, and its counts add up", needsSharedData, () => {
   const { arch, ert } = loadDesign("eyeriss-v03");
   const problem = loadProblem(join(REF, "vidnerova-layer-sweeps", "alexnet", "alexnet_layer2.yaml"));
   // AlexNet layer 2: C=64 M=192 R=S=5 P=Q=27.
@@ -262,7 +262,7 @@ test("bad input: unknown keys and tags, inconsistent meshes, bad mappings, missi
   throwsAxnn(() => loadDesign("no-such-design"), /no-such-design: --arch: neither a preset/);
 });
 
-test("a Timeloop mapping YAML written by hand reads as the same mapping as the reference map.txt", () => {
+test("a Timeloop mapping YAML written by hand reads as the same mapping as the reference map.txt", needsSharedData, () => {
   const dir = join(REF, "v4_eyeriss_like_default");
   const arch = loadArchitecture(join(dir, "arch.at_ref_commit_67b75f2.yaml"));
   const problem = loadProblem(join(dir, "default_problem.yaml"));

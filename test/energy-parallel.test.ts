@@ -13,7 +13,7 @@ import { convLayer, denseLayer, depthwiseLayer, evaluatePlan, planNetwork, type 
 import { zooLayers } from "../src/energy/zoo-shapes.js";
 import { isAxnnError } from "../src/util/errors.js";
 import { registerEnergy } from "../src/cli/energy.js";
-import { REPO_ROOT, SHARED_DATA } from "./shared.js";
+import { needsSharedData, REPO_ROOT, SHARED_DATA } from "./shared.js";
 import { runCommand } from "./cli-inprocess.js";
 import { tinyDesign } from "./energy-toy.js";
 
@@ -130,7 +130,7 @@ test("parallel network plan: equal to the sequential plan; the cache it writes s
 /** Runs `axnn energy ...` in-process and returns stdout. */
 const runCli = (args: string[]): Promise<string> => runCommand(registerEnergy, ["energy", ...args]);
 
-test("CLI: --threads and --evaluations reach the mapper; a bad --threads names the flag", async () => {
+test("CLI: --threads and --evaluations reach the mapper; a bad --threads names the flag", needsSharedData, async () => {
   const problem = join(SHARED_DATA, "timeloop-reference", "v4_eyeriss_like_default", "default_problem.yaml");
   const args = ["layer", "--arch", "eyeriss", "--problem", problem, "--evaluations", "300", "--seed", "4", "--json"];
   const two = JSON.parse(await runCli([...args, "--threads", "2"]));

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PNG } from "pngjs";
@@ -8,7 +8,7 @@ import { exactMultiplier, multiplierFromFunction, multiply, type Multiplier } fr
 import { readTfapprox } from "../src/multipliers/tfapprox.js";
 import { divergingColor, FIGURE_PNG_SCALE, heatmapCellCenter, multiplierFigures, writeMultiplierFigures } from "../src/report/multiplier-figures.js";
 import { niceTicks } from "../src/report/svg.js";
-import { SHARED_LUT_DIR } from "./shared.js";
+import { needsSharedData, SHARED_LUT_DIR } from "./shared.js";
 
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
@@ -101,7 +101,7 @@ test("an exact multiplier still draws (all cells neutral, one histogram bar)", (
   assert.ok(pixel(heat, c.x * FIGURE_PNG_SCALE, c.y * FIGURE_PNG_SCALE).every((v, i) => Math.abs(v - divergingColor(0)[i]!) <= 3));
 });
 
-test("writeMultiplierFigures writes the four files atomically and returns their paths", { skip: !existsSync(SHARED_LUT_DIR) && "shared/ not present" }, () => {
+test("writeMultiplierFigures writes the four files atomically and returns their paths", needsSharedData, () => {
   const m = readTfapprox(join(SHARED_LUT_DIR, "mul8u_JQQ.bin"));
   const dir = join(mkdtempSync(join(tmpdir(), "axnn-fig-")), "nested");
   const paths = writeMultiplierFigures(m, dir);

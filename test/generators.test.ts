@@ -16,8 +16,8 @@ import {
 } from "../src/multipliers/generators/index.js";
 import { exactMultiplier, lutHash, multiplierFromFunction, multiply, type Multiplier } from "../src/multipliers/multiplier.js";
 import { AxnnError } from "../src/util/errors.js";
-import { existsSync, readFileSync } from "node:fs";
-import { SHARED_METRICS_CSV } from "./shared.js";
+import { readFileSync } from "node:fs";
+import { needsSharedData, SHARED_METRICS_CSV } from "./shared.js";
 
 /** Mean |approx - exact| over all operand pairs (uniform), computed directly. */
 function meanAbsError(m: Multiplier): number {
@@ -297,7 +297,7 @@ test("bad parameters are AxnnErrors naming the parameter and its range", () => {
   rejects(() => generateByName("mul8u_1JFF"), "mul8u_1JFF");
 });
 
-test("signed truncated and operand-truncated tables equal published EvoApproxLib circuits", { skip: !existsSync(SHARED_METRICS_CSV) && "shared/ not present" }, () => {
+test("signed truncated and operand-truncated tables equal published EvoApproxLib circuits", needsSharedData, () => {
   // EvoApproxLib names are not stable across versions, so circuits are found by LUT hash;
   // their published MAE% (rounded) must then agree with ours too.
   const lines = readFileSync(SHARED_METRICS_CSV, "utf8").trim().split("\n");

@@ -1,15 +1,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "csv-parse/sync";
 import { decodeOperand, exactMultiplier, lutHash, multiplierFromFunction, multiply, tableIndex, type Multiplier } from "../src/multipliers/multiplier.js";
 import { readTfapprox } from "../src/multipliers/tfapprox.js";
 import { errorHistogram, errorMatrix, errorMetrics, type ErrorMetrics, type OperandDistribution } from "../src/multipliers/metrics.js";
 import { AxnnError } from "../src/util/errors.js";
-import { SHARED_LUT_DIR, SHARED_METRICS_CSV } from "./shared.js";
+import { needsSharedData, SHARED_LUT_DIR, SHARED_METRICS_CSV } from "./shared.js";
 
-const haveShared = existsSync(SHARED_LUT_DIR) && existsSync(SHARED_METRICS_CSV);
 type CsvRow = Record<string, string>;
 const csvRows = (): CsvRow[] => parse(readFileSync(SHARED_METRICS_CSV), { columns: true, skip_empty_lines: true }) as CsvRow[];
 
@@ -27,7 +26,7 @@ function agreesWithPublished(computed: number, published: string): boolean {
 
 const ALL_KEYS: (keyof ErrorMetrics)[] = ["mae", "wce", "mae_pct", "wce_pct", "mre_pct", "wcre_pct", "ep_pct", "mse", "bias"];
 
-test("the 36 shared LUTs have the published hash and metrics of their v1.0 rows", { skip: !haveShared && "shared/ not present" }, () => {
+test("the 36 shared LUTs have the published hash and metrics of their v1.0 rows", needsSharedData, () => {
   const rows = csvRows().filter((r) => r.lib_version === "v1.0");
   const files = readdirSync(SHARED_LUT_DIR).filter((f) => f.endsWith(".bin")).sort();
   assert.equal(files.length, 36);
@@ -53,7 +52,7 @@ test("the 36 shared LUTs have the published hash and metrics of their v1.0 rows"
   assert.deepEqual(disagreements, []);
 });
 
-test("the published signed rows normalise MAE and WCE by 2^16 as well", { skip: !haveShared && "shared/ not present" }, () => {
+test("the published signed rows normalise MAE and WCE by 2^16 as well", needsSharedData, () => {
   const signedRows = csvRows().filter((r) => r.signed === "true" && r.lib_version === "v1.0");
   assert.ok(signedRows.length >= 10);
   const maeFromRoundedAbs: string[] = [];
@@ -85,7 +84,7 @@ const bit = (v: number, i: number): number => (v >> i) & 1;
  * operand bits uniform): MAE = 1/4 + 2/4 + 2/4 = 1.25, WCE = 5, EP = 1 - 8/16 = 50%,
  * MSE = 1/4 + 1 + 1 + 3 * 1/2 = 3.75, bias = -MAE.
  */
-test("hand-built signed truncated arrays reproduce mul8s_1KVA/1KVB: hash and metrics", { skip: !haveShared && "shared/ not present" }, () => {
+test("hand-built signed truncated arrays reproduce mul8s_1KVA/1KVB: hash and metrics", needsSharedData, () => {
   const kva = multiplierFromFunction("kva", (a, w) => a * w - (bit(a, 0) & bit(w, 0)) - 2 * (bit(a, 0) & bit(w, 1)) - 2 * (bit(a, 1) & bit(w, 0)), { signed: true });
   const e = errorMetrics(kva);
   assert.deepEqual([e.mae, e.wce, e.ep_pct, e.mse, e.bias, e.wcre_pct], [1.25, 5, 50, 3.75, -1.25, 500]);
@@ -237,7 +236,7 @@ test("a distribution concentrated on one pair gives exactly that pair's error", 
   assert.ok(pairs.some(([a, w]) => multiply(ragged, a, w) !== a * w));
 });
 
-test("a uniform joint histogram gives the uniform metrics", { skip: !haveShared && "shared/ not present" }, () => {
+test("a uniform joint histogram gives the uniform metrics", needsSharedData, () => {
   const m = readTfapprox(join(SHARED_LUT_DIR, "mul8u_JV3.bin"));
   const uniform = errorMetrics(m);
   assert.deepEqual(errorMetrics(m, { joint: new Float64Array(65536).fill(1) }), uniform);
@@ -260,7 +259,7 @@ test("bad histogram shapes and entries throw AxnnError naming the histogram and 
   expectError(() => errorMetrics(m8, { activation: new Array(256).fill(1) } as unknown as OperandDistribution), "weight");
 });
 
-test("errorMatrix is approx - exact in table order; errorHistogram counts every pair once", { skip: !haveShared && "shared/ not present" }, () => {
+test("errorMatrix is approx - exact in table order; errorHistogram counts every pair once", needsSharedData, () => {
   const m = readTfapprox(join(SHARED_LUT_DIR, "mul8u_JQQ.bin"));
   const err = errorMatrix(m);
   for (const [a, w] of [[0, 0], [255, 255], [17, 200], [200, 17]] as const) {

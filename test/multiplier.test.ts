@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { exactMultiplier, lutHash, multiply, signedFromName, tableIndex } from "../src/multipliers/multiplier.js";
@@ -8,7 +8,7 @@ import { parseTfapprox, readTfapprox, writeTfapprox } from "../src/multipliers/t
 import { NetlistBuilder } from "../src/multipliers/netlist/ir.js";
 import { netlistToMultiplier } from "../src/multipliers/netlist/simulate.js";
 import { AxnnError } from "../src/util/errors.js";
-import { SHARED_LUT_DIR } from "./shared.js";
+import { needsSharedData, SHARED_LUT_DIR } from "./shared.js";
 
 test("exact tables hold a*w for signed and unsigned 8xN", () => {
   for (const signed of [false, true]) {
@@ -34,7 +34,7 @@ test("TFApprox layout: entry [i*256+j] is port B = i (activation) times port A =
   assert.equal(m.table[3 * 256 + 5], 15);
 });
 
-test("shared exact LUT file reads as the exact multiplier and round-trips byte for byte", { skip: !existsSync(SHARED_LUT_DIR) && "shared/ not present" }, () => {
+test("shared exact LUT file reads as the exact multiplier and round-trips byte for byte", needsSharedData, () => {
   const file = join(SHARED_LUT_DIR, "mul8u_1JFF.bin");
   const m = readTfapprox(file);
   assert.equal(m.signed, false);

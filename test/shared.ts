@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -8,3 +9,12 @@ export const SHARED_DIR = process.env.AXNN_SHARED ?? resolve(REPO_ROOT, "..", "s
 export const SHARED_DATA = join(SHARED_DIR, "data");
 export const SHARED_LUT_DIR = join(SHARED_DATA, "evoapprox-tfapprox-luts");
 export const SHARED_METRICS_CSV = join(SHARED_DATA, "evoapprox-8x8-metrics.csv");
+
+/**
+ * The test option of every test that reads the reference data: skipped, saying why, when a
+ * checkout has no ../shared beside it (CI has one; AXNN_SHARED points elsewhere).
+ */
+export const needsSharedData: { skip: string | false } = {
+  skip: existsSync(SHARED_LUT_DIR) && existsSync(SHARED_METRICS_CSV) && existsSync(join(SHARED_DATA, "timeloop-reference"))
+    ? false : `needs the reference data in ${SHARED_DATA} (../shared beside the repository, or AXNN_SHARED)`,
+};
