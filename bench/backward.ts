@@ -23,27 +23,13 @@ function floats(n: number, seed: number): Float32Array {
 const size = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
 
 /**
- * Median ms of fn on each GEMM backend, the backends taking turns in blocks of runs, so that all
- * see the same machine state (this VM's CPU allowance varies over seconds). The first run of
- * a block is not timed: OpenBLAS's idle threads spin for a while after its calls and would
+ * Median ms of fn on each GEMM backend, the backends taking turns (see alternately). The first run
+ * of a block is not timed: OpenBLAS's idle threads spin for a while after its calls and would
  * slow down whatever runs next.
  */
-function perBackend(backends: readonly ("own" | "openblas")[], fn: () => unknown, blockMs = 150, rounds = 4): { ms: Record<string, number>; runs: number } {
-  const times = backends.map(() => [] as number[]);
-  for (let round = 0; round < rounds; round++) {
-    backends.forEach((b, i) => {
-      setGemmBackend(b);
-      fn();
-      const start = performance.now();
-      do {
-        const t = performance.now();
-        fn();
-        times[i]!.push(performance.now() - t);
-      } while (performance.now() - start < blockMs);
-    });
-  }
-  const median = (v: number[]) => v.sort((x, y) => x - y)[Math.floor(v.length / 2)]!;
-  return { ms: Object.fromEntries(backends.map((b, i) => [b, median(times[i]!)])), runs: Math.min(...times.map((t) => t.length)) };
+function perBackend(backends: readonly ("own" | "openblas")[], fn: () => unknown): { ms: Record<string, number>; runs: number } {
+  const t = alternately(backends.map(() => fn), (i) => setGemmBackend(backends[i]!));
+  return { ms: Object.fromEntries(backends.map((b, i) => [b, t.ms[i]!])), runs: t.runs };
 }
 
 /** [m, n, k, what, transA, transB]: the GEMMs of conv backward (dW = dY col^T, dcol = W^T dY) and of a dense layer. */
@@ -72,11 +58,16 @@ const FORWARD_LAYERS: ConvLayer[] = [
   { name: "3x3 64->64 7x7", input: [64, 64, 7, 7], weights: [64, 64, 3, 3], options: { padding: [1, 1, 1, 1] } },
 ];
 
-/** Median ms of each function, taking turns in blocks of runs (the same machine state for all). */
-function alternately(fns: (() => unknown)[], blockMs = 150, rounds = 4): { ms: number[]; runs: number } {
+/**
+ * Median ms of each function, taking turns in blocks of runs, so that all see the same machine
+ * state (this VM's CPU allowance varies over seconds); `before(i)` runs ahead of function i's
+ * block, untimed. The first run of a block is a warm-up.
+ */
+function alternately(fns: (() => unknown)[], before: (i: number) => void = () => {}, blockMs = 150, rounds = 4): { ms: number[]; runs: number } {
   const times = fns.map(() => [] as number[]);
   for (let round = 0; round < rounds; round++) {
     fns.forEach((fn, i) => {
+      before(i);
       fn();
       const start = performance.now();
       do {
