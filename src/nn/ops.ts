@@ -342,6 +342,12 @@ function softmax(node: SoftmaxNode, x: Tensor): Tensor {
 function pad(node: PadNode, x: Tensor, outShape: number[]): Tensor {
   const rank = x.shape.length;
   const out = new Float32Array(sizeOf(outShape));
+  if (node.mode === "constant" && node.pads.every((p) => p >= 0)) {
+    // Growing only: copy the input's contiguous blocks into place (a channel pad copies whole images).
+    if (node.value !== 0) out.fill(node.value);
+    forEachPaddedRow(x.shape, outShape, node.pads, (src, dst, len) => out.set(x.data.subarray(src, src + len), dst));
+    return { shape: outShape, data: out };
+  }
   const inStrides = stridesOf(x.shape);
   const idx = new Array<number>(rank).fill(0);
   for (let i = 0; i < out.length; i++) {
@@ -364,6 +370,36 @@ function pad(node: PadNode, x: Tensor, outShape: number[]): Tensor {
     }
   }
   return { shape: outShape, data: out };
+}
+
+/**
+ * For a constant Pad with non-negative pads: calls fn(inputOffset, outputOffset, length) for
+ * every contiguous block of the input inside the padded output. Trailing unpadded axes merge
+ * into the block (a channel pad of NCHW copies whole images).
+ */
+export function forEachPaddedRow(inShape: readonly number[], outShape: readonly number[], pads: readonly number[], fn: (src: number, dst: number, len: number) => void): void {
+  const rank = inShape.length;
+  if (rank === 0) {
+    fn(0, 0, 1);
+    return;
+  }
+  // Axes from `axis` on form one contiguous block in both arrays: those after it are unpadded.
+  let axis = rank - 1;
+  while (axis > 0 && pads[axis] === 0 && pads[axis + rank] === 0) axis--;
+  const len = sizeOf(inShape.slice(axis));
+  const inner = sizeOf(inShape.slice(axis + 1));
+  const os = stridesOf(outShape);
+  const rows = len === 0 ? 0 : sizeOf(inShape) / len;
+  const idx = new Array<number>(axis).fill(0);
+  for (let r = 0; r < rows; r++) {
+    let dst = pads[axis]! * inner;
+    for (let k = 0; k < axis; k++) dst += (idx[k]! + pads[k]!) * os[k]!;
+    fn(r * len, dst, len);
+    for (let k = axis - 1; k >= 0; k--) {
+      if (++idx[k]! < inShape[k]!) break;
+      idx[k] = 0;
+    }
+  }
 }
 
 function reduceMean(node: ReduceMeanNode, x: Tensor, outShape: number[]): Tensor {

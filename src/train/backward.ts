@@ -3,7 +3,7 @@
 // on the native kernels of src/kernels (TypeScript twins without the addon); the other
 // backward passes are TypeScript, accumulating in float64.
 import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
-import { avgPoolWindows, evalNode, maxPoolWithArgmax, transpose } from "../nn/ops.js";
+import { avgPoolWindows, evalNode, forEachPaddedRow, maxPoolWithArgmax, transpose } from "../nn/ops.js";
 import { broadcastOffsets, normalizeAxis, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
 import {
@@ -90,21 +90,12 @@ export function forwardNode(node: Node, ins: readonly Tensor[], ctx: ForwardCont
       return batchNormForward(node, x, ctx);
     case "MaxPool":
       return maxPoolForward(node, x);
-    // Fast paths of the elementwise ops that residual networks run on every block.
+    // Fast paths of the element-wise ops that residual networks run on every block.
     case "Relu":
       return { out: { shape: [...x.shape], data: reluFloat(x.data) }, saved: NONE };
     case "Add":
       if (!sameShape(x.shape, ins[1]!.shape)) break;
       return { out: { shape: [...x.shape], data: addFloat(x.data, ins[1]!.data) }, saved: NONE };
-    case "Pad": {
-      if (node.mode !== "constant" || !node.pads.every((p) => p >= 0)) break;
-      const rank = x.shape.length;
-      const outShape = x.shape.map((d, k) => d + node.pads[k]! + node.pads[k + rank]!);
-      const out = new Float32Array(sizeOf(outShape));
-      if (node.value !== 0) out.fill(node.value);
-      forEachPaddedRow(x.shape, outShape, node.pads, (src, dst, len) => out.set(x.data.subarray(src, src + len), dst));
-      return { out: { shape: outShape, data: out }, saved: NONE };
-    }
     case "Identity":
       if (ctx.training && ctx.dropoutRate > 0) {
         // Inverted dropout: kept units are scaled by 1 / (1 - rate) so evaluation needs no rescaling.
@@ -129,36 +120,6 @@ const GEMM_MIN_CHANNELS_PER_GROUP = 8;
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
-}
-
-/**
- * For a constant Pad with non-negative pads: calls fn(inputOffset, outputOffset, length) for
- * every contiguous block of the input inside the padded output. Trailing unpadded axes merge
- * into the block (a channel pad of NCHW copies whole images).
- */
-function forEachPaddedRow(inShape: readonly number[], outShape: readonly number[], pads: readonly number[], fn: (src: number, dst: number, len: number) => void): void {
-  const rank = inShape.length;
-  if (rank === 0) {
-    fn(0, 0, 1);
-    return;
-  }
-  // Axes from `axis` on form one contiguous block in both arrays: those after it are unpadded.
-  let axis = rank - 1;
-  while (axis > 0 && pads[axis] === 0 && pads[axis + rank] === 0) axis--;
-  const len = sizeOf(inShape.slice(axis));
-  const inner = sizeOf(inShape.slice(axis + 1));
-  const os = stridesOf(outShape);
-  const rows = len === 0 ? 0 : sizeOf(inShape) / len;
-  const idx = new Array<number>(axis).fill(0);
-  for (let r = 0; r < rows; r++) {
-    let dst = pads[axis]! * inner;
-    for (let k = 0; k < axis; k++) dst += (idx[k]! + pads[k]!) * os[k]!;
-    fn(r * len, dst, len);
-    for (let k = axis - 1; k >= 0; k--) {
-      if (++idx[k]! < inShape[k]!) break;
-      idx[k] = 0;
-    }
-  }
 }
 
 function batchNormForward(node: BatchNormNode, x: Tensor, ctx: ForwardContext): { out: Tensor; saved: Saved } {
