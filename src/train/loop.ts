@@ -268,9 +268,11 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
   const norm = config.normalization ?? UNIT;
   const net = cloneModelForTraining(model);
   if (config.qat) checkQatConfig(config.qat);
-  // Tracked or learned input ranges start from the calibration of the initial weights.
+  // Tracked or learned input ranges start from the calibration of the initial weights and then carry
+  // over from epoch to epoch: their layers are set up once. Calibrated ones are redone every epoch.
   const qatRanges = config.qat?.ranges ?? "calibrate";
-  const rangeState = config.qat && qatRanges !== "calibrate" ? QatRangeState.initial(qatRanges, config.qat.quant.scheme, qatLayers(net, config.qat)) : undefined;
+  const carriedLayers = config.qat && qatRanges !== "calibrate" ? qatLayers(net, config.qat) : undefined;
+  const rangeState = carriedLayers ? QatRangeState.initial(qatRanges, config.qat!.quant.scheme, carriedLayers) : undefined;
   const params = [...collectParams(net), ...(rangeState?.params() ?? [])];
   const buffers = collectBuffers(net);
   const opt = newOptimizerState(optimizer, params);
@@ -303,20 +305,22 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     startEpoch = h.epoch;
     history = h.history;
   }
+  if (rangeState) rangeState.attach(carriedLayers!);
 
   const batches = Math.ceil(trainIdx.length / config.batchSize);
+  // QAT: BatchNorm uses its running statistics from this training step on (QatConfig.freezeBatchNorm).
+  const bnFrozenAt = (step: number): boolean => config.qat !== undefined && step >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
     const order = shuffled(trainIdx, stream(seed, epoch, 0));
     const random = stream(seed, epoch, 1);
     const bar = progressBar(`epoch ${epoch + 1}/${config.epochs}`, order.length, { quiet: config.quiet, unit: "img" });
     const t0 = performance.now();
-    const qat: Map<string, QatLayer> | undefined = config.qat ? qatLayers(net, config.qat) : undefined;
-    if (qat && rangeState) rangeState.attach(qat);
+    const qat: Map<string, QatLayer> | undefined = carriedLayers ?? (config.qat ? qatLayers(net, config.qat) : undefined);
     let lossSum = 0, correct = 0, lr = config.lr;
     for (let b = 0; b < batches; b++) {
       const from = b * config.batchSize, to = Math.min(order.length, from + config.batchSize);
       const x = augmentedBatch(train, order, from, to, norm, config.augment ?? {}, random);
-      const frozenBatchNorm = config.qat !== undefined && epoch * batches + b >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
+      const frozenBatchNorm = bnFrozenAt(epoch * batches + b);
       const tape = forwardTape(net, { [inName]: { shape: [to - from, ...shape], data: x.data } }, {
         training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits, qat, frozenBatchNorm,
       });
@@ -333,7 +337,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     bar.stop();
     const trainSeconds = (performance.now() - t0) / 1000;
     // Not once BatchNorm is frozen: training then fitted the weights to the frozen statistics.
-    const frozenAtEnd = config.qat !== undefined && (epoch + 1) * batches - 1 >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
+    const frozenAtEnd = bnFrozenAt((epoch + 1) * batches - 1);
     if (qat && config.qat && !frozenAtEnd) reestimateBatchNorm(net, config.qat.reestimateBatches ?? DEFAULT_BN_REESTIMATE, qat, (from, to) => ({
       [inName]: { shape: [to - from, ...shape], data: augmentedBatch(train, order, from, to, norm, {}, () => 0).data },
     }), order.length, config.batchSize);
