@@ -122,7 +122,11 @@ function disagreement(a: PassResult, b: PassResult): number {
 
 /** Float, exact int8 and approximate accuracy of a model (what `axnn eval` prints). */
 export function runEvaluation(setup: EvalSetup & { mult?: string; multConfig?: string }): EvalReport {
-  const p = prepareEvaluation(setup);
+  return evaluatePrepared(prepareEvaluation(setup), setup);
+}
+
+/** runEvaluation on an evaluation already prepared from `setup`. */
+export function evaluatePrepared(p: PreparedEvaluation, setup: EvalSetup): EvalReport {
   const fl = evaluatePass(p.batches, runner(p, FLOAT));
   const i8 = evaluatePass(p.batches, runner(p, p.exact));
   // Without a multiplier table the approximate run is the int8 run.

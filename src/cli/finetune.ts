@@ -13,10 +13,10 @@ import type { QuantScheme } from "../quant/params.js";
 import { trainModel, type EpochMetrics } from "../train/loop.js";
 import { DEFAULT_SGD } from "../train/optim.js";
 import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, QAT_RANGES, RANGE_MOMENTUM, type QatArithmetic, type QatGradient, type QatRanges } from "../train/qat.js";
-import { loadSidecar, saveModel, type ModelSidecar } from "../zoo/sidecar.js";
+import { saveModel, type ModelSidecar } from "../zoo/sidecar.js";
 import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
 import { AxnnError } from "../util/errors.js";
-import { runEvaluation, type EvalReport } from "./eval.js";
+import { evaluatePrepared, runEvaluation, type EvalReport } from "./eval.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
 export interface FinetuneSetup {
@@ -85,8 +85,8 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
     model: setup.model, data: setup.data, mult: setup.mult, multConfig: setup.multConfig, limit: setup.limit, seed, batchSize,
     calibrationSize, normalize: setup.normalize, quant: setup.quant, perChannel: setup.perChannel,
   };
-  const before = runEvaluation(evalSetup);
   const p = prepareEvaluation(evalSetup);
+  const before = evaluatePrepared(p, evalSetup);
   const arithmetic = new Map<string, QatArithmetic>();
   for (const [name, a] of p.approximate) {
     if (a.kind !== "float") arithmetic.set(name, a);
@@ -96,9 +96,7 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
   // "calibrate" QAT trains with the ranges eval will calibrate on the fine-tuned weights; tracked
   // and learned ranges start from them.
   const train = loadDataset(setup.data, "train");
-  // As eval: the normalisation given, else the model's sidecar's, else unit.
-  const inputSidecar = typeof setup.model === "string" ? loadSidecar(setup.model)?.sidecar : undefined;
-  const normalize = setup.normalize ?? inputSidecar?.input?.normalize ?? "unit";
+  const normalize = p.normalize;
   const norm = parseNormalization(normalize, train.name);
   const input = p.model.inputs[0]!;
   const declared = input.shape.slice(1);
@@ -117,7 +115,7 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
   // Tracked or learned ranges are part of what QAT trained: the sidecar keeps them, and eval (here
   // and `axnn eval` on the written file) uses them instead of recalibrating.
   // The multipliers it was tuned for, as given (docs/zoo.md), so `axnn eval` / `axnn energy` on it need no --mult.
-  const assigned = setup.multConfig !== undefined ? loadAssignment(setup.multConfig, Object.keys(p.multiplierNames)) : setup.mult !== undefined ? uniformAssignment(setup.mult) : inputSidecar?.multipliers;
+  const assigned = setup.multConfig !== undefined ? loadAssignment(setup.multConfig, Object.keys(p.multiplierNames)) : setup.mult !== undefined ? uniformAssignment(setup.mult) : p.sidecar?.multipliers;
   const sidecar: ModelSidecar = {
     quantization: { ...p.qmodel.config, ...(result.qatInputs ? { activations: result.qatInputs } : {}) },
     ...(assigned ? { multipliers: { default: assigned.default, layers: assigned.layers } } : {}),

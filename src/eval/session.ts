@@ -57,7 +57,11 @@ export interface PreparedEvaluation {
   hasMultiplier: boolean;
   /** The exact integer baseline (8-bit weights unless weightBits says otherwise). */
   exact: LayerArithmetic;
-  /** The sidecar that supplied settings, when one did. */
+  /** The normalisation spec used (the setup's, else the sidecar's, else "unit"). */
+  normalize: string;
+  /** The model's sidecar, when it has one and it was read. */
+  sidecar?: ModelSidecar;
+  /** The file it came from. */
   sidecarFile?: string;
   /** Whether the layers' input parameters are the sidecar's (true) or calibrated now (false). */
   storedRanges: boolean;
@@ -113,7 +117,8 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new AxnnError(`expected a positive integer, got ${batchSize}`, { field: "--batch-size" });
   const limit = setup.limit ?? dataset.shape[0];
   if (!Number.isInteger(limit) || limit < 1) throw new AxnnError(`expected a positive integer, got ${limit}`, { field: "--limit" });
-  const norm = parseNormalization(setup.normalize ?? side.input?.normalize ?? "unit", dataset.name);
+  const normalize = setup.normalize ?? side.input?.normalize ?? "unit";
+  const norm = parseNormalization(normalize, dataset.name);
   const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
   const batches = prepareBatches(dataset, subsetIndices(dataset.shape[0], limit, seed), batchSize, norm, sampleShape);
 
@@ -151,7 +156,7 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
   const layers = macsPerLayerSafe(model, sample);
   return {
     model, dataset, qmodel, batches, layers, approximate, multiplierNames, hasMultiplier: multipliers.length > 0, exact,
-    ...(found ? { sidecarFile: found.sidecarFile } : {}), storedRanges,
+    normalize, ...(found ? { sidecar: found.sidecar, sidecarFile: found.sidecarFile } : {}), storedRanges,
   };
 }
 
