@@ -121,20 +121,8 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
   const norm = parseNormalization(normalize, dataset.name);
   const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
   const batches = prepareBatches(dataset, subsetIndices(dataset.shape[0], limit, seed), batchSize, norm, sampleShape);
-
-  // Calibration comes from the training split where there is one, so it never sees the test samples.
   const calibrationSize = setup.calibrationSize ?? 256;
   if (!Number.isInteger(calibrationSize) || calibrationSize < 1) throw new AxnnError(`expected a positive integer, got ${calibrationSize}`, { field: "--calib-size" });
-  let calibSet: Dataset = dataset;
-  if (split === "test" && !setup.data.startsWith("idx:")) {
-    try {
-      calibSet = loadDataset(setup.data, "train");
-    } catch (e) {
-      if (!(e instanceof AxnnError)) throw e;
-      // A test-only copy (e.g. CIFAR-10 with just test_batch.bin): calibrate on another seeded subset of it.
-      process.stderr.write(`axnn: no training split (${e.message}); calibrating on a subset of the test split\n`);
-    }
-  }
   const sq = side.quantization;
   const config: QuantConfig = {
     scheme,
@@ -149,6 +137,17 @@ export function prepareEvaluation(setup: EvalSetup): PreparedEvaluation {
   if (storedRanges) {
     qmodel = quantizeModelWithParams(model, sq.activations!, config, `${found!.sidecarFile}: quantization.activations`);
   } else {
+    // Calibration comes from the training split where there is one, so it never sees the test samples.
+    let calibSet: Dataset = dataset;
+    if (split === "test" && !setup.data.startsWith("idx:")) {
+      try {
+        calibSet = loadDataset(setup.data, "train");
+      } catch (e) {
+        if (!(e instanceof AxnnError)) throw e;
+        // A test-only copy (e.g. CIFAR-10 with just test_batch.bin): calibrate on another seeded subset of it.
+        process.stderr.write(`axnn: no training split (${e.message}); calibrating on a subset of the test split\n`);
+      }
+    }
     const calib = prepareBatches(calibSet, subsetIndices(calibSet.shape[0], calibrationSize, seed + 1), batchSize, norm, sampleShape);
     qmodel = quantizeModel(model, calib.batches.map((b) => ({ [input.name]: b.input })), config);
   }
