@@ -8,6 +8,7 @@
 // followed by a BatchNorm runs with the weights folded as the deployed model folds them while the
 // BatchNorm keeps normalising with batch statistics; input ranges are calibrated per epoch,
 // tracked (moving average) or learned (LSQ).
+import { createHash } from "node:crypto";
 import { consumersOf, isApproximable, type ApproximableNode, type BatchNormNode, type ConvNode, type Model } from "../nn/graph.js";
 import { windowGeometry } from "../nn/shapes.js";
 import type { Tensor } from "../nn/tensor.js";
@@ -442,7 +443,7 @@ export class QatRangeState {
     return [...this.learned.values()].map((l) => l.scale);
   }
 
-  /** Gives an epoch's layers (from qatLayers) this state: their input parameters come from it from now on. */
+  /** Gives the run's layers (from qatLayers) this state: their input parameters come from it from now on. */
   attach(layers: Map<string, QatLayer>): void {
     for (const [name, layer] of layers) {
       const t = this.tracked.get(name), l = this.learned.get(name);
@@ -500,18 +501,18 @@ function learnedScaleParam(layer: string, scale: number): Param {
 export function qatSettings(config: QatConfig): Record<string, unknown> {
   const layers: Record<string, string> = {};
   for (const [name, a] of config.arithmetic) layers[name] = a.kind === "lut" ? `${a.multiplier.name} (${lutHash(a.multiplier)})` : `exact, ${a.weightBits ?? 8}-bit weights`;
-  let h = 0x811c9dc5, samples = 0;
+  const h = createHash("sha256");
+  let samples = 0;
   for (const batch of config.calibrationBatches) {
     for (const key of Object.keys(batch).sort()) {
       const t = batch[key]!;
       samples += t.shape[0] ?? 0;
-      const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-      for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
+      h.update(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     }
   }
   return {
     layers, quant: config.quant, gradient: config.gradient ?? "ste", ranges: config.ranges ?? "calibrate",
     ...(config.ranges === "track" ? { rangeMomentum: config.rangeMomentum ?? RANGE_MOMENTUM } : {}),
-    freezeBatchNorm: config.freezeBatchNorm ?? DEFAULT_BN_FREEZE, reestimateBatches: config.reestimateBatches ?? DEFAULT_BN_REESTIMATE, calibration: { samples, hash: h.toString(16) },
+    freezeBatchNorm: config.freezeBatchNorm ?? DEFAULT_BN_FREEZE, reestimateBatches: config.reestimateBatches ?? DEFAULT_BN_REESTIMATE, calibration: { samples, hash: h.digest("hex").slice(0, 16) },
   };
 }
