@@ -17,3 +17,4 @@ export * from "./zoo/sidecar.js";
 // The training API under its own names (energy already exports an "evaluate" for mappings).
 export { trainModel, evaluate as evaluateModel, forwardTape, backwardTape, collectParams, softmaxCrossEntropy, optimizerStep, newOptimizerState, learningRate, DEFAULT_SGD, DEFAULT_ADAM } from "./train/index.js";
 export type { TrainConfig, EpochMetrics, TrainResult, AugmentConfig, OptimizerConfig, SgdConfig, AdamConfig, ScheduleConfig, Param, Tape, TapeOptions } from "./train/index.js";
+export * from "./search/index.js";
