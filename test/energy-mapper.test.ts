@@ -19,15 +19,12 @@ const LAYERS = [
 ];
 
 for (const layer of LAYERS) {
-  test(`mapper: ${layer.dir} finds a mapping with no more energy than Timeloop's, within 10 s`, needsSharedData, () => {
+  test(`mapper: ${layer.dir} finds a mapping with no more energy than Timeloop's (its time: npm run bench)`, needsSharedData, () => {
     const { arch, ert } = loadDesign(layer.preset);
     const problem = loadProblem(join(REF, layer.dir, layer.problem));
     const reference = evaluate(arch, problem, loadMapping(join(REF, layer.dir, "timeloop-mapper.map.txt"), arch, problem), ert);
-    const t0 = Date.now();
     // An evaluation budget (not a time budget) keeps the test deterministic.
     const r = searchMapping(arch, problem, ert, { objective: "energy", seed: 1, maxEvaluations: 3000 });
-    const elapsed = Date.now() - t0;
-    assert.ok(elapsed < 10_000, `took ${elapsed} ms`);
     assert.ok(r.evaluation.energyPj <= reference.energyPj, `${r.evaluation.energyPj} > reference ${reference.energyPj}`);
     // The mapping it returns is a valid one (coverage, meshes, capacities, keep/bypass) and evaluates the same.
     assert.equal(evaluate(arch, problem, r.mapping, ert).energyPj, r.evaluation.energyPj);

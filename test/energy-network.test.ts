@@ -125,21 +125,16 @@ test("network: distinct shapes are searched once, totals are sums of layers", ()
   assert.ok(rel(r.totals.multiplierShare, r.totals.multiplierPj / r.totals.energyPj) < 1e-12);
 });
 
-test("network: a cache hit gives identical results, faster; a corrupt or stale cache file is searched again and rewritten", () => {
+test("network: a cache hit gives identical results without searching (its speed: npm run bench); a corrupt or stale cache file is searched again and rewritten", () => {
   const { arch, ert } = loadDesign("simba");
   const cacheDir = tmp("cache");
   const opts = { maxEvaluations: 400, seed: 5, cacheDir };
-  let t0 = performance.now();
   const cold = networkEnergy(arch, ert, smallNet(), opts);
-  const coldMs = performance.now() - t0;
-  t0 = performance.now();
   const warm = networkEnergy(arch, ert, smallNet(), opts);
-  const warmMs = performance.now() - t0;
   assert.equal(warm.search.cacheHits, 3);
   assert.equal(warm.search.searched, 0);
   assert.ok(warm.layers.every((l) => l.mappingFromCache));
   assert.deepEqual(warm.layers.map((l) => [l.energyPj, l.cycles, l.components]), cold.layers.map((l) => [l.energyPj, l.cycles, l.components]));
-  assert.ok(warmMs < coldMs, `warm ${warmMs} ms vs cold ${coldMs} ms`);
 
   const files = readdirSync(cacheDir).filter((f) => f.endsWith(".json")).sort();
   writeFileSync(join(cacheDir, files[0]!), '{"format": "axnn-mapping-cache", "version": 1, "key": ');

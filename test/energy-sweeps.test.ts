@@ -4,11 +4,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { loadProblem } from "../src/energy/problem.js";
 import { DESIGNS, readSweep, runSweep, SWEEPS, sweepDesign, type SweepRow } from "../bench/timeloop-sweeps.js";
-import { SHARED_DATA } from "./shared.js";
+import { SHARED_DATA, skipUnless } from "./shared.js";
 
 // Third-party Timeloop v0.3 layer sweeps (total, compute and data-movement energy, MACs per layer).
 const DIR = join(SHARED_DATA, "timeloop-reference", "vidnerova-layer-sweeps");
-const skip = existsSync(DIR) ? false : `${DIR} not found`;
+const skip = skipUnless(existsSync(DIR), `${DIR} not found`, "AXNN_REQUIRE_SHARED");
 
 /** Spearman's rank correlation, written out here (ranks with ties averaged, then Pearson on the ranks). */
 function spearmanRho(x: number[], y: number[]): number {

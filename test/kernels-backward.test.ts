@@ -12,9 +12,10 @@ import {
 import { conv2dBackwardFloatReference, denseBackwardFloatReference, gemmFloatReference } from "../src/kernels/reference.js";
 import { AxnnError } from "../src/util/errors.js";
 import { digestsPerThreadCount } from "./thread-counts.js";
+import { nativeSkip } from "./shared.js";
 
 const levels: IsaLevel[] = availableIsaLevels();
-const skip = levels.length === 0 && "native addon not built (npm run build:native)";
+const skip = nativeSkip(levels.length);
 const backends: ("own" | "openblas")[] = levels.length === 0 ? [] : openBlasAvailable() ? ["own", "openblas"] : ["own"];
 
 /** Deterministic uniform [-1, 1) floats, so that a failure can be replayed. */

@@ -12,9 +12,10 @@ import { conv2dFloatReference, conv2dIntReference, denseFloatReference, denseInt
 import { convGeometry, denseGeometry, type ConvOptions } from "../src/kernels/geometry.js";
 import { exactMultiplier } from "../src/multipliers/multiplier.js";
 import { AxnnError } from "../src/util/errors.js";
+import { nativeSkip } from "./shared.js";
 
 const levels: IsaLevel[] = availableIsaLevels();
-const skip = levels.length === 0 && "native addon not built (npm run build:native)";
+const skip = nativeSkip(levels.length);
 
 /** Deterministic generator, so that a failure can be replayed. */
 function rng(seed: number): (n: number) => number {

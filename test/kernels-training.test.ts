@@ -13,9 +13,10 @@ import {
 } from "../src/kernels/reference.js";
 import { AxnnError } from "../src/util/errors.js";
 import { digestsPerThreadCount } from "./thread-counts.js";
+import { nativeSkip } from "./shared.js";
 
 const levels: IsaLevel[] = availableIsaLevels();
-const skip = levels.length === 0 && "native addon not built (npm run build:native)";
+const skip = nativeSkip(levels.length);
 
 /** Deterministic uniform [lo, lo + 2) floats, so that a failure can be replayed. */
 function floats(seed: number, n: number, lo = -1): Float32Array {

@@ -195,17 +195,11 @@ test("writeVerilogFile writes a file that readVerilogFile reads back; an output 
   assert.deepEqual(netlistToTable(back, false).table, netlistToTable(nl, false).table);
 });
 
-test("parse + evaluation of a ~700-gate netlist to its 65,536-entry table takes well under 100 ms", () => {
+test("a ~700-gate netlist written, parsed and evaluated gives the exact signed product table (its speed: npm run bench)", () => {
   const nl = arrayMultiplier(8, true);
   assert.ok(nl.gates.length >= 500, `${nl.gates.length} gates`);
-  const text = writeVerilog(nl);
-  let best = Infinity;
-  for (let k = 0; k < 3; k++) {
-    const t0 = performance.now();
-    netlistToTable(parseVerilog(text), true);
-    best = Math.min(best, performance.now() - t0);
-  }
-  assert.ok(best < 100, `best of 3: ${best.toFixed(1)} ms`);
+  const table = netlistToTable(parseVerilog(writeVerilog(nl)), true).table;
+  for (let a = -128; a < 128; a += 7) for (let w = -128; w < 128; w += 5) assert.equal(table[((a & 255) << 8) | (w & 255)], a * w, `${a} x ${w}`);
 });
 
 // ---------------------------------------------------------------- bad input

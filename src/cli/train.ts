@@ -4,6 +4,7 @@ import type { Model } from "../nn/graph.js";
 import { loadModel, saveModel } from "../zoo/sidecar.js";
 import { buildZooModel } from "../zoo/index.js";
 import { AxnnError } from "../util/errors.js";
+import { checkOutputFile } from "../util/fs.js";
 import { trainModel, type AugmentConfig, type EpochMetrics } from "../train/loop.js";
 import type { OptimizerConfig, ScheduleConfig } from "../train/optim.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
@@ -96,6 +97,7 @@ export function registerTrain(program: Command): void {
     .action((o: TrainCliOptions) => {
       if ((o.arch === undefined) === (o.model === undefined)) throw new AxnnError("give either --arch or --model", { field: "--arch" });
       const epochs = parseNumberOption(o.epochs, "--epochs", { min: 1, integer: true });
+      checkOutputFile(o.output);
       const seed = parseNumberOption(o.seed, "--seed", { integer: true });
       const batchSize = parseNumberOption(o.batchSize, "--batch-size", { min: 1, integer: true });
       const train: Dataset = loadDataset(o.data, "train");

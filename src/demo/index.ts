@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { writeFileAtomic } from "../util/fs.js";
+import { ensureOutputDirectory, writeFileAtomic } from "../util/fs.js";
 import { progressBar } from "../util/progress.js";
 import { characterise, type Characterisation } from "../multipliers/characterise.js";
 import { defaultCatalogue, generate } from "../multipliers/generators/index.js";
@@ -93,6 +93,7 @@ export function paretoFront<T>(points: T[], x: (p: T) => number, y: (p: T) => nu
 
 export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   const outDir = resolve(opts.outDir);
+  ensureOutputDirectory(outDir);
   const log = (line: string) => {
     if (!opts.quiet) process.stderr.write(`axnn demo: ${line}\n`);
   };

@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AxnnError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { ensureOutputDirectory, writeFileAtomic } from "../util/fs.js";
 import { axnnHome } from "../util/paths.js";
 import { createMultiplier, fitsTfapprox, int32Bytes, lutHash, toTfapproxBytes, type Multiplier, type MultiplierMeta } from "./multiplier.js";
 import { parseTfapprox } from "./tfapprox.js";
@@ -91,7 +91,7 @@ export class MultiplierLibrary {
     if (existing && existing.hash !== hash && !opts.overwrite) {
       throw new AxnnError(`the library already has a different multiplier named ${m.name} (hash ${existing.hash}, new ${hash}); choose another --name or pass --force`, { field: "name" });
     }
-    mkdirSync(this.dir, { recursive: true });
+    ensureOutputDirectory(this.dir);
     const fits = fitsTfapprox(m);
     const tableFile = fits ? `${m.name}.bin` : `${m.name}.i32`;
     const bytes = fits ? toTfapproxBytes(m) : int32Bytes(m.table);

@@ -1,8 +1,7 @@
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chart, type ChartSpec } from "../report/charts.js";
 import { renderHtmlReport, type ReportBlock } from "../report/html.js";
-import { writeFileAtomic } from "../util/fs.js";
+import { ensureOutputDirectory, writeFileAtomic } from "../util/fs.js";
 import type { DatasetRow } from "./dataset.js";
 import { layerShapeKey } from "./features.js";
 import { fidelity, type Fidelity } from "./metrics.js";
@@ -196,7 +195,7 @@ export function scatterSpec(r: EvaluationResult, arch: string, family: string): 
 
 /** Writes eval.json, table.md, one scatter plot per group (SVG and PNG) and report.html into `dir`. */
 export async function writeEvaluationReport(r: EvaluationResult, dir: string, notes: string[] = []): Promise<string[]> {
-  mkdirSync(dir, { recursive: true });
+  ensureOutputDirectory(dir);
   const files: string[] = [];
   const put = (name: string, data: string | Uint8Array) => {
     writeFileAtomic(join(dir, name), data);
