@@ -3,7 +3,7 @@ import { buildZooModel } from "../src/zoo/index.js";
 import { loadDataset, parseNormalization } from "../src/data/datasets.js";
 import { trainModel } from "../src/train/loop.js";
 import { DEFAULT_SGD } from "../src/train/optim.js";
-import { runFinetune } from "../src/cli/finetune.js";
+import { runFinetune } from "../src/train/finetune.js";
 
 const SAMPLES = 4000;
 const RESNET_SAMPLES = 3000;

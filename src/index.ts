@@ -17,4 +17,5 @@ export * from "./zoo/sidecar.js";
 // The training API under its own names (energy already exports an "evaluate" for mappings).
 export { trainModel, evaluate as evaluateModel, forwardTape, backwardTape, collectParams, softmaxCrossEntropy, optimizerStep, newOptimizerState, learningRate, DEFAULT_SGD, DEFAULT_ADAM } from "./train/index.js";
 export type { TrainConfig, EpochMetrics, TrainResult, AugmentConfig, OptimizerConfig, SgdConfig, AdamConfig, ScheduleConfig, Param, Tape, TapeOptions } from "./train/index.js";
+export { runFinetune, DEFAULT_FINETUNE_RANGES, type FinetuneSetup, type FinetuneReport } from "./train/finetune.js";
 export * from "./search/index.js";

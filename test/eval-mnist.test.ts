@@ -14,7 +14,8 @@ import { exportOnnx } from "../src/onnx/export.js";
 import { encodeModel, nodeProto, valueInfo } from "../src/onnx/proto.js";
 import { batchTensor, loadMnist, subsetIndices } from "../src/data/datasets.js";
 import { AccuracyCounter, labelRank, prepareBatches } from "../src/eval/accuracy.js";
-import { registerEval, registerSensitivity, runEvaluation } from "../src/cli/eval.js";
+import { registerEval, registerSensitivity } from "../src/cli/eval.js";
+import { runEvaluation } from "../src/eval/evaluate.js";
 import { AxnnError } from "../src/util/errors.js";
 
 test("top-k ranks by hand, ties broken by class index", () => {

@@ -17,7 +17,7 @@ import { resolveMultiplier } from "../src/multipliers/resolve.js";
 import { quantizeModel } from "../src/quant/model.js";
 import { AxnnError } from "../src/util/errors.js";
 import { loadSidecar } from "../src/zoo/sidecar.js";
-import { runEvaluation } from "../src/cli/eval.js";
+import { runEvaluation } from "../src/eval/evaluate.js";
 import type { QuantScheme } from "../src/quant/params.js";
 import { registerFinetune } from "../src/cli/finetune.js";
 import { runCommand } from "./cli-inprocess.js";

@@ -1,19 +1,14 @@
 import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { resolveMultiplier, withPublishedFigures } from "../multipliers/resolve.js";
-import { computeScaleFor, type ComputeScale } from "../energy/approx.js";
-import { loadMapping } from "../energy/mapping.js";
-import { MAX_DEFAULT_THREADS, searchMapping, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
-import { evaluate } from "../energy/model.js";
-import { loadDesign, PRESET_NAMES } from "../energy/presets.js";
-import { loadProblem } from "../energy/problem.js";
-import { evaluationToJson, formatMapTxt, formatSummary } from "../energy/report.js";
-import { assignmentScales, DEFAULT_NETWORK_EVALUATIONS, evaluatePlan, layersFromModel, planMappingsJson, planNetwork, type NetworkLayer } from "../energy/network.js";
+import { MAX_DEFAULT_THREADS, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
+import { PRESET_NAMES } from "../energy/presets.js";
+import { formatMapTxt, formatSummary } from "../energy/report.js";
+import { DEFAULT_NETWORK_EVALUATIONS, planMappingsJson } from "../energy/network.js";
+import { runLayerEnergy, layerEnergyToJson } from "../energy/layer-energy.js";
+import { runNetworkEnergy } from "../energy/network-energy.js";
 import { formatNetworkTable, networkEnergyToJson, writeNetworkReport } from "../energy/network-report.js";
-import { ZOO_NAMES, zooLayers } from "../energy/zoo-shapes.js";
-import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
-import { loadSidecar } from "../zoo/sidecar.js";
+import { ZOO_NAMES } from "../energy/zoo-shapes.js";
 
 interface LayerOptions {
   arch: string;
@@ -70,23 +65,6 @@ function positiveInt(v: string, flag: string): number {
   return n;
 }
 
-/** The layer list of `--zoo` or `--model`. */
-async function networkLayers(opts: NetOptions): Promise<{ layers: NetworkLayer[]; model: string }> {
-  if ((opts.zoo === undefined) === (opts.model === undefined)) throw new AxnnError("give exactly one of --zoo NAME and --model FILE.onnx", { field: "--zoo" });
-  const batch = positiveInt(opts.batch, "--batch");
-  if (opts.zoo !== undefined) {
-    const widthMultiplier = opts.width === undefined ? undefined : positiveNumber(opts.width, "--width");
-    return { layers: zooLayers(opts.zoo, { batch, widthMultiplier }), model: opts.zoo };
-  }
-  let inputShape: number[] | undefined;
-  if (opts.inputShape !== undefined) {
-    inputShape = opts.inputShape.split(/[,x]/).map((d) => positiveInt(d.trim(), "--input-shape"));
-  }
-  // Loaded on demand: the ONNX reader pulls in protobuf, which the other commands do not need.
-  const { loadOnnx } = await import("../onnx/index.js");
-  return { layers: layersFromModel(loadOnnx(opts.model!), { batch, inputShape }), model: opts.model! };
-}
-
 /** `axnn energy ...`: accelerator energy of a layer (Timeloop/Accelergy-compatible model and mapper). */
 export function registerEnergy(program: Command): void {
   const energy = program.command("energy").description("accelerator energy of CNN layers (Timeloop/Accelergy-compatible)");
@@ -113,43 +91,21 @@ export function registerEnergy(program: Command): void {
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new AxnnError(`expected an integer, got "${opts.seed}"`, { field: "--seed" });
-      const { arch, ert } = loadDesign(opts.arch, opts.ert, opts.constraints);
-      const problem = loadProblem(opts.problem);
-      let mult: ComputeScale | undefined;
-      if (opts.mult !== undefined) {
-        // Published figures also reach generated designs whose table EvoApproxLib has (e.g. "exact").
-        const resolved = resolveMultiplier(opts.mult);
-        const m = withPublishedFigures(resolved.multiplier);
-        mult = computeScaleFor(m, arch.compute, {
-          exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
-          netlist: resolved.netlist,
-        });
-      }
-      const scale = mult?.scale ?? 1;
-      let mapping, ev, search;
-      if (opts.map !== undefined) {
-        mapping = loadMapping(opts.map, arch, problem);
-        ev = evaluate(arch, problem, mapping, ert, { computeEnergyScale: scale, mappingFile: opts.map });
-      } else {
-        const r = searchMapping(arch, problem, ert, {
+      const r = runLayerEnergy({
+        arch: opts.arch, ert: opts.ert, constraints: opts.constraints, problem: opts.problem, map: opts.map, mult: opts.mult,
+        exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
+        search: {
           objective: opts.objective as Objective,
           algorithm: opts.algorithm as SearchAlgorithm,
           seed,
           timeLimitMs: positiveNumber(opts.timeLimit, "--time-limit") * 1000,
           maxEvaluations: opts.evaluations === undefined ? undefined : positiveInt(opts.evaluations, "--evaluations"),
           threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
-          computeEnergyScale: scale,
           progress: !opts.json,
-        });
-        mapping = r.mapping;
-        ev = r.evaluation;
-        search = { objective: r.objective, algorithm: r.algorithm, seed, threads: opts.threads === undefined ? 1 : Number(opts.threads), evaluated: r.evaluated, valid: r.valid, mapspace_size: r.mapspaceSize, elapsed_ms: r.elapsedMs };
-      }
-      const json = {
-        ...evaluationToJson(arch, problem, mapping, ev),
-        ...(search ? { search } : {}),
-        ...(mult ? { multiplier: { name: mult.multiplier, power_mw: mult.powerMw, exact_power_mw: mult.exactPowerMw, power_ratio: mult.powerRatio, power_source: mult.powerSource, multiplier_share: mult.share, mac_energy_scale: mult.scale } } : {}),
-      };
+        },
+      });
+      const json = layerEnergyToJson(r);
+      const { arch, problem, mapping, evaluation: ev, search, multiplier: mult } = r;
       if (opts.out !== undefined) writeFileAtomic(opts.out, JSON.stringify(json, null, 2) + "\n");
       if (opts.json) {
         process.stdout.write(JSON.stringify(json, null, 2) + "\n");
@@ -189,27 +145,21 @@ export function registerEnergy(program: Command): void {
     .action(async (opts: NetOptions) => {
       if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
-      if (opts.mult !== undefined && opts.multConfig !== undefined) throw new AxnnError("give --mult or --mult-config, not both", { field: "--mult-config" });
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new AxnnError(`expected an integer, got "${opts.seed}"`, { field: "--seed" });
       const maxEvaluations = positiveInt(opts.evaluations, "--evaluations");
-      const { layers, model } = await networkLayers(opts);
-      const { arch, ert } = loadDesign(opts.arch, opts.ert, opts.constraints);
-      const names = layers.map((l) => l.name);
-      // A model's sidecar (written by axnn finetune) supplies the assignment when none is given here.
-      const stored = opts.model !== undefined && opts.mult === undefined && opts.multConfig === undefined ? loadSidecar(opts.model, names) : undefined;
-      const assignment = opts.multConfig !== undefined ? loadAssignment(opts.multConfig, names)
-        : stored?.sidecar.multipliers ?? uniformAssignment(opts.mult);
-      if (stored?.sidecar.multipliers && !opts.json) process.stdout.write(`multipliers from ${stored.sidecarFile}\n`);
-      const multipliers = assignmentScales(assignment, layers, arch.compute, {
+      const { result, plan, model, multipliersFrom } = await runNetworkEnergy({
+        zoo: opts.zoo, model: opts.model, batch: positiveInt(opts.batch, "--batch"),
+        widthMultiplier: opts.width === undefined ? undefined : positiveNumber(opts.width, "--width"),
+        inputShape: opts.inputShape?.split(/[,x]/).map((d) => positiveInt(d.trim(), "--input-shape")),
+        arch: opts.arch, ert: opts.ert, constraints: opts.constraints, mult: opts.mult, multConfig: opts.multConfig,
         exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
+        search: {
+          objective: opts.objective as Objective, algorithm: opts.algorithm as SearchAlgorithm, seed, maxEvaluations, cache: opts.cache, progress: !opts.json,
+          threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
+        },
       });
-      const plan = planNetwork(arch, ert, layers, {
-        objective: opts.objective as Objective, algorithm: opts.algorithm as SearchAlgorithm, seed, maxEvaluations, cache: opts.cache, progress: !opts.json,
-        threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
-      });
-      const result = evaluatePlan(plan, multipliers);
-      result.arch = opts.arch;
+      if (multipliersFrom && !opts.json) process.stdout.write(`multipliers from ${multipliersFrom}\n`);
       const files = opts.out !== undefined ? await writeNetworkReport(result, opts.out, { model }) : [];
       if (opts.json) {
         process.stdout.write(JSON.stringify({ ...networkEnergyToJson(result, { model }), mappings: planMappingsJson(plan), ...(files.length ? { files } : {}) }, null, 2) + "\n");

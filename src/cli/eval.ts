@@ -2,13 +2,12 @@ import type { Command } from "commander";
 import { extname } from "node:path";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { chart, chartSvg, type ChartSpec } from "../report/charts.js";
+import { chart, chartSvg } from "../report/charts.js";
 import { CALIBRATION_METHODS, type CalibrationMethod } from "../quant/calibrate.js";
-import { FLOAT, type LayerArithmetic } from "../quant/model.js";
 import type { QuantScheme } from "../quant/params.js";
-import { evaluatePass, type PassResult } from "../eval/accuracy.js";
-import { prepareEvaluation, runner, type EvalSetup, type PreparedEvaluation } from "../eval/session.js";
-import { kernelBackend } from "../kernels/index.js";
+import type { EvalSetup } from "../eval/session.js";
+import { runEvaluation } from "../eval/evaluate.js";
+import { runSensitivity, sensitivityChart } from "../eval/sensitivity.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
 interface CommonOptions {
@@ -86,68 +85,6 @@ function setupFrom(opts: CommonOptions, cmd: Command): EvalSetup {
   };
 }
 
-function quantSummary(p: PreparedEvaluation) {
-  const c = p.qmodel.config;
-  return { ...(p.sidecarFile ? { settings_from: p.sidecarFile } : {}), ranges: p.storedRanges ? "stored" : "calibrated", scheme: c.scheme, per_channel: c.perChannel, exact_weight_bits: p.exact.kind === "exact" ? p.exact.weightBits ?? 8 : 8, weight_calibration: c.weightCalibration ?? "minmax", calibration: c.calibration.method, ...(c.calibration.method === "percentile" ? { percentile: c.calibration.percentile ?? 99.99 } : {}) };
-}
-
-/** The result of `axnn eval` (also its JSON). */
-export interface EvalReport {
-  model: string;
-  data: string;
-  split: string;
-  samples: number;
-  quant: ReturnType<typeof quantSummary>;
-  backend: string;
-  float_top1: number;
-  float_top5: number;
-  int8_top1: number;
-  int8_top5: number;
-  approx_top1: number;
-  approx_top5: number;
-  /** Share of samples whose predicted class differs between int8 and approximate. */
-  approx_vs_int8_disagreement: number;
-  float_images_per_s: number;
-  int8_images_per_s: number;
-  approx_images_per_s: number;
-  total_macs: number;
-  layers: { name: string; kind: string; macs: number; multiplier: string }[];
-}
-
-function disagreement(a: PassResult, b: PassResult): number {
-  let d = 0;
-  for (let i = 0; i < a.predictions.length; i++) if (a.predictions[i] !== b.predictions[i]) d++;
-  return a.predictions.length ? d / a.predictions.length : 0;
-}
-
-/** Float, exact int8 and approximate accuracy of a model (what `axnn eval` prints). */
-export function runEvaluation(setup: EvalSetup & { mult?: string; multConfig?: string }): EvalReport {
-  return evaluatePrepared(prepareEvaluation(setup), setup);
-}
-
-/** runEvaluation on an evaluation already prepared from `setup`. */
-export function evaluatePrepared(p: PreparedEvaluation, setup: EvalSetup): EvalReport {
-  const fl = evaluatePass(p.batches, runner(p, FLOAT));
-  const i8 = evaluatePass(p.batches, runner(p, p.exact));
-  // Without a multiplier table the approximate run is the int8 run.
-  const ax = p.hasMultiplier ? evaluatePass(p.batches, runner(p, p.approximate)) : i8;
-  return {
-    model: typeof setup.model === "string" ? setup.model : setup.model.name,
-    data: setup.data,
-    split: setup.split ?? "test",
-    samples: fl.count,
-    quant: quantSummary(p),
-    backend: kernelBackend(),
-    float_top1: fl.top1, float_top5: fl.top5,
-    int8_top1: i8.top1, int8_top5: i8.top5,
-    approx_top1: ax.top1, approx_top5: ax.top5,
-    approx_vs_int8_disagreement: disagreement(i8, ax),
-    float_images_per_s: fl.imagesPerSecond, int8_images_per_s: i8.imagesPerSecond, approx_images_per_s: ax.imagesPerSecond,
-    total_macs: p.layers.reduce((s, l) => s + l.macs, 0),
-    layers: p.layers.map((l) => ({ name: l.name, kind: l.kind, macs: l.macs, multiplier: p.multiplierNames[l.name] ?? "exact" })),
-  };
-}
-
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 export function registerEval(program: Command): void {
@@ -172,64 +109,6 @@ export function registerEval(program: Command): void {
     process.stdout.write(textTable(["layer", "kind", "MACs", "multiplier"], r.layers.map((l) => [l.name, l.kind, l.macs, l.multiplier])) + "\n");
     process.stdout.write(`total ${r.total_macs} MACs per sample; approximate vs int8: ${pct(r.approx_vs_int8_disagreement)} of predictions differ\n`);
   });
-}
-
-/** The result of `axnn sensitivity`. */
-export interface SensitivityReport {
-  model: string;
-  data: string;
-  samples: number;
-  multiplier: string;
-  quant: ReturnType<typeof quantSummary>;
-  float_top1: number;
-  int8_top1: number;
-  int8_top5: number;
-  /** Every layer approximate at once. */
-  all_approx_top1: number;
-  layers: { name: string; kind: string; macs: number; top1: number; top5: number; delta_top1: number }[];
-}
-
-export function runSensitivity(setup: EvalSetup & { mult: string }): SensitivityReport {
-  const p = prepareEvaluation(setup);
-  const fl = evaluatePass(p.batches, runner(p, FLOAT));
-  const i8 = evaluatePass(p.batches, runner(p, p.exact));
-  const all = evaluatePass(p.batches, runner(p, p.approximate));
-  const layers = p.layers.map((l) => {
-    const only = new Map<string, LayerArithmetic>(p.layers.map((o) => [o.name, o.name === l.name ? p.approximate.get(l.name)! : p.exact]));
-    const r = evaluatePass(p.batches, runner(p, only));
-    return { name: l.name, kind: l.kind, macs: l.macs, top1: r.top1, top5: r.top5, delta_top1: r.top1 - i8.top1 };
-  });
-  return {
-    model: typeof setup.model === "string" ? setup.model : setup.model.name,
-    data: setup.data, samples: i8.count, multiplier: Object.values(p.multiplierNames)[0] ?? setup.mult, quant: quantSummary(p),
-    float_top1: fl.top1, int8_top1: i8.top1, int8_top5: i8.top5, all_approx_top1: all.top1, layers,
-  };
-}
-
-/** Bar chart of top-1 per layer with the exact int8 accuracy as a rule. */
-export function sensitivityChart(r: SensitivityReport): ChartSpec {
-  return {
-    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
-    title: { text: `Sensitivity to ${r.multiplier}: one layer approximate`, subtitle: `${r.model}, ${r.data}, ${r.samples} samples; line: exact int8 (${pct(r.int8_top1)})` },
-    width: Math.max(240, 28 * r.layers.length),
-    height: 240,
-    layer: [
-      {
-        data: { values: r.layers.map((l, i) => ({ layer: l.name, order: i, top1: l.top1 })) },
-        mark: { type: "bar", color: "#4c78a8" },
-        encoding: {
-          x: { field: "layer", type: "nominal", sort: { field: "order" }, title: "layer (execution order)" },
-          y: { field: "top1", type: "quantitative", title: "top-1 accuracy", axis: { format: ".0%" } },
-          tooltip: [{ field: "layer" }, { field: "top1", format: ".2%" }],
-        },
-      },
-      {
-        data: { values: [{ int8: r.int8_top1 }] },
-        mark: { type: "rule", color: "#e45756", strokeDash: [4, 3] },
-        encoding: { y: { field: "int8", type: "quantitative" } },
-      },
-    ],
-  } as ChartSpec;
 }
 
 export function registerSensitivity(program: Command): void {

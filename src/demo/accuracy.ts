@@ -1,6 +1,6 @@
 // The demo's "Accuracy on MNIST" section: trains the zoo LeNet-5, evaluates it with a range of
 // multipliers (the same settings as `axnn eval`) and retrains the ones that lost most (`axnn finetune`).
-import { runFinetune } from "../cli/finetune.js";
+import { runFinetune } from "../train/finetune.js";
 import { loadDataset } from "../data/datasets.js";
 import { evaluatePass } from "../eval/accuracy.js";
 import { prepareEvaluation, runner, type EvalSetup } from "../eval/session.js";

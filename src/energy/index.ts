@@ -11,3 +11,5 @@ export * from "./report.js";
 export * from "./network.js";
 export * from "./zoo-shapes.js";
 export * from "./network-report.js";
+export * from "./layer-energy.js";
+export * from "./network-energy.js";

@@ -3,3 +3,4 @@ export * from "./tape.js";
 export * from "./optim.js";
 export * from "./loop.js";
 export * from "./qat.js";
+export * from "./finetune.js";
