@@ -72,13 +72,17 @@ function num(attrs: YamlObject, keys: string[], file: string, field: string): nu
   return undefined;
 }
 
-/** Parses Timeloop's `factors` (a list ["R=1", ...] or a string "R=1 S=1"). */
+/**
+ * Parses Timeloop's `factors`: a list ["R=1", ...] or a string "R=1 S=1", or the `R1 S1` form (no
+ * `=`) that Timeloop's mapper writes into its own mapping YAML.
+ */
 export function parseFactorList(v: unknown, file: string, field: string): Record<string, number> {
   const items = typeof v === "string" ? v.trim().split(/\s+/) : expectArray(v, file, field).map((x, i) => expectString(x, file, `${field}[${i}]`));
   const out: Record<string, number> = {};
   for (const item of items) {
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\d+)$/.exec(item.trim());
-    if (!m) throw new AxnnError(`expected DIM=NUMBER, got "${item}"`, { file, field });
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\d+)$/.exec(item.trim()) ?? /^([A-Za-z_]+)(\d+)$/.exec(item.trim());
+    if (!m) throw new AxnnError(`expected DIM=NUMBER or DIMNUMBER, got "${item}"`, { file, field });
+    if (out[m[1]!] !== undefined) throw new AxnnError(`factor of ${m[1]} given twice`, { file, field });
     out[m[1]!] = Number(m[2]);
   }
   return out;

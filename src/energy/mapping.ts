@@ -89,7 +89,8 @@ export function parseMapTxt(text: string, arch: Architecture, problem: Problem, 
     if (/\[0:\d+,\d+\)/.test(line)) throw new AxnnError("imperfectly factorised loops ([0:a,b)) are not supported", { file, line: lineNo });
     throw new AxnnError(`cannot read this line of a map.txt: "${line.trim()}"`, { file, line: lineNo });
   });
-  if (!sawCompute) throw new AxnnError("no << Compute >> line: not a Timeloop map.txt", { file });
+  // Older Timeloop builds (and v3.0.3's mapper) end the printout without a << Compute >> line.
+  if (current < 0 && !sawCompute) throw new AxnnError("no level header (NAME [ ... ]): not a Timeloop map.txt", { file });
   return { levels };
 }
 
@@ -156,10 +157,15 @@ export function loadMapping(file: string, arch: Architecture, problem: Problem):
   } catch (e) {
     throw new AxnnError(`cannot read file (${(e as NodeJS.ErrnoException).code ?? String(e)})`, { file });
   }
-  if (/<<\s*Compute\s*>>/.test(text)) return parseMapTxt(text, arch, problem, file);
+  if (looksLikeMapTxt(text)) return parseMapTxt(text, arch, problem, file);
   const doc = parseYamlText(text, file);
   if (isObject(doc) && doc.mapping !== undefined) return parseMappingYaml(doc, arch, problem, file);
-  throw new AxnnError("neither a Timeloop map.txt (no << Compute >>) nor a mapping YAML (no mapping: key)", { file });
+  throw new AxnnError("neither a Timeloop map.txt (no << Compute >> or level header) nor a mapping YAML (no mapping: key)", { file });
+}
+
+/** A map.txt printout: a << Compute >> line, or a level header `NAME [ ... ]` underlined with dashes. */
+function looksLikeMapTxt(text: string): boolean {
+  return /<<\s*Compute\s*>>/.test(text) || /^\s*[A-Za-z_][\w.]*\s*\[[^\]\n]*\]\s*\r?\n\s*-{3,}\s*$/m.test(text);
 }
 
 /** Timeloop's mapping YAML for a mapping (permutations innermost first). */

@@ -46,6 +46,8 @@ export interface LevelStats {
   energyPj: number;
   /** Cycles this level needs for its traffic at its read/write bandwidth (0 if unbounded). */
   bandwidthCycles: number;
+  /** Actions its ERT entry does not name, priced by Timeloop's built-in default (as Timeloop does). */
+  defaultedActions: ("read" | "write" | "update")[];
 }
 
 export interface ComputeStats {
@@ -333,7 +335,11 @@ function linkTransferFactor(problem: Problem, nest: NestAnalysis, ds: number, lv
     for (const [dh, dv] of [[1, 0], [-1, 0], [0, 1], [0, -1]] as const) {
       const j = at.get(`${c.h + dh},${c.v + dv}`);
       if (j === undefined) continue;
-      const key = children[j]!.tv.map((x, k) => x - c.tv[k]!).join(",");
+      const shift = children[j]!.tv.map((x, k) => x - c.tv[k]!);
+      // A neighbour holding the same tile is multicast, not a link transfer: Timeloop credits none
+      // there (checked against its 2024 build on a Simba mapping with all children sharing Inputs).
+      if (shift.every((x) => x === 0)) continue;
+      const key = shift.join(",");
       let set = servedBy.get(key);
       if (!set) servedBy.set(key, (set = new Set()));
       set.add(i);
@@ -378,24 +384,14 @@ function linkTransferFactor(problem: Problem, nest: NestAnalysis, ds: number, lv
   return without > 0 ? withLinks / without : 1;
 }
 
-/** Distinct clusters the utilized instances of a level fall into (instances numbered row-major, X fastest). */
+/**
+ * Utilized clusters of a level, as Timeloop counts them: the utilized instances assumed spread
+ * uniformly over the clusters, min(utilized instances, clusters) (buffer.cpp, "sprinkled uniformly").
+ */
 function utilizedClusters(arch: Architecture, nest: NestAnalysis, level: number): number {
   const lv = arch.levels[level]!;
   if (lv.clusterSize <= 1) return nest.utilized[level]!;
-  let xs = [0], ys = [0];
-  for (let j = 0; j < level; j++) {
-    const loops = nest.flat.slice(nest.loopStart[j], nest.loopStart[j + 1]).filter((l) => l.spatial);
-    const ux = loops.filter((l) => l.spatial === "X").reduce((a, l) => a * l.bound, 1);
-    const uy = loops.filter((l) => l.spatial === "Y").reduce((a, l) => a * l.bound, 1);
-    const child = arch.levels[j + 1]!;
-    const strideX = lv.meshX / child.meshX;
-    const strideY = lv.meshY / child.meshY;
-    xs = xs.flatMap((x) => Array.from({ length: ux }, (_, k) => x + k * strideX));
-    ys = ys.flatMap((y) => Array.from({ length: uy }, (_, k) => y + k * strideY));
-  }
-  const clusters = new Set<number>();
-  for (const y of ys) for (const x of xs) clusters.add(Math.floor((y * lv.meshX + x) / lv.clusterSize));
-  return clusters.size;
+  return Math.min(nest.utilized[level]!, Math.floor(lv.instances / lv.clusterSize));
 }
 
 /** Evaluates a mapping: counts per level and data space, energy, cycles, utilization. */
@@ -455,7 +451,7 @@ export function evaluate(arch: Architecture, problem: Problem, mapping: Mapping,
   for (let li = 0; li < nLevels; li++) {
     const lv = arch.levels[li]!;
     const lm = mapping.levels[li]!;
-    const energies = lv.dummy ? { read: 0, write: 0, update: 0, leak: 0 } : storageEnergies(ert, lv.name);
+    const energies = lv.dummy ? { read: 0, write: 0, update: 0, leak: 0 } : storageEnergies(ert, lv, arch.version);
     const util = nest.utilized[li]!;
     const clusters = utilizedClusters(arch, nest, li);
     const dsStats: DataSpaceStats[] = [];
@@ -494,13 +490,16 @@ export function evaluate(arch: Architecture, problem: Problem, mapping: Mapping,
     if (lv.readBandwidth) bwCycles = Math.max(bwCycles, Math.ceil(readsAll / lv.readBandwidth));
     if (lv.writeBandwidth) bwCycles = Math.max(bwCycles, Math.ceil(writesAll / lv.writeBandwidth));
     computeCycles = Math.max(computeCycles, bwCycles);
-    levelsOut.push({ name: lv.name, instances: lv.instances, utilizedInstances: util, utilizedClusters: clusters, dataSpaces: dsStats, leakagePj: 0, energyPj: energy, bandwidthCycles: bwCycles });
+    levelsOut.push({
+      name: lv.name, instances: lv.instances, utilizedInstances: util, utilizedClusters: clusters, dataSpaces: dsStats, leakagePj: 0, energyPj: energy,
+      bandwidthCycles: bwCycles, defaultedActions: "defaulted" in energies ? energies.defaulted : [],
+    });
   }
   const cycles = computeCycles;
   for (let li = 0; li < nLevels; li++) {
     const lv = arch.levels[li]!;
     if (lv.dummy || levelsOut[li]!.dataSpaces.length === 0) continue;
-    const leak = storageEnergies(ert, lv.name).leak * nest.utilized[li]! * cycles;
+    const leak = storageEnergies(ert, lv, arch.version).leak * nest.utilized[li]! * cycles;
     levelsOut[li]!.leakagePj = leak;
     levelsOut[li]!.energyPj += leak;
   }

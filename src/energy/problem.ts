@@ -121,6 +121,10 @@ export function parseProblem(doc: unknown, file: string): Problem {
     if (di >= 0) bounds[di] = expectPositiveInt(v, file, field);
     else if (coefficients.has(k)) coefficients.set(k, expectPositiveInt(v, file, field));
     else if (INFORMATIONAL_INSTANCE_KEYS.includes(k)) continue;
+    else if (k === "densities") {
+      // Timeloop's processed problems carry `densities: {}` (dense); sparse tensors are not modelled.
+      if (Object.keys(expectObject(v, file, field)).length > 0) throw new AxnnError("tensor densities (sparse workloads) are not supported; only dense problems", { file, field });
+    }
     else throw new AxnnError(`unknown key "${k}" (expected a dimension ${dims.join("/")} or a coefficient ${[...coefficients.keys()].join("/")})`, { file, field });
   }
 

@@ -84,5 +84,9 @@ export function formatSummary(arch: Architecture, problem: Problem, ev: Evaluati
   lines.push(`cycles         : ${ev.cycles}`);
   lines.push(`utilization    : ${fmt(ev.utilization * 100)}%`);
   lines.push(`EDP (J*cycle)  : ${(ev.energyPj * 1e-12 * ev.cycles).toExponential(3)}`);
+  for (const l of ev.levels) {
+    if (l.defaultedActions.length === 0 || l.dataSpaces.length === 0) continue;
+    lines.push(`note           : ${l.name}'s ERT entry names no ${l.defaultedActions.join("/")} action Timeloop knows; priced by Timeloop's built-in default, as Timeloop does`);
+  }
   return lines.join("\n") + "\n";
 }

@@ -6,6 +6,7 @@ export interface TimeloopDataSpaceStats {
   fills: number;
   updates: number;
   utilizedInstances: number;
+  utilizedClusters: number;
   utilizedCapacity: number;
   energyPj: number;
 }
@@ -72,7 +73,7 @@ export function parseTimeloopStats(text: string, file = "stats.txt"): TimeloopSt
       if (!level) continue;
       if ((m = /^\s*Leakage energy \(total\)\s*:\s*([\d.e+-]+) pJ/.exec(line))) level.leakagePj = num(m[1]!);
       if ((m = /^    ([A-Za-z_]\w*):\s*$/.exec(line))) {
-        ds = { reads: 0, fills: 0, updates: 0, utilizedInstances: 0, utilizedCapacity: 0, energyPj: 0 };
+        ds = { reads: 0, fills: 0, updates: 0, utilizedInstances: 0, utilizedClusters: 0, utilizedCapacity: 0, energyPj: 0 };
         level.dataSpaces[m[1]!] = ds;
         continue;
       }
@@ -81,6 +82,7 @@ export function parseTimeloopStats(text: string, file = "stats.txt"): TimeloopSt
       else if ((m = /^\s*Scalar fills \(per-instance\)\s*:\s*(\d+)/.exec(line))) ds.fills = num(m[1]!);
       else if ((m = /^\s*Scalar updates \(per-instance\)\s*:\s*(\d+)/.exec(line))) ds.updates = num(m[1]!);
       else if ((m = /^\s*Utilized instances \(max\)\s*:\s*(\d+)/.exec(line))) ds.utilizedInstances = num(m[1]!);
+      else if ((m = /^\s*Utilized clusters \(max\)\s*:\s*(\d+)/.exec(line))) ds.utilizedClusters = num(m[1]!);
       else if ((m = /^\s*Utilized capacity\s*:\s*(\d+)/.exec(line))) ds.utilizedCapacity = num(m[1]!);
       else if ((m = /^\s*Energy \(total\)\s*:\s*([\d.e+-]+) pJ/.exec(line))) ds.energyPj = num(m[1]!);
     } else {
