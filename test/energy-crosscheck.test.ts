@@ -11,7 +11,7 @@ import { loadProblem } from "../src/energy/problem.js";
 import { parseTimeloopStats, type TimeloopStats } from "../src/energy/timeloop-stats.js";
 import { readYamlFile } from "../src/energy/yaml.js";
 import { dataPath } from "../src/util/paths.js";
-import { needsSharedData, SHARED_DATA } from "./shared.js";
+import { needsSharedData, SHARED_DATA, skipUnless } from "./shared.js";
 
 /**
  * ../shared/data/timeloop-crosscheck: mappings axnn's mapper chose (and Timeloop's own), evaluated by
@@ -19,7 +19,7 @@ import { needsSharedData, SHARED_DATA } from "./shared.js";
  * designs, the 2024 build for v0.4, as the data's README names them).
  */
 const CROSS = join(SHARED_DATA, "timeloop-crosscheck");
-const crossSkip = { skip: needsSharedData.skip || (existsSync(CROSS) ? false : `needs ${CROSS}`) };
+const crossSkip = { skip: needsSharedData.skip || skipUnless(existsSync(CROSS), `needs ${CROSS}`, "AXNN_REQUIRE_SHARED") };
 
 /** The design a case was run on, as the data's README describes it. */
 function designOf(caseName: string): LoadedDesign {
