@@ -19,3 +19,5 @@ export { trainModel, evaluate as evaluateModel, forwardTape, backwardTape, colle
 export type { TrainConfig, EpochMetrics, TrainResult, AugmentConfig, OptimizerConfig, SgdConfig, AdamConfig, ScheduleConfig, Param, Tape, TapeOptions } from "./train/index.js";
 export { runFinetune, DEFAULT_FINETUNE_RANGES, type FinetuneSetup, type FinetuneReport } from "./train/finetune.js";
 export * from "./search/index.js";
+// Associative matching (AxP): clustering, the product memory, emulation, PE energy, sweeps.
+export * from "./axp/index.js";

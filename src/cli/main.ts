@@ -9,6 +9,7 @@ import { registerMult } from "./mult.js";
 import { registerPredict } from "./predict.js";
 import { registerTrain } from "./train.js";
 import { registerFinetune } from "./finetune.js";
+import { registerAxp } from "./axp.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerEnergy(program);
   registerPredict(program);
   registerDemo(program);
+  registerAxp(program);
   return program;
 }
 

@@ -57,7 +57,7 @@ export interface ComputeScale {
   exactPowerMw?: number;
   /** Undefined when the ratio comes from the netlist cost model. */
   powerMw?: number;
-  powerSource: "published" | "netlist estimate";
+  powerSource: "published" | "netlist estimate" | "axp pe model";
 }
 
 /**

@@ -1,0 +1,225 @@
+import { AxnnError } from "../util/errors.js";
+import { isApproximable, type ApproximableNode, type Model } from "../nn/graph.js";
+import { evalNode } from "../nn/ops.js";
+import { runModel } from "../nn/run.js";
+import type { Tensor } from "../nn/tensor.js";
+import { foldBatchNorm } from "../nn/passes.js";
+import { loadOnnx } from "../onnx/import.js";
+import { loadDataset, parseNormalization, subsetIndices, type Dataset } from "../data/datasets.js";
+import { AccuracyCounter, prepareBatches, type EvalBatches } from "../eval/accuracy.js";
+import { loadSidecar } from "../zoo/sidecar.js";
+import { approximableLayers } from "../nn/analysis.js";
+import { clusterModel, type ClusteredModel, type ClusterOptions } from "./cluster.js";
+import { activationScales, calibrationProfiles, emptyCounts, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "./emulate.js";
+import { camKeyWidth, layerEnergy, type LayerEnergyAxp, type PeModel } from "./energy.js";
+import { checkFormat, int8Code, keyLayout, roundWeight, type AxpFormat } from "./formats.js";
+import { memoryFromProfile, type LayerProfile } from "./memory.js";
+
+/** A model and its data, prepared once for any number of AxP configurations. */
+export interface AxpContext {
+  /** The float model (BatchNorm folded). */
+  model: Model;
+  dataset: string;
+  test: EvalBatches;
+  calibration: Tensor[];
+  normalize: string;
+}
+
+export interface AxpDataSetup {
+  model: string | Model;
+  data: string;
+  /** Test samples (a seeded subset); all by default. */
+  limit?: number;
+  /** Calibration samples from the training split (a seeded subset); default 256. */
+  calibrationSize?: number;
+  seed?: number;
+  batchSize?: number;
+  normalize?: string;
+}
+
+export function prepareAxpContext(setup: AxpDataSetup): AxpContext {
+  const model = typeof setup.model === "string" ? loadOnnx(setup.model) : setup.model;
+  if (model.inputs.length !== 1) throw new AxnnError(`the model has ${model.inputs.length} inputs; AxP needs a single-input model`, { field: "--model" });
+  const side = typeof setup.model === "string" ? loadSidecar(setup.model, approximableLayers(model).map((l) => l.name))?.sidecar : undefined;
+  const normalize = setup.normalize ?? side?.input?.normalize ?? "unit";
+  const seed = setup.seed ?? 1;
+  const batchSize = setup.batchSize ?? 64;
+  const test = loadDataset(setup.data, "test");
+  const limit = setup.limit ?? test.shape[0];
+  if (!Number.isInteger(limit) || limit < 1) throw new AxnnError(`expected a positive integer, got ${limit}`, { field: "--limit" });
+  const norm = parseNormalization(normalize, test.name);
+  const declared = model.inputs[0]!.shape.slice(1);
+  const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
+  let calibSet: Dataset;
+  try {
+    calibSet = loadDataset(setup.data, "train");
+  } catch (e) {
+    if (!(e instanceof AxnnError)) throw e;
+    calibSet = test;
+  }
+  const calibSize = setup.calibrationSize ?? 256;
+  if (!Number.isInteger(calibSize) || calibSize < 1) throw new AxnnError(`expected a positive integer, got ${calibSize}`, { field: "--calib-size" });
+  const calib = prepareBatches(calibSet, subsetIndices(calibSet.shape[0], Math.min(calibSize, calibSet.shape[0]), seed + 1), batchSize, norm, sampleShape);
+  return {
+    model: foldBatchNorm(model), dataset: setup.data, normalize,
+    test: prepareBatches(test, subsetIndices(test.shape[0], Math.min(limit, test.shape[0]), seed), batchSize, norm, sampleShape),
+    calibration: calib.batches.map((b) => b.input),
+  };
+}
+
+export interface AxpConfig {
+  clusters: number;
+  entries: number;
+  keyBits: number;
+  dontCare: number;
+  hamming?: number;
+  format: AxpFormat;
+  perChannel?: boolean;
+  init?: ClusterOptions["init"];
+  seed?: number;
+}
+
+export interface AxpLayerResult extends LayerEnergyAxp {
+  bins: number;
+  keyWidth: number;
+  /** Hit rate of the same memory on the calibration split (drift = test - calibration). */
+  calibrationHitRate?: number;
+}
+
+export interface AxpPointResult {
+  clusters: number;
+  entries: number;
+  key_bits: number;
+  dont_care: number;
+  hamming: number;
+  format: AxpFormat;
+  per_channel: boolean;
+  top1: number;
+  hit_rate: number;
+  hit_rate_nonzero: number;
+  zero_fraction: number;
+  calibration_hit_rate: number;
+  hit_rate_drift: number;
+  /** PE compute energy per inference (pJ). */
+  energy_pj: number;
+  /** The FPU-only PE's compute energy of the same MACs (pJ). */
+  fpu_energy_pj: number;
+  /** 1 - energy_pj / baseline FPU-only energy. */
+  saving: number;
+  accelerator_energy_pj?: number;
+  layers: AxpLayerResult[];
+}
+
+/** Caches of one context: clusterings per (K, per-channel, init, seed) and calibration profiles per (that, format, key bits). */
+export class AxpSession {
+  private readonly clusterings = new Map<string, ClusteredModel>();
+  private readonly profiles = new Map<string, Map<string, LayerProfile>>();
+
+  constructor(readonly ctx: AxpContext, readonly pe: PeModel) {}
+
+  clustering(c: AxpConfig): ClusteredModel {
+    const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}`;
+    let r = this.clusterings.get(k);
+    if (!r) {
+      r = clusterModel(this.ctx.model, { clusters: c.clusters, perChannel: c.perChannel, init: c.init, seed: c.seed, foldBatchNorm: false });
+      this.clusterings.set(k, r);
+    }
+    return r;
+  }
+
+  profile(c: AxpConfig): Map<string, LayerProfile> {
+    const format = checkFormat(c.format);
+    const layout = keyLayout(format, c.keyBits);
+    const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}/${format}/${c.keyBits}`;
+    let r = this.profiles.get(k);
+    if (!r) {
+      const cl = this.clustering(c);
+      r = calibrationProfiles(cl.model, cl.layers, format, layout, this.ctx.calibration);
+      this.profiles.set(k, r);
+    }
+    return r;
+  }
+
+  /** The AxP layers of a configuration (memories checked against each layer's key space). */
+  layers(c: AxpConfig): Map<string, AxpLayer> {
+    const cl = this.clustering(c);
+    const profiles = this.profile(c);
+    const out = new Map<string, AxpLayer>();
+    for (const n of cl.model.nodes) {
+      if (!isApproximable(n)) continue;
+      const prof = profiles.get(n.name)!;
+      const mem = memoryFromProfile(prof, c.entries, { dontCare: c.dontCare, hamming: c.hamming ?? 0 });
+      out.set(n.name, makeAxpLayer(n, cl.layers.get(n.name)!, prof, mem));
+    }
+    return out;
+  }
+
+  /** Accuracy, hit rates and PE energy of one configuration on the test split (and the hit rates on the calibration split). */
+  evaluate(c: AxpConfig, baselineEnergyPj?: number): AxpPointResult {
+    const cl = this.clustering(c);
+    const layers = this.layers(c);
+    const net = { model: cl.model, layers };
+    const counts = new Map<string, LayerCounts>();
+    const acc = new AccuracyCounter();
+    for (const b of this.ctx.test.batches) acc.add(runAxp(net, b.input, { counts }), b.labels);
+    const calibCounts = new Map<string, LayerCounts>();
+    if (c.entries > 0) for (const x of this.ctx.calibration) runAxp(net, x, { counts: calibCounts });
+    const rows: AxpLayerResult[] = [...layers.values()].map((l) => {
+      const bins = l.weights.length;
+      const kw = camKeyWidth(bins, l.layout.width);
+      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw);
+      const cc = calibCounts.get(l.node.name);
+      return { ...e, bins, keyWidth: kw, ...(cc ? { calibrationHitRate: cc.macs > 0 ? cc.hits / cc.macs : 0 } : {}) };
+    });
+    const sum = (f: (r: AxpLayerResult) => number) => rows.reduce((a, r) => a + f(r), 0);
+    const macs = sum((r) => r.macs), hits = sum((r) => r.hits), zero = sum((r) => r.zeroMacs), zeroHits = sum((r) => r.zeroHits);
+    let cm = 0, ch = 0;
+    for (const v of calibCounts.values()) {
+      cm += v.macs / v.samples;
+      ch += v.hits / v.samples;
+    }
+    const energy = sum((r) => r.energyPj), fpu = sum((r) => r.fpuEnergyPj);
+    const hitRate = macs > 0 ? hits / macs : 0;
+    const calibRate = cm > 0 ? ch / cm : 0;
+    return {
+      clusters: c.clusters, entries: c.entries, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0, format: c.format, per_channel: c.perChannel ?? false,
+      top1: acc.result().top1, hit_rate: hitRate, hit_rate_nonzero: macs - zero > 0 ? (hits - zeroHits) / (macs - zero) : 0, zero_fraction: macs > 0 ? zero / macs : 0,
+      calibration_hit_rate: calibRate, hit_rate_drift: hitRate - calibRate,
+      energy_pj: energy, fpu_energy_pj: fpu, saving: 1 - energy / (baselineEnergyPj ?? fpu), layers: rows,
+    };
+  }
+
+  /** The unclustered model on the FPU-only PE in the format: top-1 and compute energy per inference. */
+  baseline(format: AxpFormat, macsPerLayer: Map<string, number>): { top1: number; energy_pj: number } {
+    const model = this.ctx.model;
+    const inName = model.inputs[0]!.name;
+    const scales = format === "int8" ? activationScales(model, this.ctx.calibration) : new Map<string, number>();
+    const rounded = new Map<string, ApproximableNode>();
+    for (const n of model.nodes) {
+      if (!isApproximable(n)) continue;
+      let wmax = 0;
+      for (const v of n.weight.data) wmax = Math.max(wmax, Math.abs(v));
+      const ws = wmax / 127 || 1;
+      rounded.set(n.name, { ...n, weight: { shape: n.weight.shape, data: Float32Array.from(n.weight.data, (v) => roundWeight(v, format, ws)) } } as ApproximableNode);
+    }
+    const acc = new AccuracyCounter();
+    for (const b of this.ctx.test.batches) {
+      const y = runModel(model, { [inName]: b.input }, {
+        kernel: (node, ins) => {
+          const r = rounded.get(node.name);
+          if (!r || format === "fp32") return undefined;
+          const x = ins[0]!;
+          const s = scales.get(node.name) ?? 1;
+          const data = format === "int8" ? Float32Array.from(x.data, (v) => int8Code(v, s) * s)
+            : Float32Array.from(x.data, (v) => roundWeight(v, format, 1));
+          return evalNode(r, [{ shape: x.shape, data }]);
+        },
+      })[model.outputs[0]!]!;
+      acc.add(y, b.labels);
+    }
+    const a = this.pe.arithmetic[format];
+    let macs = 0;
+    for (const m of macsPerLayer.values()) macs += m;
+    return { top1: acc.result().top1, energy_pj: macs * (a.mul_pj + a.add_pj) };
+  }
+}
