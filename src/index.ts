@@ -21,3 +21,4 @@ export { runFinetune, DEFAULT_FINETUNE_RANGES, type FinetuneSetup, type Finetune
 export * from "./search/index.js";
 // Associative matching (AxP): clustering, the product memory, emulation, PE energy, sweeps.
 export * from "./axp/index.js";
+export * from "./search/nas/index.js";

@@ -10,6 +10,7 @@ import { registerPredict } from "./predict.js";
 import { registerTrain } from "./train.js";
 import { registerFinetune } from "./finetune.js";
 import { registerAxp } from "./axp.js";
+import { registerSearchNas } from "./search-nas.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
 export function buildProgram(): Command {
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerPredict(program);
   registerDemo(program);
   registerAxp(program);
+  registerSearchNas(program);
   return program;
 }
 

@@ -10,7 +10,16 @@ import { constrainedDominates } from "./pareto.js";
  * results in the batch's order. Calling `onResult` as each result is known (optional) gets it
  * journaled at once, so a kill mid-batch loses none of the finished ones.
  */
-export type BatchEvaluator = (genomes: Genome[], onResult: (index: number, evaluation: GenomeEvaluation) => void) => Promise<GenomeEvaluation[]>;
+export type BatchEvaluator = (genomes: Genome[], onResult: (index: number, evaluation: GenomeEvaluation) => void, context?: BatchContext) => Promise<GenomeEvaluation[]>;
+
+/**
+ * What the search knew when it asked for a batch: the archive before the batch (in a run resumed
+ * from its journal, exactly what the uninterrupted run had at that point), e.g. for an evaluator
+ * that starts a candidate from an earlier one's trained weights.
+ */
+export interface BatchContext {
+  archive: readonly ArchiveEntry[];
+}
 
 /** What is searched: integer genes with their cardinalities, and how genomes are scored. */
 export interface SearchProblem {
@@ -124,7 +133,7 @@ export class EvaluationRunner {
         if (!Number.isInteger(j) || j < 0 || j >= batch.length) throw new Error(`search evaluator: onResult index ${j} outside the batch of ${batch.length}`);
         this.checkEvaluation(ev, batch[j]!);
         this.archive.journal(batch[j]!, ev);
-      });
+      }, { archive: [...this.archive.entries] });
       if (!Array.isArray(out) || out.length !== batch.length) throw new Error(`search evaluator: returned ${Array.isArray(out) ? out.length : "no"} results for ${batch.length} genomes`);
       out.forEach((ev, j) => {
         this.checkEvaluation(ev, batch[j]!);

@@ -37,6 +37,6 @@ export { dominates, constrainedDominates, nonDominatedSort, crowdingDistance, pa
 export { hypervolume } from "./hypervolume.js";
 export { genomeKey, stepRandom, randomGenome, searchSpaceSize, type Genome } from "./genome.js";
 export { Archive, type ArchiveEntry, type GenomeEvaluation } from "./archive.js";
-export { EvaluationRunner, type BatchEvaluator, type SearchProblem, type SearchOptions, type SearchProgress, type SearchResult } from "./engine.js";
+export { EvaluationRunner, type BatchContext, type BatchEvaluator, type SearchProblem, type SearchOptions, type SearchProgress, type SearchResult } from "./engine.js";
 export { nsga2, type Nsga2Options } from "./nsga2.js";
 export { randomSearch, greedySearch, type RandomSearchOptions, type GreedyOptions } from "./baselines.js";

@@ -1,0 +1,106 @@
+// The charts and HTML report of a NAS run: every candidate's validation top-1 against its predicted
+// energy, the front, and the front after each generation (how the search converged). While the search
+// runs the page reloads itself every few seconds.
+import { join } from "node:path";
+import { chart, type ChartSpec } from "../../report/charts.js";
+import { renderHtmlReport, type ReportBlock } from "../../report/html.js";
+import { writeFileAtomic } from "../../util/fs.js";
+import type { ArchiveEntry } from "../archive.js";
+import type { NasCandidateInfo, NasObjective, NasProgress, NasSearchReport } from "./search.js";
+
+export const REPORT_REFRESH_SECONDS = 10;
+
+export interface NasReportInput {
+  running: boolean;
+  objectives: NasObjective[];
+  archive: readonly ArchiveEntry[];
+  generations: { step: number; evaluations: number; front: number[][] }[];
+  progress?: NasProgress;
+  report?: NasSearchReport;
+}
+
+const AXIS: Record<NasObjective, string> = { accuracy: "validation top-1 (%)", energy: "predicted energy (uJ)", params: "parameters", macs: "MACs" };
+
+/** An objective value as plotted: accuracy in percent, energy in uJ. */
+function shown(k: NasObjective, v: number): number {
+  return k === "accuracy" ? 100 * (1 - v) : k === "energy" ? v / 1e6 : v;
+}
+
+function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
+  const xi = input.objectives.indexOf(x), ai = input.objectives.indexOf("accuracy");
+  const front = new Set((input.report?.members ?? []).map((m) => m.key));
+  const points = input.archive.map((e) => ({
+    x: shown(x, e.objectives[xi]!), acc: shown("accuracy", e.objectives[ai]!),
+    kind: front.has(e.key) ? "front" : e.violation > 0 ? "infeasible" : "candidate",
+    arch: (e.info as NasCandidateInfo | undefined)?.architecture ?? "",
+  }));
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: `Candidates: ${AXIS.accuracy} vs ${AXIS[x]}`, subtitle: `${input.archive.length} evaluated` },
+    width: 560, height: 340,
+    data: { values: points },
+    mark: { type: "point", filled: true, size: 40 },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: AXIS[x], scale: { type: x === "accuracy" ? "linear" : "log" } },
+      y: { field: "acc", type: "quantitative", title: AXIS.accuracy, scale: { zero: false } },
+      color: { field: "kind", type: "nominal", title: "", scale: { domain: ["candidate", "infeasible", "front"], range: ["#9ab", "#dcb", "#d62728"] } },
+    },
+  } as ChartSpec;
+}
+
+function generationsSpec(input: NasReportInput, x: NasObjective): ChartSpec {
+  const xi = input.objectives.indexOf(x), ai = input.objectives.indexOf("accuracy");
+  const values = input.generations.flatMap((g) =>
+    [...g.front].sort((a, b) => a[xi]! - b[xi]!).map((p, i) => ({ gen: g.step, order: i, x: shown(x, p[xi]!), acc: shown("accuracy", p[ai]!) })));
+  return {
+    $schema: "https://vega.github.io/schema/vega-lite/v5.json",
+    title: { text: "Front after each generation", subtitle: "darker = later" },
+    width: 560, height: 340,
+    data: { values },
+    mark: { type: "line", point: true, interpolate: "step-after" },
+    encoding: {
+      x: { field: "x", type: "quantitative", title: AXIS[x], scale: { type: x === "accuracy" ? "linear" : "log" } },
+      y: { field: "acc", type: "quantitative", title: AXIS.accuracy, scale: { zero: false } },
+      color: { field: "gen", type: "ordinal", title: "generation", scale: { scheme: "blues" } },
+      order: { field: "order", type: "quantitative" },
+    },
+  } as ChartSpec;
+}
+
+/** Writes pareto.svg/.png, generations.svg/.png (when the run is done) and report.html. */
+export async function writeNasReport(outDir: string, input: NasReportInput): Promise<void> {
+  const x = input.objectives.find((k) => k !== "accuracy")!;
+  const blocks: ReportBlock[] = [];
+  const p = input.progress;
+  if (input.running && p) {
+    const left = p.secondsLeft === null ? "unknown" : `${Math.round(p.secondsLeft / 60)} min`;
+    blocks.push({ kind: "paragraph", text: `Running: ${p.evaluations}/${p.budget} candidates, step ${p.step}, front ${p.frontSize}${p.hypervolume !== undefined ? `, hypervolume ${p.hypervolume.toPrecision(4)}` : ""}, time left ${left}. This page reloads every ${REPORT_REFRESH_SECONDS} s.` });
+  }
+  if (input.archive.length > 0) {
+    const pareto = await chart(paretoSpec(input, x));
+    blocks.push({ kind: "figure", svg: pareto.svg, caption: "Every evaluated candidate; red: the final front." });
+    if (!input.running) {
+      writeFileAtomic(join(outDir, "pareto.svg"), pareto.svg);
+      writeFileAtomic(join(outDir, "pareto.png"), pareto.png);
+    }
+  }
+  if (input.generations.some((g) => g.front.length > 0)) {
+    const gens = await chart(generationsSpec(input, x));
+    blocks.push({ kind: "figure", svg: gens.svg, caption: "The feasible front (validation accuracy and the search's objectives) after each generation." });
+    writeFileAtomic(join(outDir, "generations.svg"), gens.svg);
+    writeFileAtomic(join(outDir, "generations.png"), gens.png);
+  }
+  const r = input.report;
+  if (r) {
+    blocks.push({ kind: "paragraph", text: `${r.algorithm} on ${r.data}, ${r.evaluations} candidates (${r.from_journal} read back from the journal), accelerator ${r.arch}, predictor ${r.predictor}, hypervolume ${r.hypervolume.toPrecision(4)} (reference point ${r.reference_point.map((v) => v.toPrecision(3)).join(", ")}), ${(r.seconds / 60).toFixed(1)} min.` });
+    blocks.push({
+      kind: "table", caption: "Front members: validation and test top-1 with their multipliers, energy per inference from the energy model and from the predictor",
+      columns: ["architecture", "val top-1 %", "test top-1 %", "energy uJ (model)", "energy uJ (predicted)", "params", "MACs", "model"],
+      rows: r.members.map((m) => [m.architecture, 100 * m.val_top1, 100 * m.test_top1, m.energy_pj / 1e6, m.predicted_energy_pj / 1e6, m.params, m.macs, m.model]),
+    });
+  }
+  let html = renderHtmlReport("axnn search nas", blocks);
+  if (input.running) html = html.replace("<head>", `<head><meta http-equiv="refresh" content="${REPORT_REFRESH_SECONDS}">`);
+  const file = join(outDir, "report.html");
+  writeFileAtomic(file, html);
+}

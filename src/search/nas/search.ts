@@ -1,0 +1,358 @@
+// `axnn search nas` as a library: the architecture-and-multiplier search (EvoApproxNAS-style) on the
+// search engine (src/search: NSGA-II, archive, journal, resume), or beam search; every candidate
+// trained in a process of its own (or through a queue, src/search/queue); energy from a predictor
+// during the search and from the energy model for the final front; outputs in one directory.
+import { availableParallelism } from "node:os";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { loadDataset, parseNormalization, subsetIndices } from "../../data/datasets.js";
+import { prepareBatches } from "../../eval/accuracy.js";
+import { assignmentScales, layerMacs, networkEnergy, type NetworkLayer } from "../../energy/network.js";
+import { loadDesign } from "../../energy/presets.js";
+import { quantizeModelWithParams } from "../../quant/model.js";
+import { EnergyPredictors, rawMultiplicationSum, designConstants, type PredictLayer } from "../../predict/predictors.js";
+import { resolveMultiplier } from "../../multipliers/resolve.js";
+import { AxnnError } from "../../util/errors.js";
+import { writeFileAtomic } from "../../util/fs.js";
+import { loadModel } from "../../zoo/sidecar.js";
+import type { ArchiveEntry, GenomeEvaluation } from "../archive.js";
+import type { BatchContext, SearchProblem, SearchProgress, SearchResult } from "../engine.js";
+import { genomeKey, type Genome } from "../genome.js";
+import { hypervolume } from "../hypervolume.js";
+import { nsga2 } from "../nsga2.js";
+import { beamSearch } from "./beam.js";
+import { approximateTop1, candidateArithmetic, type CandidateResult, type CandidateSettings } from "./candidate.js";
+import { evaluateInChildProcess, type CandidateJob } from "./candidate-process.js";
+import { architectureAssignment, architectureLayers, architectureParams } from "./network.js";
+import { decodeGenome, describeArchitecture, geneCardinalities, referenceGenome, repairGenome, type NasReferenceNetwork, type NasSpace } from "./space.js";
+import { writeNasReport } from "./report.js";
+
+export const NAS_OBJECTIVES = ["accuracy", "energy", "params", "macs"] as const;
+export type NasObjective = (typeof NAS_OBJECTIVES)[number];
+
+/** Evaluates one candidate job somewhere (a child process, a queue) and resolves to its result; the trained model must then be at job.output. */
+export type CandidateEvaluator = (job: CandidateJob) => Promise<CandidateResult>;
+
+export interface NasSearchOptions {
+  data: string;
+  /** Two or three objectives, accuracy among them (all minimised: accuracy as 1 - top-1). */
+  objectives: NasObjective[];
+  /** Accelerator preset for energy (eyeriss, simba). */
+  arch: string;
+  multipliers: string[];
+  budget: number;
+  seed: number;
+  outDir: string;
+  resume?: boolean;
+  algorithm?: "nsga2" | "beam";
+  populationSize?: number;
+  beamWidth?: number;
+  training: Omit<CandidateSettings, "data" | "seed">;
+  /** Test samples for the final front's test top-1 (default: the whole test split). */
+  testSamples?: number;
+  /** A predictor file (`axnn predict train`) for the learned predictor; "sum": the multiplications' energy sum (no file). */
+  predictor: string;
+  /** Constraints: feasible candidates have at least this validation top-1 and at most this many parameters. */
+  minAccuracy?: number;
+  maxParams?: number;
+  /** Start every candidate from the trained weights of the earlier candidate that shares most layers with it. */
+  inherit?: boolean;
+  /** Candidates trained side by side (default: one per core). */
+  jobs?: number;
+  /** Mapper evaluations per distinct layer shape for the front's energy-model figures. */
+  energyEvaluations?: number;
+  /** Where candidates run (default: a child process each on this machine). */
+  evaluator?: CandidateEvaluator;
+  /** Seed the first population with the space's hand-designed networks (default lenet5, resnet8; exact multipliers). */
+  initial?: NasReferenceNetwork[];
+  quiet?: boolean;
+  onProgress?: (p: NasProgress) => void;
+}
+
+export interface NasProgress extends SearchProgress {
+  elapsedSeconds: number;
+  /** Estimated seconds left at this session's rate (null before the first result of this session). */
+  secondsLeft: number | null;
+}
+
+/** A candidate's record in the archive and in front.json. */
+export interface NasCandidateInfo {
+  [key: string]: unknown;
+  architecture: string;
+  val_top1: number;
+  float_val_top1: number | null;
+  predicted_energy_pj: number;
+  params: number;
+  macs: number;
+  layers: number;
+  multipliers: Record<string, string>;
+  stopped_early: boolean;
+  inherited: number;
+  parent: string | null;
+  train_seconds: number;
+}
+
+export interface NasFrontMember extends NasCandidateInfo {
+  key: string;
+  genome: number[];
+  /** ONNX file relative to the output directory; its sidecar (`.axnn.json`) and mult-config (`.mult.json`) beside it. */
+  model: string;
+  mult_config: string;
+  test_top1: number;
+  energy_pj: number;
+  multiplier_pj: number;
+}
+
+export interface NasSearchReport {
+  data: string;
+  arch: string;
+  objectives: NasObjective[];
+  algorithm: string;
+  predictor: string;
+  budget: number;
+  seed: number;
+  evaluations: number;
+  from_journal: number;
+  hypervolume: number;
+  reference_point: number[];
+  members: NasFrontMember[];
+  seconds: number;
+}
+
+/** The search space of a dataset: its sample shape and classes. */
+export function nasSpaceFor(data: string, multipliers: string[]): NasSpace {
+  const ds = loadDataset(data, "test");
+  const [, c, h, w] = ds.shape;
+  return { inputShape: [c, h, w], classes: ds.classes, multipliers: [...multipliers] };
+}
+
+/** Prices architectures during the search: a predictor per candidate in microseconds, no mapping search. */
+export class SearchEnergy {
+  private readonly learned?: EnergyPredictors;
+  private readonly constants: { macPj: number; multiplierShare: number };
+  private readonly ratios = new Map<string, number>();
+
+  constructor(readonly arch: string, readonly predictor: string, multipliers: readonly string[]) {
+    if (predictor !== "sum") {
+      this.learned = EnergyPredictors.load(predictor);
+      if (!this.learned.archs().includes(arch)) throw new AxnnError(`the predictor file has no model for "${arch}" (it has: ${this.learned.archs().join(", ")})`, { file: predictor, field: "--arch" });
+    }
+    this.constants = designConstants(arch);
+    const { arch: a } = loadDesign(arch);
+    for (const m of multipliers) {
+      const scales = assignmentScales({ default: m, layers: {} }, [PROBE_LAYER], a.compute);
+      this.ratios.set(m, scales.get(PROBE_LAYER.name)?.powerRatio ?? 1);
+    }
+  }
+
+  /** The multiplier's power relative to the exact multiplier. */
+  powerRatio(multiplier: string): number {
+    return this.ratios.get(multiplier) ?? 1;
+  }
+
+  predict(layers: readonly { layer: NetworkLayer; multiplier: string }[]): number {
+    const input: PredictLayer[] = layers.map((l) => ({ layer: l.layer, powerRatio: this.powerRatio(l.multiplier) }));
+    return this.learned ? this.learned.learned(this.arch, input) : rawMultiplicationSum(input, this.constants.macPj, this.constants.multiplierShare);
+  }
+}
+
+const PROBE_LAYER: NetworkLayer = { name: "probe", kind: "dense", inChannels: 1, outChannels: 1, inH: 1, inW: 1, kernelH: 1, kernelW: 1, strideH: 1, strideW: 1, pads: [0, 0, 0, 0], dilationH: 1, dilationW: 1, groups: 1, batch: 1 };
+
+/** Layers of two architectures that could share weights (same name and shape). */
+function sharedLayers(a: readonly { layer: NetworkLayer }[], b: readonly { layer: NetworkLayer }[]): number {
+  const key = (l: NetworkLayer) => `${l.name}/${l.kind}/${l.inChannels}/${l.outChannels}/${l.kernelH}/${l.groups}/${l.inH}`;
+  const set = new Set(b.map((l) => key(l.layer)));
+  return a.filter((l) => set.has(key(l.layer))).length;
+}
+
+/** Checks the options and fills in defaults; errors name the option. */
+export function checkNasOptions(o: NasSearchOptions): void {
+  if (o.objectives.length < 2 || o.objectives.length > 3) throw new AxnnError(`expected two or three objectives, got ${o.objectives.length}`, { field: "--objectives" });
+  for (const k of o.objectives) if (!(NAS_OBJECTIVES as readonly string[]).includes(k)) throw new AxnnError(`unknown objective "${k}"; expected some of ${NAS_OBJECTIVES.join(", ")}`, { field: "--objectives" });
+  if (!o.objectives.includes("accuracy")) throw new AxnnError("the objectives must include accuracy", { field: "--objectives" });
+  if (new Set(o.objectives).size !== o.objectives.length) throw new AxnnError("an objective is listed twice", { field: "--objectives" });
+  if (!Number.isInteger(o.budget) || o.budget < 1) throw new AxnnError(`expected a whole number >= 1, got ${o.budget}`, { field: "--budget" });
+  const t = o.training;
+  if (t.epochs + t.qatEpochs < 1) throw new AxnnError("a candidate needs at least one epoch (--epochs or --qat-epochs)", { field: "--epochs" });
+  if (o.minAccuracy !== undefined && !(o.minAccuracy >= 0 && o.minAccuracy <= 1)) throw new AxnnError(`expected a fraction from 0 to 1, got ${o.minAccuracy}`, { field: "--min-accuracy" });
+  if (o.maxParams !== undefined && !(o.maxParams > 0)) throw new AxnnError(`expected a positive number, got ${o.maxParams}`, { field: "--max-params" });
+  const signed = new Set(o.multipliers.filter((m) => m !== "exact").map((m) => resolveMultiplier(m).multiplier.signed));
+  if (signed.size > 1) throw new AxnnError("the multipliers mix signed and unsigned designs; one quantization cannot feed both", { field: "--mults" });
+}
+
+/** The objective vector of a candidate (all minimised). */
+function objectivesOf(objectives: readonly NasObjective[], info: NasCandidateInfo): number[] {
+  return objectives.map((k) => (k === "accuracy" ? 1 - info.val_top1 : k === "energy" ? info.predicted_energy_pj : k === "params" ? info.params : info.macs));
+}
+
+/** Runs the search; writes journal, models, archive, front, charts and report under opts.outDir. */
+export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport> {
+  checkNasOptions(o);
+  const t0 = performance.now();
+  const space = nasSpaceFor(o.data, o.multipliers);
+  const energy = new SearchEnergy(o.arch, o.predictor, o.multipliers);
+  const settings: CandidateSettings = { ...o.training, data: o.data, seed: o.seed };
+  const modelsDir = join(o.outDir, "models");
+  mkdirSync(modelsDir, { recursive: true });
+  const jobs = o.jobs ?? Math.max(1, availableParallelism());
+  const evaluator: CandidateEvaluator = o.evaluator ?? ((job) => evaluateInChildProcess(job, { threads: jobs > 1 ? 1 : undefined }));
+  const modelPath = (key: string) => join(modelsDir, `${key}.onnx`);
+
+  // Reference point of the hypervolume: zero accuracy, and twice the largest hand-designed network's cost.
+  const refs = (["lenet5", "resnet8", "resnet20", "mobilenetv2"] as const).map((n) => infoBase(space, energy, referenceGenome(space, n)));
+  const referencePoint = o.objectives.map((k) => (k === "accuracy" ? 1 : 2 * Math.max(...refs.map((r) => objectivesOf([k], { ...r, val_top1: 0, float_val_top1: null, stopped_early: false, inherited: 0, parent: null, train_seconds: 0 })[0]!))));
+
+  const generations: { step: number; evaluations: number; front: number[][] }[] = [];
+  let sessionDone = 0;
+  const evaluate = async (genomes: Genome[], onResult: (i: number, ev: GenomeEvaluation) => void, context?: BatchContext): Promise<GenomeEvaluation[]> => {
+    const archive = context?.archive ?? [];
+    const out: GenomeEvaluation[] = new Array(genomes.length);
+    let next = 0;
+    const work = async () => {
+      while (next < genomes.length) {
+        const i = next++;
+        const genome = [...genomes[i]!];
+        const key = genomeKey(genome);
+        const parent = o.inherit ? chooseParent(space, genome, archive) : null;
+        const job: CandidateJob = { space, genome, settings, output: modelPath(key), ...(parent ? { parent: modelPath(parent) } : {}) };
+        const r = await evaluator(job);
+        if (!existsSync(modelPath(key))) throw new Error(`the candidate ${key} was evaluated but its model ${modelPath(key)} is missing`);
+        const info: NasCandidateInfo = { ...infoBase(space, energy, genome), ...r, parent };
+        const violation = (o.minAccuracy !== undefined ? Math.max(0, o.minAccuracy - info.val_top1) : 0) + (o.maxParams !== undefined ? Math.max(0, info.params / o.maxParams - 1) : 0);
+        out[i] = { objectives: objectivesOf(o.objectives, info), violation, info };
+        sessionDone++;
+        onResult(i, out[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, genomes.length) }, work));
+    return out;
+  };
+  const problem: SearchProblem = {
+    cardinalities: geneCardinalities(space),
+    objectives: o.objectives.length,
+    evaluate,
+    repair: (g) => repairGenome(space, g),
+    signature: JSON.stringify({ space, settings, objectives: o.objectives, arch: o.arch, predictor: o.predictor, minAccuracy: o.minAccuracy, maxParams: o.maxParams, inherit: o.inherit ?? false }),
+  };
+  const initial = (o.initial ?? ["lenet5", "resnet8"]).map((n) => referenceGenome(space, n));
+  let lastReport = 0;
+  const onProgress = (p: SearchProgress) => {
+    const elapsed = (performance.now() - t0) / 1000;
+    const left = p.budget - p.evaluations;
+    const progress: NasProgress = { ...p, elapsedSeconds: elapsed, secondsLeft: sessionDone > 0 ? (left * elapsed) / sessionDone : null };
+    generations.push({ step: p.step, evaluations: p.evaluations, front: [] });
+    o.onProgress?.(progress);
+    writeFileAtomic(join(o.outDir, "progress.json"), JSON.stringify(progress, null, 2) + "\n");
+    if (performance.now() - lastReport > 2000) {
+      lastReport = performance.now();
+      void writeNasReport(o.outDir, { running: true, objectives: o.objectives, progress, archive: readArchiveSoFar(o.outDir), generations }).catch(() => undefined);
+    }
+  };
+  const common = { budget: o.budget, seed: o.seed, journal: join(o.outDir, "journal.jsonl"), resume: o.resume, referencePoint, onProgress };
+  const result: SearchResult = o.algorithm === "beam"
+    ? await beamSearch(problem, { ...common, initial, beamWidth: o.beamWidth })
+    : await nsga2(problem, { ...common, initial, populationSize: o.populationSize ?? 20 });
+
+  // The front per generation, from the archive order (the engine evaluates generation by generation).
+  let seen = 0;
+  for (const g of generations) {
+    seen = g.evaluations;
+    const upTo = result.archive.slice(0, seen);
+    g.front = frontOf(upTo).map((e) => e.objectives);
+  }
+  const members = await finishFront(o, space, result.front, modelPath);
+  const feasible = result.front.filter((e) => e.violation <= 0).map((e) => e.objectives);
+  const report: NasSearchReport = {
+    data: o.data, arch: o.arch, objectives: o.objectives, algorithm: result.algorithm, predictor: o.predictor === "sum" ? "sum" : "learned",
+    budget: o.budget, seed: o.seed, evaluations: result.evaluations, from_journal: result.fromJournal,
+    hypervolume: hypervolume(feasible, referencePoint), reference_point: referencePoint, members, seconds: (performance.now() - t0) / 1000,
+  };
+  writeFileAtomic(join(o.outDir, "archive.json"), JSON.stringify(result.archive, null, 1) + "\n");
+  writeFileAtomic(join(o.outDir, "front.json"), JSON.stringify(report, null, 2) + "\n");
+  writeFileAtomic(join(o.outDir, "generations.json"), JSON.stringify(generations) + "\n");
+  await writeNasReport(o.outDir, { running: false, objectives: o.objectives, archive: result.archive, generations, report });
+  return report;
+}
+
+/** What a candidate is without training: its architecture, size and predicted energy. */
+function infoBase(space: NasSpace, energy: SearchEnergy, genome: readonly number[]) {
+  const arch = decodeGenome(space, genome);
+  const layers = architectureLayers(arch);
+  return {
+    architecture: describeArchitecture(arch),
+    predicted_energy_pj: energy.predict(layers),
+    params: architectureParams(arch),
+    macs: layers.reduce((s, l) => s + layerMacs(l.layer), 0),
+    layers: layers.length,
+    multipliers: architectureAssignment(arch).layers,
+  };
+}
+
+/** The earlier candidate (trained, not stopped early) sharing the most layers with `genome`; ties: better accuracy, then earlier. */
+function chooseParent(space: NasSpace, genome: readonly number[], archive: readonly ArchiveEntry[]): string | null {
+  const mine = architectureLayers(decodeGenome(space, genome));
+  let best: { key: string; shared: number; acc: number } | null = null;
+  for (const e of archive) {
+    const info = e.info as Partial<NasCandidateInfo> | undefined;
+    if (!info || info.stopped_early) continue;
+    const shared = sharedLayers(mine, architectureLayers(decodeGenome(space, e.genome)));
+    const acc = info.val_top1 ?? 0;
+    if (shared > 0 && (!best || shared > best.shared || (shared === best.shared && acc > best.acc))) best = { key: e.key, shared, acc };
+  }
+  return best?.key ?? null;
+}
+
+function frontOf(entries: readonly ArchiveEntry[]): ArchiveEntry[] {
+  const feasible = entries.filter((e) => e.violation <= 0);
+  return feasible.filter((a) => !feasible.some((b) => b !== a && b.objectives.every((v, i) => v <= a.objectives[i]!) && b.objectives.some((v, i) => v < a.objectives[i]!)));
+}
+
+/** The journal's entries so far (for the live report). */
+function readArchiveSoFar(outDir: string): ArchiveEntry[] {
+  const file = join(outDir, "journal.jsonl");
+  if (!existsSync(file)) return [];
+  const out: ArchiveEntry[] = [];
+  for (const line of readFileSync(file, "utf8").split("\n").slice(1)) {
+    try {
+      const e = JSON.parse(line) as ArchiveEntry;
+      if (Array.isArray(e.objectives)) out.push(e);
+    } catch {
+      // A line being written.
+    }
+  }
+  return out;
+}
+
+/**
+ * The final front: each feasible member's test top-1 (approximate arithmetic, the sidecar's trained
+ * ranges) and energy from the energy model (mapping search per distinct shape, cached); its model,
+ * sidecar and mult-config copied under front/.
+ */
+async function finishFront(o: NasSearchOptions, space: NasSpace, front: readonly ArchiveEntry[], modelPath: (key: string) => string): Promise<NasFrontMember[]> {
+  const feasible = front.filter((e) => e.violation <= 0 && !(e.info as NasCandidateInfo).stopped_early);
+  if (feasible.length === 0) return [];
+  const test = loadDataset(o.data, "test");
+  const { arch, ert } = loadDesign(o.arch);
+  const frontDir = join(o.outDir, "front");
+  mkdirSync(frontDir, { recursive: true });
+  const members: NasFrontMember[] = [];
+  for (const e of feasible) {
+    const info = e.info as NasCandidateInfo;
+    const a = decodeGenome(space, e.genome);
+    const layers = architectureLayers(a);
+    const assignment = architectureAssignment(a);
+    const scales = assignmentScales(assignment, layers.map((l) => l.layer), arch.compute);
+    const ne = networkEnergy(arch, ert, layers.map((l) => l.layer), { multipliers: scales, maxEvaluations: o.energyEvaluations ?? 1000, threads: 1 });
+    const { model, sidecar } = loadModel(modelPath(e.key));
+    const normalize = sidecar?.input?.normalize ?? "standard";
+    const batches = prepareBatches(test, subsetIndices(test.shape[0], o.testSamples ?? test.shape[0], o.seed + 2), 256, parseNormalization(normalize, test.name));
+    const { arithmetic, quant } = candidateArithmetic(a);
+    const testTop1 = approximateTop1(quantizeModelWithParams(model, sidecar!.quantization!.activations!, quant), arithmetic, batches);
+    const base = `front/${e.key}`;
+    copyFileSync(modelPath(e.key), join(o.outDir, `${base}.onnx`));
+    copyFileSync(modelPath(e.key).replace(/\.onnx$/, ".axnn.json"), join(o.outDir, `${base}.axnn.json`));
+    writeFileAtomic(join(o.outDir, `${base}.mult.json`), JSON.stringify({ default: assignment.default, layers: assignment.layers }, null, 2) + "\n");
+    members.push({ key: e.key, genome: e.genome, ...info, model: `${base}.onnx`, mult_config: `${base}.mult.json`, test_top1: testTop1, energy_pj: ne.totals.energyPj, multiplier_pj: ne.totals.multiplierPj });
+  }
+  return members.sort((x, y) => y.val_top1 - x.val_top1 || x.predicted_energy_pj - y.predicted_energy_pj);
+}
