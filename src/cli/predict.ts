@@ -7,7 +7,7 @@ import { ZOO_NAMES, zooLayers } from "../energy/zoo-shapes.js";
 import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
 import { DEFAULT_DATASET_EVALUATIONS, generateDataset, readDataset } from "../predict/dataset.js";
 import { evaluatePredictors, evaluationTable, perBaseTable, writeEvaluationReport } from "../predict/evaluate.js";
-import { EnergyPredictors, savePredictors, trainPredictors } from "../predict/predictors.js";
+import { describeDomain, EnergyPredictors, predictNetwork, savePredictors, trainPredictors } from "../predict/predictors.js";
 import { FAMILIES, type Family } from "../predict/sampling.js";
 import { layerShapeKey } from "../predict/features.js";
 
@@ -111,8 +111,9 @@ export function registerPredict(program: Command): void {
     .option("--arch <arch>", "accelerator (default: the only one in the predictor file)")
     .option("--mult <name>", "one multiplier for every layer")
     .option("--mult-config <file>", "per-layer multipliers ({default, layers: {name: multiplier}})")
+    .option("--fallback", "when the network lies outside the predictors' training domain, also run the energy model (a mapping search: seconds) and report its energy")
     .option("--json", "print JSON")
-    .action(async (opts: { model?: string; zoo?: string; inputShape?: string; predictor: string; arch?: string; mult?: string; multConfig?: string; json?: boolean }) => {
+    .action(async (opts: { model?: string; zoo?: string; inputShape?: string; predictor: string; arch?: string; mult?: string; multConfig?: string; fallback?: boolean; json?: boolean }) => {
       if ((opts.model === undefined) === (opts.zoo === undefined)) throw new AxnnError("give exactly one of --model FILE.onnx and --zoo NAME", { field: "--model" });
       if (opts.mult !== undefined && opts.multConfig !== undefined) throw new AxnnError("give --mult or --mult-config, not both", { field: "--mult" });
       const p = EnergyPredictors.load(opts.predictor);
@@ -132,8 +133,11 @@ export function registerPredict(program: Command): void {
       const scales = assignmentScales(assignment, layers, design.compute);
       const input = layers.map((layer) => ({ layer, powerRatio: scales.get(layer.name)?.powerRatio ?? 1 }));
       const family = opts.zoo !== undefined ? "fixed" : undefined;
-      const sum = p.sum(arch, input, family, opts.zoo);
-      const learned = p.learned(arch, input);
+      const prediction = predictNetwork(p, arch, input, { family, base: opts.zoo, fallback: opts.fallback === true, multipliers: scales });
+      const sum = prediction.sumPj, learned = prediction.learnedPj;
+      // Outside the training domain a prediction is an extrapolation: say so, and how far.
+      for (const line of describeDomain(prediction.domain)) process.stderr.write(`axnn: warning: ${line}\n`);
+      if (!prediction.domain.inside && !opts.fallback) process.stderr.write("axnn: warning: the predictions above are extrapolations; --fallback also runs the energy model\n");
       // Times after the first (JIT) call: the median of a few repeats, as a search calling it often sees it.
       const medianUs = (fn: () => unknown) => {
         const t: number[] = [];
@@ -146,14 +150,19 @@ export function registerPredict(program: Command): void {
       };
       const result = {
         model: opts.model ?? opts.zoo, arch, layers: layers.length,
-        sum: { energy_pj: sum, time_us: medianUs(() => p.sum(arch, input, family, opts.zoo)) },
+        sum: { energy_pj: sum, at_compute_floor: prediction.sumAtFloor, time_us: medianUs(() => p.sum(arch, input, family, opts.zoo)) },
         learned: { energy_pj: learned, time_us: medianUs(() => p.learned(arch, input)) },
-        sum_raw_pj: p.sumRaw(arch, input),
+        sum_raw_pj: prediction.sumRawPj,
+        compute_pj: prediction.computePj,
+        domain: { known: prediction.domain.known, inside: prediction.domain.inside, outside: prediction.domain.outside },
+        ...(prediction.fallback ? { energy_model: { energy_pj: prediction.fallback.energyPj, cycles: prediction.fallback.cycles } } : {}),
       };
       if (opts.json) {
         printJson(result);
         return;
       }
-      process.stdout.write(textTable(["predictor", "energy (uJ)", "time (us)"], [["sum", sum / 1e6, result.sum.time_us], ["learned", learned / 1e6, result.learned.time_us]]) + "\n");
+      const rows: (string | number)[][] = [["sum", sum / 1e6, result.sum.time_us], ["learned", learned / 1e6, result.learned.time_us]];
+      if (prediction.fallback) rows.push(["energy model", prediction.fallback.energyPj / 1e6, "-"]);
+      process.stdout.write(textTable(["predictor", "energy (uJ)", "time (us)"], rows) + "\n");
     });
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { gunzipSync } from "node:zlib";
 import { AxnnError } from "../util/errors.js";
+import { checkLimit, limitOf } from "../util/limits.js";
 
 /**
  * IDX files (the MNIST format): two zero bytes, a type byte, the number of dimensions, then each
@@ -26,8 +27,9 @@ const TYPES: Record<number, { name: IdxArray["type"]; size: number }> = {
 export function parseIdx(bytes: Uint8Array, file = "<idx>"): IdxArray {
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
-      bytes = gunzipSync(bytes);
+      bytes = gunzipSync(bytes, { maxOutputLength: limitOf("inflatedBytes") });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") checkLimit("inflatedBytes", Infinity, "the gzip data inflates past its size limit", { file });
       throw new AxnnError(`gzip data is corrupt or truncated (${(e as Error).message})`, { file });
     }
   }
@@ -41,6 +43,7 @@ export function parseIdx(bytes: Uint8Array, file = "<idx>"): IdxArray {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const shape = Array.from({ length: rank }, (_v, i) => view.getUint32(4 + 4 * i, false));
   const count = shape.reduce((a, b) => a * b, 1);
+  checkLimit("tensorElements", count, `the header's shape [${shape.join(", ")}] claims an array too large to read`, { file });
   const need = headerSize + count * type.size;
   if (bytes.length < need) throw new AxnnError(`truncated IDX data: shape [${shape.join(", ")}] of ${type.name} needs ${need} bytes, the file has ${bytes.length}`, { file });
   if (type.name === "uint8") return { shape, data: bytes.slice(headerSize, need), type: type.name };

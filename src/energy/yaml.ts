@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Pair, Scalar, parseDocument, type CollectionTag, type YAMLMap } from "yaml";
 import { AxnnError } from "../util/errors.js";
+import { checkLimit, limitOf } from "../util/limits.js";
 
 /** Tags of Timeloop's v0.4 architecture dialect; each becomes a `__tag` key on its map. */
 const TIMELOOP_TAGS = ["Container", "Component", "Parallel", "Hierarchical", "Nothing", "Pipelined"];
@@ -23,7 +24,13 @@ export function parseYamlText(text: string, file: string): unknown {
     const line = p.linePos?.[0]?.line;
     throw new AxnnError(`YAML: ${p.message.split("\n")[0]}`, { file, line });
   }
-  return doc.toJS({ maxAliasCount: 1000 });
+  try {
+    return doc.toJS({ maxAliasCount: limitOf("yamlAliases") });
+  } catch (e) {
+    // The yaml library's alias-bomb guard throws a ReferenceError ("Excessive alias count ...").
+    if (e instanceof ReferenceError && /alias/i.test(e.message)) checkLimit("yamlAliases", Infinity, "the document expands its aliases past the limit (an alias bomb?)", { file });
+    throw e;
+  }
 }
 
 export function readYamlFile(file: string): unknown {

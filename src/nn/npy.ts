@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { AxnnError } from "../util/errors.js";
+import { checkLimit } from "../util/limits.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { sizeOf, type Tensor } from "./tensor.js";
 import { halfToFloat } from "../util/float16.js";
@@ -49,6 +50,7 @@ export function parseNpy(bytes: Uint8Array, file = "<npy>"): Tensor {
     bad(`unsupported dtype '${descr}'; expected little-endian float (f2/f4/f8), integer or bool`);
   }
   const n = sizeOf(shape);
+  checkLimit("tensorElements", n, `the header's shape (${shape.join(", ")}) claims an array too large to read`, { file });
   const start = headerStart + headerLen;
   const need = n * reader!.bytes;
   if (bytes.length - start < need) bad(`truncated data: shape (${shape.join(", ")}) of ${descr} needs ${need} bytes, the file has ${bytes.length - start}`);

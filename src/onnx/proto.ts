@@ -1,5 +1,6 @@
 import onnxProto from "onnx-proto";
 import { AxnnError } from "../util/errors.js";
+import { checkLimit } from "../util/limits.js";
 import type { Tensor } from "../nn/tensor.js";
 import { halfToFloat } from "../util/float16.js";
 
@@ -51,6 +52,7 @@ export function decodeTensor(t: TensorProto, where: string): DecodedTensor {
   // Sizes are checked against the stored data before anything is allocated (a corrupt dim can be huge).
   if (raw) {
     if (raw.length !== n * w) throw new AxnnError(`raw data has ${raw.length} bytes, dims [${dims.join(",")}] of ${dataTypeName(dataType)} need ${n * w}`, { field: where });
+    checkLimit("tensorElements", n, `dims [${dims.join(",")}] make a tensor too large to read`, { field: where });
     if (dataType === DT.FLOAT) {
       // One copy of the bytes (little-endian, like every platform Node runs on); the copy also aligns them.
       return { dims, dataType, values: new Float32Array(new Uint8Array(raw).buffer, 0, n) }; // raw may be a Node Buffer, whose slice() is a view
@@ -82,6 +84,7 @@ export function decodeTensor(t: TensorProto, where: string): DecodedTensor {
   else if (dataType === DT.UINT32 || dataType === DT.UINT64) src = t.uint64Data ?? [];
   else src = t.int32Data ?? [];
   if (src.length !== n) throw new AxnnError(`tensor holds ${src.length} values, dims [${dims.join(",")}] need ${n}`, { field: where });
+  checkLimit("tensorElements", n, `dims [${dims.join(",")}] make a tensor too large to read`, { field: where });
   const values = dataType === DT.FLOAT ? new Float32Array(n) : new Float64Array(n);
   for (let i = 0; i < n; i++) values[i] = dataType === DT.FLOAT16 ? halfToFloat(toNumber(src[i])) : toNumber(src[i]);
   return { dims, dataType, values };

@@ -4,7 +4,7 @@ import { RandomForestRegression } from "ml-random-forest";
 import { z } from "zod";
 import { multiplierShare } from "../energy/approx.js";
 import { computeEnergies } from "../energy/ert.js";
-import { layerMacs, type NetworkLayer } from "../energy/network.js";
+import { layerMacs, networkEnergy, type LayerMultipliers, type NetworkLayer } from "../energy/network.js";
 import { loadDesign } from "../energy/presets.js";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
@@ -45,7 +45,13 @@ function libraryVersion(): string {
   }
 }
 
-export interface AffineFit { a: number; b: number; n: number }
+export interface AffineFit {
+  a: number;
+  b: number;
+  n: number;
+  /** The smallest and largest raw multiplication sum (pJ) it was fitted on: its training domain (absent in older files). */
+  x?: [number, number];
+}
 
 export interface ArchPredictor {
   /** Energy of one MAC with the exact multiplier (the ERT's compute energy), pJ. */
@@ -61,6 +67,8 @@ export interface ArchPredictor {
     trainingShapes: number;
     /** layerShapeKey of every training shape (to tell seen shapes from new ones at evaluation). */
     trainingShapeKeys: string[];
+    /** The smallest and largest value of each feature over the training shapes: the forest's training domain (absent in older files). */
+    featureRanges?: [number, number][];
     options: Record<string, unknown>;
     model: unknown;
   };
@@ -81,6 +89,34 @@ export interface TrainOptions {
   excludeShapes?: Map<string, Set<string>>;
 }
 
+/** One way a network lies outside a predictor's training domain. */
+export interface DomainExcess {
+  predictor: "sum" | "learned";
+  what: string;
+  value: number;
+  /** The training range. */
+  min: number;
+  max: number;
+  /** How far outside, as a factor of the size (sizes and energies; undefined for counts and flags). */
+  factor?: number;
+}
+
+export interface PredictionDomain {
+  /** Whether the predictor file records its training domain (files written before it did not). */
+  known: boolean;
+  /** Known, and nothing outside. */
+  inside: boolean;
+  outside: DomainExcess[];
+}
+
+/** One line per excess, for warnings. */
+export function describeDomain(d: PredictionDomain): string[] {
+  if (!d.known) return ["the predictor file does not record its training domain (trained by an older axnn); retrain it to check"];
+  return d.outside.map((o) => `${o.predictor}: ${o.what} = ${fmt(o.value)} is outside the training range [${fmt(o.min)}, ${fmt(o.max)}]${o.factor !== undefined ? ` (${fmt(o.factor)}x beyond it)` : ""}`);
+}
+
+const fmt = (v: number): string => (Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e4 || Math.abs(v) < 1e-2 ? v.toExponential(3) : v.toPrecision(4));
+
 /** A layer as the predictors see it: its shape and its multiplier's power ratio. */
 export interface PredictLayer {
   layer: NetworkLayer;
@@ -97,7 +133,7 @@ function fitAffine(x: number[], y: number[]): AffineFit {
   }
   // One distinct x (e.g. a single network): no slope to fit; keep the raw scale plus the mean offset.
   const b = sxx > 0 ? sxy / sxx : 1;
-  return { a: my - b * mx, b, n };
+  return { a: my - b * mx, b, n, x: [Math.min(...x), Math.max(...x)] };
 }
 
 /** The sum of the multiplications' energies, pJ (no correction). */
@@ -154,7 +190,11 @@ export function trainPredictors(rows: readonly DatasetRow[], opts: TrainOptions 
     rf.train(samples.map((s) => s.x), samples.map((s) => s.y));
     archs[arch] = {
       macPj, multiplierShare: share, sumFits,
-      learned: { library: LEARNED_LIBRARY, features: [...LAYER_FEATURE_NAMES], target: "log(memory pJ per MAC) per layer", trainingShapes: samples.length, trainingShapeKeys: [...byShape.keys()], options, model: rf.toJSON() },
+      learned: {
+        library: LEARNED_LIBRARY, features: [...LAYER_FEATURE_NAMES], target: "log(memory pJ per MAC) per layer", trainingShapes: samples.length,
+        trainingShapeKeys: [...byShape.keys()], featureRanges: LAYER_FEATURE_NAMES.map((_f, j) => [Math.min(...samples.map((q) => q.x[j]!)), Math.max(...samples.map((q) => q.x[j]!))] as [number, number]),
+        options, model: rf.toJSON(),
+      },
     };
   }
   return { format: PREDICTOR_FORMAT, version: PREDICTOR_VERSION, created: new Date().toISOString(), trainingRows: rows.length, archs };
@@ -172,8 +212,11 @@ const fileSchema = z.object({
   archs: z.record(z.string(), z.object({
     macPj: z.number().positive(),
     multiplierShare: z.number().min(0).max(1),
-    sumFits: z.record(z.string(), z.object({ a: z.number(), b: z.number(), n: z.number() })),
-    learned: z.object({ library: z.string(), features: z.array(z.string()), target: z.string(), trainingShapes: z.number(), trainingShapeKeys: z.array(z.string()), options: z.record(z.string(), z.unknown()), model: z.unknown() }),
+    sumFits: z.record(z.string(), z.object({ a: z.number(), b: z.number(), n: z.number(), x: z.tuple([z.number(), z.number()]).optional() })),
+    learned: z.object({
+      library: z.string(), features: z.array(z.string()), target: z.string(), trainingShapes: z.number(), trainingShapeKeys: z.array(z.string()),
+      featureRanges: z.array(z.tuple([z.number(), z.number()])).optional(), options: z.record(z.string(), z.unknown()), model: z.unknown(),
+    }),
   })),
 });
 
@@ -221,14 +264,69 @@ export class EnergyPredictors {
     return rawMultiplicationSum(layers, p.macPj, p.multiplierShare);
   }
 
+  /** The fit the sum predictor uses: the fixed architecture `base`'s when the family is "fixed" and it was trained, else the family's, else the accelerator-wide one. */
+  private sumFit(p: ArchPredictor, family?: string, base?: string): { key: string; fit: AffineFit } {
+    const keys = [family === "fixed" && base !== undefined ? `fixed/${base}` : undefined, family, "*"];
+    const key = keys.find((k) => k !== undefined && p.sumFits[k] !== undefined)!;
+    return { key, fit: p.sumFits[key]! };
+  }
+
   /**
-   * The sum predictor with its affine correction: the fit of the fixed architecture `base` when the
-   * family is "fixed" and it was trained, else the family's, else the accelerator-wide one.
+   * The compute energy of the layers (pJ): MACs x the MAC energy with each layer's multiplier. The
+   * energy model charges every network at least this (memory energy is never negative), so it is
+   * the floor under the sum predictor, whose affine fit can go below it (even below zero) far from
+   * its training domain.
+   */
+  computeEnergy(arch: string, layers: readonly PredictLayer[]): number {
+    const p = this.arch(arch);
+    let e = 0;
+    for (const l of layers) e += layerMacs(l.layer) * p.macPj * (1 - p.multiplierShare + p.multiplierShare * l.powerRatio);
+    return e;
+  }
+
+  /**
+   * The sum predictor with its affine correction (see sumFit), never below the layers' compute
+   * energy (an affine fit extrapolated far outside its domain can be impossible; domain() says so).
    */
   sum(arch: string, layers: readonly PredictLayer[], family?: string, base?: string): number {
     const p = this.arch(arch);
-    const fit = (family === "fixed" && base !== undefined ? p.sumFits[`fixed/${base}`] : undefined) ?? (family !== undefined ? p.sumFits[family] : undefined) ?? p.sumFits["*"]!;
-    return fit.a + fit.b * rawMultiplicationSum(layers, p.macPj, p.multiplierShare);
+    const { fit } = this.sumFit(p, family, base);
+    return Math.max(fit.a + fit.b * rawMultiplicationSum(layers, p.macPj, p.multiplierShare), this.computeEnergy(arch, layers));
+  }
+
+  /**
+   * Where a network lies against the predictors' training domain: the sum predictor's raw sum
+   * against the range its fit saw, each layer's features against the ranges of the forest's
+   * training shapes. `outside` lists each excess with how far out it is (as a factor for sizes).
+   */
+  domain(arch: string, layers: readonly PredictLayer[], family?: string, base?: string): PredictionDomain {
+    const p = this.arch(arch);
+    const outside: DomainExcess[] = [];
+    const { key, fit } = this.sumFit(p, family, base);
+    const raw = rawMultiplicationSum(layers, p.macPj, p.multiplierShare);
+    const known = fit.x !== undefined && p.learned.featureRanges !== undefined;
+    if (fit.x) {
+      const [lo, hi] = fit.x;
+      // Relative tolerance: the rows at the ends of the range are inside, with their rounding.
+      if (raw < lo * (1 - 1e-9) || raw > hi * (1 + 1e-9)) {
+        outside.push({ predictor: "sum", what: `raw multiplication energy (fit "${key}")`, value: raw, min: lo, max: hi, factor: raw > hi ? raw / hi : lo / raw });
+      }
+    }
+    const ranges = p.learned.featureRanges;
+    if (ranges) {
+      for (const l of layers) {
+        const f = layerFeatures(l.layer);
+        f.forEach((v, j) => {
+          const [lo, hi] = ranges[j]!;
+          if (v >= lo - 1e-9 && v <= hi + 1e-9) return;
+          const name = LAYER_FEATURE_NAMES[j]!;
+          const distance = v > hi ? v - hi : lo - v;
+          // log2 features: a distance d is a factor 2^d in the size itself.
+          outside.push({ predictor: "learned", what: `layer ${l.layer.name}: ${name}`, value: v, min: lo, max: hi, factor: name.startsWith("log2_") ? 2 ** distance : undefined });
+        });
+      }
+    }
+    return { known, inside: known && outside.length === 0, outside };
   }
 
   /** The learned predictor (pJ): forest-predicted memory energy of each layer plus its exact compute energy. */
@@ -256,4 +354,33 @@ export class EnergyPredictors {
     });
     return e;
   }
+}
+
+/** Both predictors on one network, with the domain check and, when asked, the energy model as fallback. */
+export interface NetworkPrediction {
+  sumPj: number;
+  /** The sum predictor's affine fit fell below the compute energy, so it returns that floor. */
+  sumAtFloor: boolean;
+  learnedPj: number;
+  sumRawPj: number;
+  computePj: number;
+  domain: PredictionDomain;
+  /** The energy model's result, when `fallback` was asked for and the network is outside the domain (or the domain is unknown). */
+  fallback?: { energyPj: number; cycles: number };
+}
+
+export function predictNetwork(
+  p: EnergyPredictors, arch: string, layers: readonly PredictLayer[],
+  opts: { family?: string; base?: string; fallback?: boolean; multipliers?: LayerMultipliers; maxEvaluations?: number } = {},
+): NetworkPrediction {
+  const computePj = p.computeEnergy(arch, layers);
+  const sumPj = p.sum(arch, layers, opts.family, opts.base);
+  const domain = p.domain(arch, layers, opts.family, opts.base);
+  const out: NetworkPrediction = { sumPj, sumAtFloor: sumPj === computePj, learnedPj: p.learned(arch, layers), sumRawPj: p.sumRaw(arch, layers), computePj, domain };
+  if (opts.fallback && !domain.inside) {
+    const { arch: design, ert } = loadDesign(arch);
+    const r = networkEnergy(design, ert, layers.map((l) => l.layer), { multipliers: opts.multipliers, maxEvaluations: opts.maxEvaluations, seed: 1 });
+    out.fallback = { energyPj: r.totals.energyPj, cycles: r.totals.cycles };
+  }
+  return out;
 }

@@ -1,3 +1,4 @@
 export * from "./params.js";
 export * from "./calibrate.js";
 export * from "./model.js";
+export * from "./accumulator.js";

@@ -7,6 +7,7 @@ import { windowGeometry } from "../nn/shapes.js";
 import { sizeOf, type Tensor } from "../nn/tensor.js";
 import { conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut, dequantizeAcc } from "../kernels/index.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
+import { checkAccumulatorFits } from "./accumulator.js";
 import { ActivationStats, calibrateActivation, MSE_FACTORS, type CalibrationOptions } from "./calibrate.js";
 import { integerRange, paramsFromRange, quantizationMse, quantizeToCodes, type QuantParams, type QuantScheme } from "./params.js";
 
@@ -406,9 +407,10 @@ export class QuantizedModel {
   /** The runModel / runBatched options that put the layers in `arithmetic` (see run). */
   runOptions(arithmetic: LayerArithmetic | ((layer: string) => LayerArithmetic) | Map<string, LayerArithmetic>): RunOptions {
     const pick = typeof arithmetic === "function" ? arithmetic : arithmetic instanceof Map ? (n: string) => arithmetic.get(n) ?? EXACT_INT8 : () => arithmetic;
-    for (const name of this.layers.keys()) {
+    for (const [name, layer] of this.layers) {
       const a = pick(name);
       if (a.kind === "lut") checkMultiplierFits(a.multiplier, this.config.scheme, `layer ${name}`);
+      if (a.kind !== "float") checkAccumulatorFits(layer.node, a.kind === "lut" ? a : { ...a, signed: this.config.scheme === "sym" });
     }
     return {
       kernel: (node: Node, ins: readonly Tensor[]) => {

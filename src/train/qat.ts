@@ -15,6 +15,7 @@ import type { Tensor } from "../nn/tensor.js";
 import { encodeOperand, lutHash, tableIndex, tableSize, type Multiplier } from "../multipliers/multiplier.js";
 import { checkMultiplierFits, integerLayer, quantizeModel, quantizeWeights, type QuantConfig } from "../quant/model.js";
 import { integerRange, paramsFromRange, quantizeValue, type QuantParams, type QuantScheme } from "../quant/params.js";
+import { checkAccumulatorFits } from "../quant/accumulator.js";
 import { AxnnError } from "../util/errors.js";
 import { fakeQuantizeFloat, minMaxFloat } from "../kernels/index.js";
 import { backwardNode, type NodeGrads, type Saved } from "./backward.js";
@@ -112,6 +113,7 @@ export function qatLayers(model: Model, config: QatConfig): Map<string, QatLayer
   for (const [name, arithmetic] of config.arithmetic) {
     const layer = q.layers.get(name);
     if (!layer) throw new AxnnError(`no approximable layer "${name}"; the layers are ${q.layerNames().join(", ")}`, { field: "qat" });
+    checkAccumulatorFits(layer.node, arithmetic.kind === "lut" ? arithmetic : { ...arithmetic, signed: config.quant.scheme === "sym" });
     out.set(name, {
       arithmetic, input: layer.input, scheme: config.quant.scheme, perChannel: config.quant.perChannel, weightCalibration: config.quant.weightCalibration,
       gradient: config.gradient, batchNorm: folded.get(name), rangeMomentum: config.rangeMomentum,

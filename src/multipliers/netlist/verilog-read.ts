@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { AxnnError } from "../../util/errors.js";
+import { checkLimit, limitOf } from "../../util/limits.js";
 import { ACTIVATION_BITS } from "../multiplier.js";
 import { finalizeNetlist, type CellInstance, type Gate, type GateKind, type Netlist } from "./ir.js";
 
@@ -545,7 +546,15 @@ class Elaborator {
   private const0: number | undefined;
   private const1: number | undefined;
 
+  /** Gates plus nets allowed (AXNN_MAX_NETLIST_GATES): checked as they are made, before a hostile width or replication allocates. */
+  private readonly netLimit = limitOf("netlistGates");
+  private declaredBits = 0;
+
   constructor(private readonly modules: Map<string, ModuleAst>, private readonly file: string | undefined) {}
+
+  private checkSize(count: number, claim: string, line?: number): void {
+    if (count > this.netLimit) checkLimit("netlistGates", count, claim, { file: this.file, line });
+  }
 
   fail(msg: string, line?: number): never {
     throw new AxnnError(msg, { file: this.file, line });
@@ -553,6 +562,7 @@ class Elaborator {
 
   newNet(name: string, kind: NetKind, depth: number): number {
     const id = this.names.length;
+    if (id >= this.netLimit) this.checkSize(id + 1, "the netlist grows past its size limit");
     this.names.push(name);
     this.kind.push(kind);
     this.depth.push(depth);
@@ -589,6 +599,8 @@ class Elaborator {
     for (const d of mod.decls.values()) {
       const width = Math.abs(d.msb - d.lsb) + 1;
       if (width > 1 << 20) this.fail(`${d.name} is ${width} bits wide; at most ${1 << 20} bits are supported`, d.line);
+      this.declaredBits += width;
+      this.checkSize(this.declaredBits, `the declarations up to ${d.name} claim ${this.declaredBits} bits`, d.line);
       signals.set(d.name, { decl: d, width, nets: new Int32Array(width).fill(-1) });
     }
     return { mod, signals, prefix, depth };
@@ -641,7 +653,11 @@ class Elaborator {
       case "part": return Math.abs(e.msb - e.lsb) + 1;
       case "const": return e.bits.length;
       case "concat": return e.parts.reduce((s, p) => s + this.widthOf(scope, p), 0);
-      case "repl": return e.count * e.parts.reduce((s, p) => s + this.widthOf(scope, p), 0);
+      case "repl": {
+        const w = e.count * e.parts.reduce((s, p) => s + this.widthOf(scope, p), 0);
+        this.checkSize(w, `a replication {${e.count}{...}} is ${w} bits wide`, e.line);
+        return w;
+      }
       case "unary": return e.op === "~" ? this.widthOf(scope, e.x) : 1;
       case "binary": return Math.max(this.widthOf(scope, e.x), this.widthOf(scope, e.y));
       case "ternary": return Math.max(this.widthOf(scope, e.x), this.widthOf(scope, e.y));
