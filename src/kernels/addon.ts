@@ -1,12 +1,12 @@
-// The native addon (build/Release/axnn_native.node): loading it, and its run-time switches (ISA
-// level, GEMM backend, thread count). Without it, the kernels run the TypeScript reference
-// kernels, after one warning on stderr. Semantics: docs/kernels.md.
+// The native addon (build/Release/axnn_native.node): loading it, and its run-time switches (GEMM
+// backend, thread count; the ISA level is chosen through the backend registry, registry.ts).
+// Without it, the kernels run the TypeScript reference kernels, after one warning on stderr.
+// Semantics: docs/kernels.md.
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { AxnnError } from "../util/errors.js";
 
 export type IsaLevel = "avx512" | "avx512bw" | "avx2" | "scalar";
-export type KernelBackend = "native-avx512" | "native-avx512bw" | "native-avx2" | "native-scalar" | "typescript";
 
 // ---- the addon ----
 
@@ -42,11 +42,7 @@ export interface NativeAddon {
 const ADDON_URL = new URL("../../../build/Release/axnn_native.node", import.meta.url);
 let addonState: { addon: NativeAddon | null; error?: AxnnError } | undefined;
 
-function isIsaLevel(v: string): v is IsaLevel {
-  return v === "avx512" || v === "avx512bw" || v === "avx2" || v === "scalar";
-}
-
-/** The addon, loaded on first use; null when disabled (AXNN_NO_NATIVE=1) or not built. */
+/** The addon, loaded on first use; null when disabled (AXNN_NO_NATIVE=1) or not built. The ISA level is the backend registry's (registry.ts). */
 export function native(): NativeAddon | null {
   if (addonState) {
     if (addonState.error) throw addonState.error;
@@ -63,42 +59,17 @@ export function native(): NativeAddon | null {
     process.stderr.write(`axnn: native kernels not available (${(e as Error).message.split("\n")[0]}); using the much slower TypeScript kernels. Build them with \`npm run build:native\` (needs a C++ compiler and Python).\n`);
   }
   addonState = { addon };
-  const forcedIsa = process.env.AXNN_ISA, forcedBlas = process.env.AXNN_BLAS;
-  if (addon && (forcedIsa || forcedBlas)) {
+  const forcedBlas = process.env.AXNN_BLAS;
+  if (addon && forcedBlas) {
     try {
-      if (forcedIsa) setKernelIsa(forcedIsa as IsaLevel);
-      if (forcedBlas) setGemmBackend(forcedBlas as "own" | "openblas");
+      setGemmBackend(forcedBlas as "own" | "openblas");
     } catch (e) {
-      // Every kernel call fails alike: a typo in AXNN_ISA or AXNN_BLAS must not silently run something else.
+      // Every kernel call fails alike: a typo in AXNN_BLAS must not silently run something else.
       addonState.error = e as AxnnError;
       throw e;
     }
   }
   return addon;
-}
-
-/** Which implementation the kernels run on now. */
-export function kernelBackend(): KernelBackend {
-  const addon = native();
-  return addon ? (`native-${addon.getIsa()}` as KernelBackend) : "typescript";
-}
-
-/** ISA levels of the native kernels that this CPU runs (empty without the addon), most portable first. */
-export function availableIsaLevels(): IsaLevel[] {
-  return native()?.isaLevels() ?? [];
-}
-
-/**
- * Forces the native kernels' ISA level (for tests and benchmarks; the default is the fastest
- * available). The environment variable AXNN_ISA does the same when the addon loads.
- */
-export function setKernelIsa(level: IsaLevel): void {
-  if (!isIsaLevel(level)) throw new AxnnError(`unknown ISA level "${level}"; expected avx512, avx512bw, avx2 or scalar`, { field: "AXNN_ISA" });
-  const addon = native();
-  if (!addon) throw new AxnnError(`cannot select ISA level ${level}: the native kernels are not loaded`, { field: "AXNN_ISA" });
-  const levels = addon.isaLevels();
-  if (!levels.includes(level)) throw new AxnnError(`ISA level ${level} is not available on this CPU (available: ${levels.join(", ")})`, { field: "AXNN_ISA" });
-  addon.setIsa(level);
 }
 
 /** Threads of the native kernels' pool (AXNN_THREADS, else one per hardware thread); 1 without the addon. */

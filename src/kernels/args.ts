@@ -32,11 +32,6 @@ export function denseArgs<T extends Uint8Array | Float32Array>(
 
 export const convShape = (g: ConvGeometry): number[] => [g.N, g.M, g.P, g.Q];
 
-export function fill<T extends Int32Array | Float32Array>(out: T, values: T): T {
-  out.set(values);
-  return out;
-}
-
 /** options.out when given (checked), else a new array of `size` elements. */
 export function outputArray<T extends Int32Array | Float32Array>(ctor: { new (n: number): T; name: string }, given: T | undefined, size: number, layer: string): T {
   if (given === undefined) return new ctor(size);

@@ -1,15 +1,20 @@
 // The kernels' public entry point: every kernel and switch, re-exported from
-//   addon.ts      loading the native addon; ISA level, GEMM backend and thread switches
+//   backend.ts    the interface every backend implements
+//   registry.ts   the one place where the backend is chosen (setBackend, setKernelIsa, AXNN_ISA)
+//   addon.ts      loading the native addon; GEMM backend and thread switches
 //   inference.ts  integer (LUT, exact) and float32 conv2d / depthwise / dense of inference
 //   training.ts   float32 GEMM, conv as GEMM, backward passes, BatchNorm, ReLU, Add
 //   quantize.ts   fake quantization, min/max, dequantization of accumulators
-// (args.ts: shared argument checks; geometry.ts: shapes; reference.ts: the plain-loop twins.)
+// (args.ts: shared argument checks; geometry.ts: shapes; reference.ts: the plain-loop twins;
+// typescript-backend.ts and native-backend.ts: the CPU backends.)
 // Semantics: docs/kernels.md.
 export { convGeometry, denseGeometry, type ConvGeometry, type ConvOptions, type DenseGeometry } from "./geometry.js";
+export { gemmBackend, kernelThreads, openBlasAvailable, setGemmBackend, type GemmBackend, type IsaLevel } from "./addon.js";
+export type { Backend, BackendName, DequantizeDims, QuantizeParams } from "./backend.js";
 export {
-  availableIsaLevels, gemmBackend, kernelBackend, kernelThreads, openBlasAvailable, setGemmBackend, setKernelIsa,
-  type GemmBackend, type IsaLevel, type KernelBackend,
-} from "./addon.js";
+  availableBackends, availableIsaLevels, backend, findBackend, kernelBackend, registerBackend, registeredBackends, setBackend, setKernelIsa,
+  type KernelBackend,
+} from "./registry.js";
 export * from "./inference.js";
 export * from "./training.js";
 export * from "./quantize.js";

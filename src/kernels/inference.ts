@@ -1,17 +1,13 @@
 // The kernels of inference: integer conv2d / depthwise / dense through an approximate
-// multiplier's table (LUT) or exact int8/uint8 products, and their float32 twins; and the
-// preparation of tables for the native kernels. Semantics: docs/kernels.md.
+// multiplier's table (LUT) or exact int8/uint8 products, and their float32 twins: argument
+// checks here, the work on the active backend (registry.ts). Semantics: docs/kernels.md.
 import { AxnnError } from "../util/errors.js";
-import { native } from "./addon.js";
-import { convArgs, convShape, denseArgs, fill, outputArray } from "./args.js";
-import { geometryArray, type ConvOptions } from "./geometry.js";
-import { conv2dFloatReference, conv2dIntReference, denseFloatReference, denseIntReference, exactProduct, lutProduct } from "./reference.js";
+import { convArgs, convShape, denseArgs, outputArray } from "./args.js";
+import type { LutTable } from "./backend.js";
+import type { ConvOptions } from "./geometry.js";
+import { backend } from "./registry.js";
 
-/** A multiplier table in the orientation `table[(act << weightBits) | w]` (a Multiplier fits). */
-export interface LutTable {
-  readonly table: Int32Array;
-  readonly weightBits: number;
-}
+export type { LutTable } from "./backend.js";
 
 export interface LutConvOptions extends ConvOptions {
   /** Activation code of padding positions (the activation zero point); default 0. */
@@ -35,66 +31,12 @@ export interface DenseOptions<T extends Int32Array | Float32Array> {
 export interface IntResult { data: Int32Array; shape: number[] }
 export interface FloatResult { data: Float32Array; shape: number[] }
 
-interface PreparedLut { rows: Int32Array; rows16: Uint16Array; planes: Uint8Array; planeCount: number; min: number }
-
-// ---- tables ----
-
-// Prepared tables, per table array and orientation. Tables are taken to be immutable once used.
-const preparedCache = new WeakMap<Int32Array, Map<string, PreparedLut>>();
-
 function checkLut(lut: LutTable, layer: string): void {
   const n = lut.weightBits;
   if (!Number.isInteger(n) || n < 1 || n > 8) throw new AxnnError(`weightBits must be an integer from 1 to 8, got ${n}`, { field: `${layer} lut` });
   if (!(lut.table instanceof Int32Array) || lut.table.length !== 256 << n) {
     throw new AxnnError(`expected an Int32Array of ${256 << n} entries for an 8x${n} table, got ${lut.table?.length}`, { field: `${layer} lut` });
   }
-}
-
-/**
- * The table as the native kernels read it: rows of 256 int32 products and their byte planes
- * (product - min, least significant byte first; as many planes as (max - min) needs), and
- * as uint16 (product - min) when that fits.
- * "by-weight" rows are weight codes indexed by activation (convolutions); "by-activation"
- * rows are activations indexed by weight code, padded with min past 2^weightBits (dense).
- */
-function prepareLut(lut: LutTable, orientation: "by-weight" | "by-activation"): PreparedLut {
-  let perTable = preparedCache.get(lut.table);
-  if (!perTable) preparedCache.set(lut.table, (perTable = new Map()));
-  const key = `${orientation}/${lut.weightBits}`;
-  const hit = perTable.get(key);
-  if (hit) return hit;
-  const n = lut.weightBits, t = lut.table;
-  let min = t[0]!, max = t[0]!;
-  for (let i = 1; i < t.length; i++) {
-    if (t[i]! < min) min = t[i]!;
-    if (t[i]! > max) max = t[i]!;
-  }
-  const span = max - min;
-  const planeCount = span < 2 ** 8 ? 1 : span < 2 ** 16 ? 2 : span < 2 ** 24 ? 3 : 4;
-  const rowCount = orientation === "by-weight" ? 1 << n : 256;
-  const rows = new Int32Array(rowCount * 256).fill(min);
-  for (let a = 0; a < 256; a++) {
-    for (let w = 0; w < 1 << n; w++) {
-      const v = t[(a << n) | w]!;
-      if (orientation === "by-weight") rows[w * 256 + a] = v;
-      else rows[a * 256 + w] = v;
-    }
-  }
-  const planes = new Uint8Array(rowCount * planeCount * 256);
-  for (let row = 0; row < rowCount; row++) {
-    for (let i = 0; i < 256; i++) {
-      let d = rows[row * 256 + i]! - min; // exact in double, < 2^32
-      for (let b = 0; b < planeCount; b++) {
-        planes[(row * planeCount + b) * 256 + i] = d % 256;
-        d = Math.floor(d / 256);
-      }
-    }
-  }
-  // The same rows as uint16 (product - min) where they fit, for the AVX-512 BW core.
-  const rows16 = planeCount <= 2 ? Uint16Array.from(rows, (v) => v - min) : new Uint16Array(0);
-  const prepared = { rows, rows16, planes, planeCount, min };
-  perTable.set(key, prepared);
-  return prepared;
 }
 
 function checkCodes(codes: Uint8Array, bits: number, layer: string, arg: string): void {
@@ -134,10 +76,7 @@ function conv2dLutNamed(layer: string, input: Uint8Array, inputShape: readonly n
   const padCode = options.padCode ?? 0;
   checkPadCode(padCode, layer);
   const out = outputArray(Int32Array, options.out, g.N * g.M * g.P * g.Q, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, conv2dIntReference(input, weights, g, lutProduct(lut.table, lut.weightBits), padCode)), shape: convShape(g) };
-  const p = prepareLut(lut, "by-weight");
-  addon.convLut(input, weights, geometryArray(g), padCode, p.rows, p.rows16, p.planes, p.planeCount, p.min, out);
+  backend().convLut(input, weights, g, lut, padCode, out);
   return { data: out, shape: convShape(g) };
 }
 
@@ -153,10 +92,7 @@ export function denseLut(input: Uint8Array, inputShape: readonly number[], weigh
   checkLut(lut, layer);
   checkCodes(weights, lut.weightBits, layer, "weights");
   const out = outputArray(Int32Array, options.out, g.B * g.M, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, denseIntReference(input, weights, g, lutProduct(lut.table, lut.weightBits))), shape: [g.B, g.M] };
-  const p = prepareLut(lut, "by-activation");
-  addon.denseLut(input, weights, Int32Array.from([g.B, g.K, g.M]), p.rows, p.rows16, p.planes, p.planeCount, p.min, out);
+  backend().denseLut(input, weights, g, lut, out);
   return { data: out, shape: [g.B, g.M] };
 }
 
@@ -167,9 +103,7 @@ function conv2dExactNamed(layer: string, input: Uint8Array, inputShape: readonly
   const padCode = options.padCode ?? 0;
   checkPadCode(padCode, layer);
   const out = outputArray(Int32Array, options.out, g.N * g.M * g.P * g.Q, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, conv2dIntReference(input, weights, g, exactProduct(signed), padCode)), shape: convShape(g) };
-  addon.convExact(input, weights, geometryArray(g), padCode, signed, out);
+  backend().convExact(input, weights, g, padCode, signed, out);
   return { data: out, shape: convShape(g) };
 }
 
@@ -189,9 +123,7 @@ export function denseExact(input: Uint8Array, inputShape: readonly number[], wei
   const layer = "denseExact";
   const g = denseArgs(layer, Uint8Array, input, inputShape, weights, weightShape);
   const out = outputArray(Int32Array, options.out, g.B * g.M, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, denseIntReference(input, weights, g, exactProduct(signed))), shape: [g.B, g.M] };
-  addon.denseExact(input, weights, Int32Array.from([g.B, g.K, g.M]), signed, out);
+  backend().denseExact(input, weights, g, signed, out);
   return { data: out, shape: [g.B, g.M] };
 }
 
@@ -202,9 +134,7 @@ function conv2dFloatNamed(layer: string, input: Float32Array, inputShape: readon
   const padValue = options.padValue ?? 0;
   if (!Number.isFinite(padValue)) throw new AxnnError(`padValue must be finite, got ${padValue}`, { field: `${layer} padValue` });
   const out = outputArray(Float32Array, options.out, g.N * g.M * g.P * g.Q, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, conv2dFloatReference(input, weights, g, padValue)), shape: convShape(g) };
-  addon.convFloat(input, weights, geometryArray(g), padValue, out);
+  backend().convFloat(input, weights, g, padValue, out);
   return { data: out, shape: convShape(g) };
 }
 
@@ -221,8 +151,6 @@ export function denseFloat(input: Float32Array, inputShape: readonly number[], w
   const layer = "denseFloat";
   const g = denseArgs(layer, Float32Array, input, inputShape, weights, weightShape);
   const out = outputArray(Float32Array, options.out, g.B * g.M, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, denseFloatReference(input, weights, g)), shape: [g.B, g.M] };
-  addon.denseFloat(input, weights, Int32Array.from([g.B, g.K, g.M]), out);
+  backend().denseFloat(input, weights, g, out);
   return { data: out, shape: [g.B, g.M] };
 }

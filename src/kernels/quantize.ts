@@ -1,10 +1,12 @@
 // The float32 kernels of quantization: QAT's fake quantization and min/max observation, and the
 // dequantization of integer accumulators (also inference's, src/quant/model.ts). Semantics: docs/kernels.md.
 import { AxnnError } from "../util/errors.js";
-import { native } from "./addon.js";
 import { checkType } from "./args.js";
+import type { DequantizeChannels } from "./backend.js";
 import { checkLength } from "./geometry.js";
-import { dequantizeAccReference, fakeQuantizeReference, minMaxReference } from "./reference.js";
+import { backend } from "./registry.js";
+
+export type { DequantizeChannels } from "./backend.js";
 
 /**
  * Quantization-aware training's quantization of a layer's input with 8-bit parameters, in one pass
@@ -22,31 +24,14 @@ export function fakeQuantizeFloat(
   }
   const n = input.length;
   const codes = new Uint8Array(n), fake = new Float32Array(n), mask = new Uint8Array(n);
-  const addon = native();
-  if (!addon) fakeQuantizeReference(input, scale, zeroPoint, qmin, qmax, codes, fake, mask);
-  else addon.fakeQuantize(input, Float64Array.of(scale, zeroPoint, qmin, qmax), codes, fake, mask);
+  backend().fakeQuantize(input, { scale, zeroPoint, qmin, qmax }, codes, fake, mask);
   return { codes, fake, mask };
 }
 
 /** The least and greatest element of a float32 array, NaN skipped (minMaxReference); [+Infinity, -Infinity] when there is none. */
 export function minMaxFloat(input: Float32Array): [number, number] {
   checkType(input, Float32Array, "minMaxFloat", "input");
-  const addon = native();
-  if (!addon) return minMaxReference(input);
-  const out = new Float64Array(2);
-  addon.minMaxFloat(input, out);
-  return [out[0]!, out[1]!];
-}
-
-/** Per output channel terms of dequantizeAcc. */
-export interface DequantizeChannels {
-  /** Zero-point terms constant over positions, added to the accumulator. */
-  constant: Float64Array;
-  /** Input scale times weight scale. */
-  scale: Float64Array;
-  bias: Float64Array;
-  /** Weight zero points: the term -zw * sums (only where sums are given). */
-  zw: Int32Array;
+  return backend().minMax(input);
 }
 
 /**
@@ -66,8 +51,6 @@ export function dequantizeAcc(
   for (const [name, a] of Object.entries(channels)) checkLength(a as Float64Array, [M], layer, name);
   if (sums) checkLength(sums, [batch * groups * inner], layer, "sums");
   const clamp = hi === undefined ? -1 : hi;
-  const addon = native();
-  if (!addon) dequantizeAccReference(acc, batch, M, inner, groups, channels.constant, channels.scale, channels.bias, channels.zw, sums, clamp, out);
-  else addon.dequantizeAcc(acc, Int32Array.of(batch, M, inner, groups), channels.constant, channels.scale, channels.bias, channels.zw, sums, clamp, out);
+  backend().dequantizeAcc(acc, { batch, channels: M, inner, groups }, channels, sums, clamp, out);
   return out;
 }

@@ -1,18 +1,15 @@
 // The float32 kernels of training: GEMM, the forward conv2d as im2col + GEMM, the backward
 // passes of conv2d and dense, BatchNorm, ReLU and Add. Semantics: docs/kernels.md.
 import { AxnnError } from "../util/errors.js";
-import { native } from "./addon.js";
-import { checkType, convArgs, convShape, denseArgs, fill, outputArray } from "./args.js";
-import { checkLength, geometryArray, type ConvOptions } from "./geometry.js";
+import { checkType, convArgs, convShape, denseArgs, outputArray } from "./args.js";
+import type { ChannelDims, GemmDims } from "./backend.js";
+import { checkLength, type ConvOptions } from "./geometry.js";
 import type { FloatResult } from "./inference.js";
-import {
-  addReference, batchNormApplyReference, batchNormBackwardReference, channelMomentsReference, conv2dBackwardFloatReference,
-  conv2dFloatReference, denseBackwardFloatReference, gemmFloatReference, reluBackwardReference, reluReference,
-} from "./reference.js";
+import { backend } from "./registry.js";
+
+export type { ChannelDims, GemmDims } from "./backend.js";
 
 // ---- float32 GEMM ----
-
-export interface GemmDims { m: number; n: number; k: number }
 
 export interface GemmOptions {
   /** a is stored [k, m] (default [m, k]). */
@@ -43,9 +40,7 @@ export function gemmFloat(a: Float32Array, b: Float32Array, dims: GemmDims, opti
   checkLength(b, transB ? [n, k] : [k, n], layer, "b");
   if (accumulate && options.out === undefined) throw new AxnnError("accumulate needs the array to add to (options.out)", { field: `${layer} out` });
   const out = outputArray(Float32Array, options.out, m * n, layer);
-  const addon = native();
-  if (!addon) return fill(out, gemmFloatReference(a, b, m, n, k, transA, transB, accumulate ? out : null));
-  addon.gemmFloat(a, b, out, Int32Array.from([m, n, k]), transA, transB, accumulate);
+  backend().gemmFloat(a, b, { m, n, k }, transA, transB, accumulate, out);
   return out;
 }
 
@@ -60,9 +55,7 @@ export function conv2dFloatGemm(input: Float32Array, inputShape: readonly number
   const layer = "conv2dFloatGemm";
   const g = convArgs(layer, Float32Array, input, inputShape, weights, weightShape, options);
   const out = outputArray(Float32Array, options.out, g.N * g.M * g.P * g.Q, layer);
-  const addon = native();
-  if (!addon) return { data: fill(out, conv2dFloatReference(input, weights, g, 0)), shape: convShape(g) };
-  addon.convFloatGemm(input, weights, geometryArray(g), out);
+  backend().convFloatGemm(input, weights, g, out);
   return { data: out, shape: convShape(g) };
 }
 
@@ -101,17 +94,12 @@ export function conv2dBackwardFloat(
   checkType(outputGrad, Float32Array, layer, "outputGrad");
   checkLength(outputGrad, convShape(g), layer, "outputGrad");
   const need = wanted(options);
-  const addon = native();
-  if (!addon) {
-    const r = conv2dBackwardFloatReference(input, weights, outputGrad, g);
-    return { dInput: need.input ? r.dInput : null, dWeights: need.weights ? r.dWeights : null, dBias: need.bias ? r.dBias : null };
-  }
   const grads: LayerGradients = {
     dInput: need.input ? new Float32Array(input.length) : null,
     dWeights: need.weights ? new Float32Array(weights.length) : null,
     dBias: need.bias ? new Float32Array(g.M) : null,
   };
-  addon.conv2dBackwardFloat(input, weights, outputGrad, geometryArray(g), grads.dInput, grads.dWeights, grads.dBias);
+  backend().conv2dBackwardFloat(input, weights, outputGrad, g, grads.dInput, grads.dWeights, grads.dBias);
   return grads;
 }
 
@@ -125,31 +113,22 @@ export function denseBackwardFloat(
   checkType(outputGrad, Float32Array, layer, "outputGrad");
   checkLength(outputGrad, [g.B, g.M], layer, "outputGrad");
   const need = wanted(options);
-  const addon = native();
-  if (!addon) {
-    const r = denseBackwardFloatReference(input, weights, outputGrad, g);
-    return { dInput: need.input ? r.dInput : null, dWeights: need.weights ? r.dWeights : null, dBias: need.bias ? r.dBias : null };
-  }
   const grads: LayerGradients = {
     dInput: need.input ? new Float32Array(input.length) : null,
     dWeights: need.weights ? new Float32Array(weights.length) : null,
     dBias: need.bias ? new Float32Array(g.M) : null,
   };
-  addon.denseBackwardFloat(input, weights, outputGrad, Int32Array.from([g.B, g.K, g.M]), grads.dInput, grads.dWeights, grads.dBias);
+  backend().denseBackwardFloat(input, weights, outputGrad, g, grads.dInput, grads.dWeights, grads.dBias);
   return grads;
 }
 
 // ---- BatchNorm of training ----
 
-/** Layout of a BatchNorm input: [N, C, inner] (NCHW, inner = H * W; 1 for [N, C]). */
-export interface ChannelDims { n: number; c: number; inner: number }
-
-function bnDims(layer: string, input: Float32Array, dims: ChannelDims): Int32Array {
+function bnDims(layer: string, input: Float32Array, dims: ChannelDims): void {
   checkType(input, Float32Array, layer, "input");
   const { n, c, inner } = dims;
   if (![n, c, inner].every((v) => Number.isInteger(v) && v >= 1)) throw new AxnnError(`expected positive integer dims, got [${n}, ${c}, ${inner}]`, { field: `${layer} dims` });
   checkLength(input, [n, c, inner], layer, "input");
-  return Int32Array.from([n, c, inner]);
 }
 
 function checkChannels<T extends Float32Array | Float64Array>(a: T, ctor: { name: string }, c: number, layer: string, arg: string): void {
@@ -158,26 +137,22 @@ function checkChannels<T extends Float32Array | Float64Array>(a: T, ctor: { name
 
 /** Per-channel mean and biased variance (float64) of input [N, C, inner]; native: float sums within a plane, double across. */
 export function channelMoments(input: Float32Array, dims: ChannelDims): { mean: Float64Array; variance: Float64Array } {
-  const d = bnDims("channelMoments", input, dims);
-  const addon = native();
-  if (!addon) return channelMomentsReference(input, dims.n, dims.c, dims.inner);
+  bnDims("channelMoments", input, dims);
   const mean = new Float64Array(dims.c), variance = new Float64Array(dims.c);
-  addon.channelMoments(input, d, mean, variance);
+  backend().channelMoments(input, dims, mean, variance);
   return { mean, variance };
 }
 
 /** BatchNorm's affine normalisation: out = (input - mean) invStd scale + bias, per channel. */
 export function batchNormApply(input: Float32Array, dims: ChannelDims, mean: Float64Array, invStd: Float64Array, scale: Float32Array, bias: Float32Array, options: { out?: Float32Array } = {}): Float32Array {
   const layer = "batchNormApply";
-  const d = bnDims(layer, input, dims);
+  bnDims(layer, input, dims);
   checkChannels(mean, Float64Array, dims.c, layer, "mean");
   checkChannels(invStd, Float64Array, dims.c, layer, "invStd");
   checkChannels(scale, Float32Array, dims.c, layer, "scale");
   checkChannels(bias, Float32Array, dims.c, layer, "bias");
   const out = outputArray(Float32Array, options.out, input.length, layer);
-  const addon = native();
-  if (!addon) return fill(out, batchNormApplyReference(input, dims.n, dims.c, dims.inner, mean, invStd, scale, bias));
-  addon.batchNormApply(input, d, mean, invStd, scale, bias, out);
+  backend().batchNormApply(input, dims, mean, invStd, scale, bias, out);
   return out;
 }
 
@@ -191,20 +166,15 @@ export function batchNormBackward(
   options: { batchStats: boolean; needInput?: boolean },
 ): { dInput: Float32Array | null; dScale: Float32Array; dBias: Float32Array } {
   const layer = "batchNormBackward";
-  const d = bnDims(layer, input, dims);
+  bnDims(layer, input, dims);
   checkType(outputGrad, Float32Array, layer, "outputGrad");
   checkLength(outputGrad, [dims.n, dims.c, dims.inner], layer, "outputGrad");
   checkChannels(mean, Float64Array, dims.c, layer, "mean");
   checkChannels(invStd, Float64Array, dims.c, layer, "invStd");
   checkChannels(scale, Float32Array, dims.c, layer, "scale");
   const needInput = options.needInput ?? true;
-  const addon = native();
-  if (!addon) {
-    const r = batchNormBackwardReference(input, outputGrad, dims.n, dims.c, dims.inner, mean, invStd, scale, options.batchStats);
-    return { ...r, dInput: needInput ? r.dInput : null };
-  }
   const r = { dInput: needInput ? new Float32Array(input.length) : null, dScale: new Float32Array(dims.c), dBias: new Float32Array(dims.c) };
-  addon.batchNormBackward(input, outputGrad, d, mean, invStd, scale, options.batchStats, r.dInput, r.dScale, r.dBias);
+  backend().batchNormBackward(input, outputGrad, dims, mean, invStd, scale, options.batchStats, r.dInput, r.dScale, r.dBias);
   return r;
 }
 
@@ -214,9 +184,7 @@ export function batchNormBackward(
 export function reluFloat(input: Float32Array, options: { out?: Float32Array } = {}): Float32Array {
   checkType(input, Float32Array, "reluFloat", "input");
   const out = outputArray(Float32Array, options.out, input.length, "reluFloat");
-  const addon = native();
-  if (!addon) return fill(out, reluReference(input));
-  addon.reluFloat(input, out);
+  backend().relu(input, out);
   return out;
 }
 
@@ -226,10 +194,8 @@ export function reluBackwardFloat(input: Float32Array, outputGrad: Float32Array)
   checkType(input, Float32Array, layer, "input");
   checkType(outputGrad, Float32Array, layer, "outputGrad");
   checkLength(outputGrad, [input.length], layer, "outputGrad");
-  const addon = native();
-  if (!addon) return reluBackwardReference(input, outputGrad);
   const dx = new Float32Array(input.length);
-  addon.reluBackwardFloat(input, outputGrad, dx);
+  backend().reluBackward(input, outputGrad, dx);
   return dx;
 }
 
@@ -240,8 +206,6 @@ export function addFloat(a: Float32Array, b: Float32Array, options: { out?: Floa
   checkType(b, Float32Array, layer, "b");
   checkLength(b, [a.length], layer, "b");
   const out = outputArray(Float32Array, options.out, a.length, layer);
-  const addon = native();
-  if (!addon) return fill(out, addReference(a, b));
-  addon.addFloat(a, b, out);
+  backend().add(a, b, out);
   return out;
 }
