@@ -11,6 +11,7 @@ import { benchTrain } from "./train.js";
 import { benchBackward } from "./backward.js";
 import { benchEnergyNetwork } from "./energy-network.js";
 import { benchPredict } from "./predict.js";
+import { benchAxp } from "./axp.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
@@ -21,6 +22,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["energy", benchEnergy],
   ["energy-network", benchEnergyNetwork],
   ["predict", benchPredict],
+  ["axp", benchAxp],
 ];
 
 const json = process.argv.includes("--json");

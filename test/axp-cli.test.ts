@@ -32,6 +32,7 @@ test("axp sweep: the JSON shape, invariants of the points, files, and resuming f
     "--format", "fp32", "--limit", "20", "--calib-size", "10", "--arch", "eyeriss", "--evaluations", "30", "-o", out, "--json"];
   const r = JSON.parse(await axp(args));
   assert.equal(r.points.length, 12);
+  assert.deepEqual(r.skipped, []);
   assert.equal(r.baseline.length, 1);
   assert.ok(r.baseline[0].top1 > 0.5 && r.baseline[0].energy_pj > 0 && r.baseline[0].accelerator_energy_pj > r.baseline[0].energy_pj);
   for (const p of r.points) {
@@ -73,5 +74,5 @@ test("axp sweep: clear errors for K < 1, a memory larger than the key space, an 
   await assert.rejects(axp([...base, "--clusters", "0"]), /--clusters: expected whole numbers >= 1, got "0"/);
   await assert.rejects(axp([...base, "--clusters", "2", "--format", "int8", "--key-bits", "2", "--entries", "9"]), /--entries: 9 entries are more than the key space of 2 bins x 2\^2 int8 keys of 2 bits \(8\)/);
   await assert.rejects(axp([...base, "--format", "fp8"]), /--format: unknown number format "fp8"; expected fp32, fp16, bf16, int8/);
-  await assert.rejects(axp([...base, "--key-bits", "2", "--dont-care", "3"]), /--dont-care: expected 0 to 2/);
+  await assert.rejects(axp([...base, "--key-bits", "2", "--dont-care", "3"]), /--dont-care: no valid combination: fp32 key bits 2 with 3 don't-care bits/);
 });

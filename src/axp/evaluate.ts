@@ -106,6 +106,8 @@ export interface AxpPointResult {
   fpu_energy_pj: number;
   /** 1 - energy_pj / baseline FPU-only energy. */
   saving: number;
+  /** The saving on the multiply part alone: 1 - (energy - adds) / (FPU energy - adds). */
+  multiply_saving?: number;
   accelerator_energy_pj?: number;
   layers: AxpLayerResult[];
 }

@@ -11,7 +11,7 @@ import { evaluatePlan, layersFromModel, planNetwork, type LayerMultipliers, type
 import { loadDesign } from "../energy/presets.js";
 import type { ComputeScale } from "../energy/approx.js";
 import { checkFormat, keyLayout, type AxpFormat } from "./formats.js";
-import { checkRule, keySpace } from "./memory.js";
+import { keySpace } from "./memory.js";
 import { AxpSession, prepareAxpContext, type AxpConfig, type AxpDataSetup, type AxpPointResult } from "./evaluate.js";
 import { loadPeModel, type PeModel } from "./energy.js";
 
@@ -50,23 +50,33 @@ export interface AxpSweepResult {
   /** Indices into points of the Pareto front (top-1 up, energy down), by energy. */
   front: number[];
   resumed: number;
+  /** Grid combinations left out (more don't-care bits than the key has mantissa bits). */
+  skipped: string[];
   files: string[];
 }
 
-function configsOf(o: AxpSweepOptions): AxpConfig[] {
+/** The grid's points; combinations with more don't-care bits than the key has variable bits are left out (and listed). */
+function configsOf(o: AxpSweepOptions): { list: AxpConfig[]; skipped: string[] } {
   const list: AxpConfig[] = [];
+  const skipped: string[] = [];
   for (const format of o.formats) {
     for (const clusters of o.clusters) {
       for (const keyBits of o.keyBits) {
         for (const entries of o.entries) {
           for (const dontCare of o.dontCare) {
+            const layout = keyLayout(format, keyBits);
+            if (dontCare + (o.hamming ?? 0) > layout.variableBits) {
+              if (entries === o.entries[0] && clusters === o.clusters[0]) skipped.push(`${format} key bits ${keyBits} with ${dontCare} don't-care bits`);
+              continue;
+            }
             list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed });
           }
         }
       }
     }
   }
-  return list;
+  if (list.length === 0) throw new AxnnError(`no valid combination: ${skipped.join("; ")} (the don't-care bits and Hamming distance must fit in the key's mantissa bits)`, { field: "--dont-care" });
+  return { list, skipped };
 }
 
 function configKey(c: AxpConfig): string {
@@ -88,7 +98,6 @@ export function checkSweepOptions(o: AxpSweepOptions): void {
   for (const f of o.formats) {
     for (const m of o.keyBits) {
       const layout = keyLayout(f, m);
-      for (const d of o.dontCare) checkRule(layout, { dontCare: d, hamming: o.hamming ?? 0 });
       for (const k of o.clusters) {
         // A layer has at most K bins per group; the smallest key space is that of K bins (per layer).
         const space = keySpace(k, layout);
@@ -147,7 +156,7 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   const pe = loadPeModel(o.peFile);
   const ctx = prepareAxpContext(o);
   const session = new AxpSession(ctx, pe);
-  const configs = configsOf(o);
+  const { list: configs, skipped } = configsOf(o);
   const fp = fingerprint(o, pe);
   const done = new Map<string, AxpPointResult>();
   let journal: string | undefined;
@@ -200,12 +209,15 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   for (const p of points) {
     const b = baseline.find((x) => x.format === p.format)!;
     p.saving = 1 - p.energy_pj / b.energy_pj;
+    // The same saving counted on the multiplications alone (the adds are the same in both PEs).
+    const adds = p.layers.reduce((a, l) => a + l.macs, 0) * pe.arithmetic[p.format].add_pj;
+    p.multiply_saving = 1 - (p.energy_pj - adds) / (b.energy_pj - adds);
   }
   const frontSet = paretoFront(points, (p) => p.energy_pj, (p) => -p.top1);
   const front = points.map((p, i) => ({ p, i })).filter(({ p }) => frontSet.has(p)).sort((a, b) => a.p.energy_pj - b.p.energy_pj).map(({ i }) => i);
   const result: AxpSweepResult = {
     model: typeof o.model === "string" ? o.model : o.model.name, data: o.data, test_samples: ctx.test.count, calibration_samples: ctx.calibration.reduce((a, t) => a + t.shape[0]!, 0),
-    arch: o.arch ?? null, pe_model: pe, baseline, points, front, resumed, files: [],
+    arch: o.arch ?? null, pe_model: pe, baseline, points, front, resumed, skipped, files: [],
   };
   if (o.outDir) result.files = await writeSweepOutputs(o.outDir, result);
   return result;
@@ -248,8 +260,8 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   put("chart.svg", c.svg);
   put("chart.png", c.png);
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-  const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-"];
-  const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "accelerator (uJ)"];
+  const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-"];
+  const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)"];
   const blocks: ReportBlock[] = [
     { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}.` },
     { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-"]) },

@@ -119,6 +119,7 @@ export function registerAxp(program: Command): void {
       for (const b of r.baseline) process.stdout.write(`baseline ${b.format}: top-1 ${pct(b.top1)}, PE energy ${(b.energy_pj / 1e6).toFixed(4)} uJ/inference${b.accelerator_energy_pj !== undefined ? `, accelerator ${(b.accelerator_energy_pj / 1e6).toFixed(4)} uJ` : ""}\n`);
       process.stdout.write(`${textTable(["format", "K", "N", "m", "d", "top-1", "hit rate", "non-zero", "energy uJ", "saving", "front"],
         r.points.map((p, i) => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), r.front.includes(i) ? "*" : ""]))}\n`);
+      for (const k of r.skipped) process.stdout.write(`left out: ${k} (more don't-care bits than mantissa bits)\n`);
       if (r.resumed > 0) process.stdout.write(`${r.resumed} points taken from the journal\n`);
       for (const f of r.files) process.stdout.write(`wrote ${f}\n`);
     });
