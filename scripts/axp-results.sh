@@ -5,9 +5,12 @@
 # Knobs (environment; defaults are the run in docs/axp.md):
 #   ARCHS="lenet5 resnet8"  DATASETS="mnist fashion-mnist"
 #   EPOCHS_lenet5=2 EPOCHS_resnet8=2  TRAIN_SAMPLES_resnet8=20000
-#   LIMIT_lenet5=1000 LIMIT_resnet8=300 (test images of the sweeps and evaluations; seeded subsets)
+#   LIMIT_lenet5=1000 LIMIT_resnet8=200 (test images of the sweeps and evaluations; seeded subsets)
+#   CALIB_lenet5=256 CALIB_resnet8=128 (calibration images, training split)
 #   CLUSTERS_lenet5="4,8,16" ENTRIES="0,16,32,64" KEYBITS="0,1,2" DONTCARE="0"
-#   CLUSTERS_resnet8="8,16" ENTRIES_resnet8="0,16,64" KEYBITS_resnet8="0,1"
+#   CLUSTERS_resnet8="16" ENTRIES_resnet8="0,32,64" KEYBITS_resnet8="0,1"
+# (ResNet-8 runs on axnn's TypeScript float kernels here, ~0.1-0.3 s per image with AxP on the shared
+# 2-core machine, hence its smaller grid and test subset.)
 #   MULTS="trunc_k4c_u8x8 bam_h2_v7_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 drum_k3_u8x8"
 # A killed run resumes: trained models are kept and each sweep resumes from its journal.
 set -euo pipefail
@@ -20,10 +23,10 @@ MULTS=${MULTS:-"trunc_k4c_u8x8 bam_h2_v7_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 drum
 mkdir -p "$OUT"
 
 for arch in $ARCHS; do
-  ev="EPOCHS_$arch"; sv="TRAIN_SAMPLES_$arch"; lv="LIMIT_$arch"; cv="CLUSTERS_$arch"; nv="ENTRIES_$arch"; kv="KEYBITS_$arch"
+  ev="EPOCHS_$arch"; sv="TRAIN_SAMPLES_$arch"; lv="LIMIT_$arch"; cv="CLUSTERS_$arch"; nv="ENTRIES_$arch"; kv="KEYBITS_$arch"; bv="CALIB_$arch"
   case $arch in
-    resnet8) epochs=${!ev:-2}; samples=${!sv:-20000}; limit=${!lv:-300}; clusters=${!cv:-"8,16"}; entries=${!nv:-"0,16,64"}; keybits=${!kv:-"0,1"} ;;
-    *) epochs=${!ev:-2}; samples=${!sv:-}; limit=${!lv:-1000}; clusters=${!cv:-"4,8,16"}; entries=${!nv:-${ENTRIES:-"0,16,32,64"}}; keybits=${!kv:-${KEYBITS:-"0,1,2"}} ;;
+    resnet8) epochs=${!ev:-2}; samples=${!sv:-20000}; limit=${!lv:-200}; calib=${!bv:-128}; clusters=${!cv:-"16"}; entries=${!nv:-"0,32,64"}; keybits=${!kv:-"0,1"} ;;
+    *) epochs=${!ev:-2}; samples=${!sv:-}; limit=${!lv:-1000}; calib=${!bv:-256}; clusters=${!cv:-"4,8,16"}; entries=${!nv:-${ENTRIES:-"0,16,32,64"}}; keybits=${!kv:-${KEYBITS:-"0,1,2"}} ;;
   esac
   for data in $DATASETS; do
     model="$OUT/$arch-$data.onnx"
@@ -33,7 +36,7 @@ for arch in $ARCHS; do
     fi
     echo "AxP sweep of $arch on $data" >&2
     $AXNN axp sweep --model "$model" --data "$data" --clusters "$clusters" --entries "$entries" --key-bits "$keybits" \
-      --dont-care "${DONTCARE:-0}" --format fp32 --limit "$limit" --calib-size 256 --arch eyeriss -o "$OUT/sweep-$arch-$data" --json > "$OUT/sweep-$arch-$data.json"
+      --dont-care "${DONTCARE:-0}" --format fp32 --limit "$limit" --calib-size "$calib" --arch eyeriss -o "$OUT/sweep-$arch-$data" --json > "$OUT/sweep-$arch-$data.json"
     for mult in $MULTS; do
       f="$OUT/eval-$arch-$data-$mult.json"
       [ -f "$f" ] && continue
@@ -51,12 +54,13 @@ done
 # part scaled by its estimated power relative to the exact 8x8 array multiplier).
 node --input-type=module - "$OUT" "$ARCHS" "$DATASETS" "$MULTS" <<'JS' > "$OUT/summary.md"
 import { readFileSync, writeFileSync } from "node:fs";
+const { searchEnergyPj, readEnergyPj } = await import(`${process.cwd()}/dist/src/axp/energy.js`);
 const [dir, archs, datasets, mults] = process.argv.slice(2);
 const read = (f) => JSON.parse(readFileSync(`${dir}/${f}`, "utf8"));
 const pct = (v) => `${(100 * v).toFixed(1)}%`;
 const exactPower = read("metrics-exact_u8x8.json").power_estimate;
 const rows = [];
-const lines = ["| model | data | test images | fp32 top-1 | best AxP within 1 pt: K / N / m | top-1 | hit rate (non-zero) | PE saving | saving on multiplies | accelerator saving | best approx. multiplier within 1 pt | top-1 | saving vs exact int8 MAC | int8 PE energy / fp32 FPU |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"];
+const lines = ["| model | data | test images | fp32 top-1 | best AxP within 1 pt: K / N / m | top-1 | hit rate (non-zero) | PE saving | saving on multiplies | accelerator saving | PE saving, memory energies / 4 (K / N / m) | best approx. multiplier within 1 pt | top-1 | saving vs exact int8 MAC | int8 PE energy / fp32 FPU |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"];
 for (const arch of archs.split(" ")) {
   for (const data of datasets.split(" ")) {
     const s = read(`sweep-${arch}-${data}.json`);
@@ -64,6 +68,14 @@ for (const arch of archs.split(" ")) {
     const ok = s.points.filter((p) => p.top1 >= base.top1 - 0.01 && p.entries > 0);
     const best = ok.sort((a, b) => b.saving - a.saving)[0];
     const pe = s.pe_model.arithmetic;
+    // The same points with the CAM search and the product read 4x cheaper (energy is linear in the counts).
+    const cheap = { ...s.pe_model, cam: { ...s.pe_model.cam, search_fj_per_bit: s.pe_model.cam.search_fj_per_bit / 4, search_fixed_pj: s.pe_model.cam.search_fixed_pj / 4 }, read: { ...s.pe_model.read, reference_pj: s.pe_model.read.reference_pj / 4 } };
+    const cheapSaving = (p) => {
+      const a = pe[p.format];
+      const e = p.layers.reduce((t, l) => t + l.macs * a.add_pj + (l.macs - l.hits) * a.mul_pj + l.macs * searchEnergyPj(cheap, p.entries, l.keyWidth) + l.hits * readEnergyPj(cheap, p.entries, 32), 0);
+      return 1 - e / base.energy_pj;
+    };
+    const bestCheap = ok.map((p) => ({ p, saving: cheapSaving(p) })).sort((a, b) => b.saving - a.saving)[0];
     const share = pe.int8.mul_pj / (pe.int8.mul_pj + pe.int8.add_pj);
     const multRows = mults.split(" ").map((m) => {
       const e = read(`eval-${arch}-${data}-${m}.json`);
@@ -73,8 +85,8 @@ for (const arch of archs.split(" ")) {
     const okM = multRows.filter((r) => r.top1 >= r.float_top1 - 0.01).sort((a, b) => b.saving - a.saving)[0];
     const int8VsFp32 = (pe.int8.mul_pj + pe.int8.add_pj) / (pe.fp32.mul_pj + pe.fp32.add_pj);
     const accel = best && best.accelerator_energy_pj !== undefined ? 1 - best.accelerator_energy_pj / base.accelerator_energy_pj : undefined;
-    rows.push({ arch, data, test_samples: s.test_samples, baseline: base, best_axp: best ? { ...best, layers: undefined, accelerator_saving: accel } : null, multipliers: multRows, best_multiplier: okM ?? null, front: s.front.map((i) => { const p = s.points[i]; return { clusters: p.clusters, entries: p.entries, key_bits: p.key_bits, top1: p.top1, hit_rate: p.hit_rate, saving: p.saving }; }) });
-    lines.push(`| ${arch} | ${data} | ${s.test_samples} | ${pct(base.top1)} | ${best ? `${best.clusters} / ${best.entries} / ${best.key_bits}` : "none"} | ${best ? pct(best.top1) : "-"} | ${best ? `${pct(best.hit_rate)} (${pct(best.hit_rate_nonzero)})` : "-"} | ${best ? pct(best.saving) : "-"} | ${best ? pct(best.multiply_saving) : "-"} | ${accel !== undefined ? pct(accel) : "-"} | ${okM ? okM.mult : "none"} | ${okM ? pct(okM.top1) : "-"} | ${okM ? pct(okM.saving) : "-"} | ${okM ? pct(int8VsFp32 * (1 - okM.saving)) : "-"} |`);
+    rows.push({ arch, data, test_samples: s.test_samples, baseline: base, best_axp: best ? { ...best, layers: undefined, accelerator_saving: accel } : null, best_axp_cheap_memory: bestCheap ? { clusters: bestCheap.p.clusters, entries: bestCheap.p.entries, key_bits: bestCheap.p.key_bits, top1: bestCheap.p.top1, saving: bestCheap.saving } : null, multipliers: multRows, best_multiplier: okM ?? null, front: s.front.map((i) => { const p = s.points[i]; return { clusters: p.clusters, entries: p.entries, key_bits: p.key_bits, top1: p.top1, hit_rate: p.hit_rate, saving: p.saving }; }) });
+    lines.push(`| ${arch} | ${data} | ${s.test_samples} | ${pct(base.top1)} | ${best ? `${best.clusters} / ${best.entries} / ${best.key_bits}` : "none"} | ${best ? pct(best.top1) : "-"} | ${best ? `${pct(best.hit_rate)} (${pct(best.hit_rate_nonzero)})` : "-"} | ${best ? pct(best.saving) : "-"} | ${best ? pct(best.multiply_saving) : "-"} | ${accel !== undefined ? pct(accel) : "-"} | ${bestCheap ? `${pct(bestCheap.saving)} (${bestCheap.p.clusters} / ${bestCheap.p.entries} / ${bestCheap.p.key_bits})` : "-"} | ${okM ? okM.mult : "none"} | ${okM ? pct(okM.top1) : "-"} | ${okM ? pct(okM.saving) : "-"} | ${okM ? pct(int8VsFp32 * (1 - okM.saving)) : "-"} |`);
   }
 }
 writeFileSync(`${dir}/summary.json`, JSON.stringify(rows, null, 2) + "\n");

@@ -98,6 +98,7 @@ export interface AxpPointResult {
   hit_rate: number;
   hit_rate_nonzero: number;
   zero_fraction: number;
+  /** Hit rate on the first calibration batch (64 images by default). */
   calibration_hit_rate: number;
   hit_rate_drift: number;
   /** PE compute energy per inference (pJ). */
@@ -165,7 +166,8 @@ export class AxpSession {
     const acc = new AccuracyCounter();
     for (const b of this.ctx.test.batches) acc.add(runAxp(net, b.input, { counts }), b.labels);
     const calibCounts = new Map<string, LayerCounts>();
-    if (c.entries > 0) for (const x of this.ctx.calibration) runAxp(net, x, { counts: calibCounts });
+    // Drift: the same memory's hit rate on the first calibration batch (the memory was filled from the whole split).
+    if (c.entries > 0 && this.ctx.calibration.length > 0) runAxp(net, this.ctx.calibration[0]!, { counts: calibCounts });
     const rows: AxpLayerResult[] = [...layers.values()].map((l) => {
       const bins = l.weights.length;
       const kw = camKeyWidth(bins, l.layout.width);

@@ -189,9 +189,14 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   for (const c of configs) {
     const key = configKey(c);
     let p = done.get(key);
+    // Without a memory the key and match settings change nothing: one evaluation per (format, K).
+    const plain = c.entries === 0 ? points.find((q) => q.entries === 0 && q.format === c.format && q.clusters === c.clusters) : undefined;
     if (!p) {
-      p = session.evaluate(c);
-      if (accel) p.accelerator_energy_pj = accel.price(new Map(p.layers.map((l) => [l.layer, l.pjPerMac])));
+      if (plain) p = { ...plain, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0 };
+      else {
+        p = session.evaluate(c);
+        if (accel) p.accelerator_energy_pj = accel.price(new Map(p.layers.map((l) => [l.layer, l.pjPerMac])));
+      }
       if (journal) appendFileSync(journal, `${JSON.stringify({ key, point: p })}\n`);
       bar.tick();
     }
