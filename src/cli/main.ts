@@ -10,6 +10,7 @@ import { registerPredict } from "./predict.js";
 import { registerTrain } from "./train.js";
 import { registerFinetune } from "./finetune.js";
 import { registerAxp } from "./axp.js";
+import { registerSearch } from "./search.js";
 import { registerSearchNas } from "./search-nas.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerInfer(program);
   registerEnergy(program);
   registerPredict(program);
+  registerSearch(program);
   registerDemo(program);
   registerAxp(program);
   registerSearchNas(program);

@@ -38,7 +38,7 @@ export interface QuantConfig {
 export type LayerArithmetic =
   | { kind: "float" }
   | { kind: "exact"; weightBits?: number }
-  | { kind: "lut"; multiplier: Multiplier };
+  | { kind: "lut"; multiplier: Multiplier; /** Weights to use instead of the layer's own (ALWANN's weight update, src/search/weight-tuning.ts). */ weights?: QuantizedWeights };
 
 export const FLOAT: LayerArithmetic = { kind: "float" };
 export const EXACT_INT8: LayerArithmetic = { kind: "exact", weightBits: 8 };
@@ -422,7 +422,7 @@ export class QuantizedModel {
         const a = pick(node.name);
         if (a.kind === "float") return [floatLayer(node, ins[0]!, clampMax)];
         const bits = a.kind === "lut" ? a.multiplier.weightBits : a.weightBits ?? 8;
-        return [integerLayer(layer, this.weights(node.name, bits), ins[0]!, a, clampMax)];
+        return [integerLayer(layer, a.kind === "lut" && a.weights ? a.weights : this.weights(node.name, bits), ins[0]!, a, clampMax)];
       },
     };
   }

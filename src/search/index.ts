@@ -40,3 +40,7 @@ export { Archive, type ArchiveEntry, type GenomeEvaluation } from "./archive.js"
 export { EvaluationRunner, type BatchContext, type BatchEvaluator, type SearchProblem, type SearchOptions, type SearchProgress, type SearchResult } from "./engine.js";
 export { nsga2, type Nsga2Options } from "./nsga2.js";
 export { randomSearch, greedySearch, type RandomSearchOptions, type GreedyOptions } from "./baselines.js";
+export { prepareAssignment, scoreChoice, measureAccuracy, choiceEnergy, layerArithmetic, builtinMultiplierNames, type AssignmentSetup, type PreparedAssignment, type CandidateMultiplier, type AssignmentObjective, type ChoiceResult } from "./assign.js";
+export { searchAssignment, assignmentEncoding, frontCovers, SAVING_DROPS, type AssignmentSearchOptions, type AssignmentSearchResult, type AssignmentPoint, type AssignmentProgress, type MethodResult } from "./assign-search.js";
+export { writeAssignmentReport, assignmentConfig, frontMembers, assignmentSummaryJson } from "./assign-report.js";
+export { tuneWeights, activationHistograms } from "./weight-tuning.js";

@@ -1,0 +1,309 @@
+import { existsSync, readdirSync, statSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { AxnnError, isAxnnError } from "../util/errors.js";
+import { loadDataset, parseNormalization, subsetIndices } from "../data/datasets.js";
+import { evaluatePass, prepareBatches, type EvalBatches } from "../eval/accuracy.js";
+import { loadDesign } from "../energy/presets.js";
+import { computeScaleFor, type ComputeScale } from "../energy/approx.js";
+import { evaluatePlan, layersFromModel, planNetwork } from "../energy/network.js";
+import { defaultCatalogue, generate } from "../multipliers/generators/index.js";
+import { resolveMultiplier, withPublishedFigures } from "../multipliers/resolve.js";
+import type { Multiplier } from "../multipliers/multiplier.js";
+import type { Model } from "../nn/graph.js";
+import type { Tensor } from "../nn/tensor.js";
+import { loadOnnx } from "../onnx/import.js";
+import { checkMultiplierFits, EXACT_INT8, quantizeModel, type LayerArithmetic, type QuantizedModel, type QuantizedWeights } from "../quant/model.js";
+import type { QuantScheme } from "../quant/params.js";
+import { loadSidecar } from "../zoo/sidecar.js";
+import type { GenomeEvaluation } from "./archive.js";
+import { activationHistograms, tuneWeights } from "./weight-tuning.js";
+
+/** What an assignment search searches over and measures with (see docs/search.md). */
+export interface AssignmentSetup {
+  /** ONNX model file (its sidecar supplies the input normalisation when it has one). */
+  model: string;
+  /** Dataset spec (mnist, fashion-mnist, cifar10:<dir>, idx:...); it needs a training split. */
+  data: string;
+  /**
+   * Candidate multipliers: names, files, directories (every .bin, .json, .csv or .v in it) or
+   * "builtin" (every built-in generated 8x8 design of the quantization's signedness).
+   */
+  multipliers: string[];
+  /** Only these layers are searched (the others stay exact); default every approximable layer. */
+  layers?: string[];
+  /** Default from the multipliers' signedness: unsigned asym, signed sym. */
+  quant?: QuantScheme;
+  /** Validation samples, a seeded subset of the TRAINING split (default 1000). */
+  validationSize?: number;
+  /** Calibration samples, disjoint from the validation ones, also from the training split (default 256). */
+  calibrationSize?: number;
+  /** Test samples for the final re-measurement (a seeded subset; default the whole test split). */
+  testLimit?: number;
+  normalize?: string;
+  batchSize?: number;
+  /** Architecture preset or YAML (default eyeriss); `ert` for a YAML file. */
+  arch?: string;
+  ert?: string;
+  /** Mapper budget per distinct layer shape (default 3000; cached on disk like `axnn energy net`). */
+  mapperEvaluations?: number;
+  /** ALWANN's weight update per (layer, multiplier). */
+  tuneWeights?: boolean;
+  /** Seed of the data subsets. */
+  dataSeed?: number;
+  /** Status lines while preparing (calibration, energy plan, weight tuning). */
+  onStatus?: (line: string) => void;
+}
+
+/** One candidate multiplier: gene value k + 1 (0 is the exact multiplier). */
+export interface CandidateMultiplier {
+  /** How a mult-config file refers to it (a library or generator name, or an absolute file path). */
+  ref: string;
+  name: string;
+  multiplier: Multiplier;
+  /** Power relative to the exact multiplier (the factor on the multiplications' energy). */
+  powerRatio: number;
+  powerSource: string;
+  /** The MAC-energy factor on this architecture's compute unit. */
+  scale: ComputeScale;
+}
+
+/** Everything that does not depend on the genome, prepared once. */
+export interface PreparedAssignment {
+  model: Model;
+  modelFile: string;
+  data: string;
+  qmodel: QuantizedModel;
+  inputName: string;
+  outputName: string;
+  /** The searched layers, in execution order. */
+  layers: string[];
+  /** All approximable layers (those not searched stay exact). */
+  allLayers: string[];
+  /** Index 0 is the exact multiplier (undefined), k >= 1 the candidates. */
+  candidates: CandidateMultiplier[];
+  scheme: QuantScheme;
+  validation: EvalBatches;
+  /** The test split, loaded on first use (the final re-measurement). */
+  test: () => EvalBatches;
+  /** energyPj[l][k] / multiplierPj[l][k]: searched layer l on gene value k (0 = exact, k = candidates[k-1]). */
+  energyPj: number[][];
+  multiplierPj: number[][];
+  /** The layers that are not searched (always exact). */
+  fixed: { energyPj: number; multiplierPj: number };
+  exact: { energyPj: number; multiplierPj: number; valTop1: number };
+  arch: string;
+  tunedWeights: boolean;
+  /** weights[l][k]: the tuned weights of searched layer l for gene value k (undefined: the layer's own). */
+  weights: (QuantizedWeights | undefined)[][];
+  /** MACs per searched layer. */
+  macs: number[];
+  /** Seconds spent preparing. */
+  prepareSeconds: number;
+}
+
+/** The built-in generated 8x8 designs of one signedness (exact ones excluded). */
+export function builtinMultiplierNames(signed: boolean): string[] {
+  const names: string[] = [];
+  for (const { kind, params } of defaultCatalogue()) {
+    const m = generate(kind, params).multiplier;
+    if (m.signed === signed && m.weightBits === 8 && !m.name.startsWith("exact")) names.push(m.name);
+  }
+  return names;
+}
+
+function expandRefs(refs: readonly string[], signed: boolean): string[] {
+  const out: string[] = [];
+  for (const ref of refs) {
+    if (ref === "builtin") out.push(...builtinMultiplierNames(signed));
+    else if (existsSync(ref) && statSync(ref).isDirectory()) {
+      const files = readdirSync(ref).filter((f) => /\.(bin|json|csv|v)$/i.test(f)).sort();
+      if (files.length === 0) throw new AxnnError(`no multiplier files (.bin, .json, .csv, .v) in this directory`, { file: ref, field: "--mults" });
+      out.push(...files.map((f) => resolve(join(ref, f))));
+    } else out.push(existsSync(ref) ? resolve(ref) : ref);
+  }
+  return out;
+}
+
+/** Resolves, dedupes (by table) and prices the candidates; every one must fit the quantization. */
+function resolveCandidates(refs: readonly string[], quant: QuantScheme | undefined, compute: Parameters<typeof computeScaleFor>[1]): { candidates: CandidateMultiplier[]; scheme: QuantScheme } {
+  if (refs.length === 0) throw new AxnnError("no candidate multipliers given", { field: "--mults" });
+  const signedDefault = quant === "sym";
+  const expanded = expandRefs(refs, signedDefault);
+  const resolved = expanded.map((ref) => {
+    try {
+      const r = resolveMultiplier(ref);
+      return { ref, r };
+    } catch (e) {
+      if (!isAxnnError(e)) throw e;
+      throw new AxnnError(e.message.replace(/^multiplier: /, ""), { field: `--mults (${ref})` });
+    }
+  });
+  const signs = new Set(resolved.map(({ r }) => r.multiplier.signed));
+  if (signs.size > 1) {
+    const list = resolved.map(({ r }) => `${r.multiplier.name}: ${r.multiplier.signed ? "signed" : "unsigned"}`).join(", ");
+    throw new AxnnError(`the candidates mix signed and unsigned multipliers (${list}); one quantization cannot feed both`, { field: "--mults" });
+  }
+  const scheme: QuantScheme = quant ?? (signs.has(true) ? "sym" : "asym");
+  const seen = new Set<string>();
+  const candidates: CandidateMultiplier[] = [];
+  for (const { ref, r } of resolved) {
+    checkMultiplierFits(r.multiplier, scheme, `--mults (${ref})`);
+    const key = Buffer.from(r.multiplier.table.buffer, r.multiplier.table.byteOffset, r.multiplier.table.byteLength).toString("base64");
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const m = withPublishedFigures(r.multiplier);
+    const scale = computeScaleFor(m, compute, { netlist: r.netlist });
+    candidates.push({ ref, name: r.multiplier.name, multiplier: r.multiplier, powerRatio: scale.powerRatio, powerSource: scale.powerSource, scale });
+  }
+  return { candidates, scheme };
+}
+
+/** Loads the model and data, calibrates, prices every (layer, multiplier) pair, tunes weights: once per search. */
+export function prepareAssignment(setup: AssignmentSetup): PreparedAssignment {
+  const start = Date.now();
+  const status = setup.onStatus ?? (() => {});
+  const model = loadOnnx(setup.model);
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new AxnnError(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; the search needs one of each`, { field: "--model" });
+  const inputName = model.inputs[0]!.name;
+  const { arch, ert } = loadDesign(setup.arch ?? "eyeriss", setup.ert);
+  const { candidates, scheme } = resolveCandidates(setup.multipliers, setup.quant, arch.compute);
+
+  const batchSize = setup.batchSize ?? 100;
+  const validationSize = setup.validationSize ?? 1000;
+  const calibrationSize = setup.calibrationSize ?? 256;
+  for (const [v, f] of [[batchSize, "--batch-size"], [validationSize, "--val-size"], [calibrationSize, "--calib-size"]] as const) {
+    if (!Number.isInteger(v) || v < 1) throw new AxnnError(`expected a positive integer, got ${v}`, { field: f });
+  }
+  const dataSeed = setup.dataSeed ?? 1;
+  const train = loadDataset(setup.data, "train");
+  if (validationSize + calibrationSize > train.shape[0]) {
+    throw new AxnnError(`validation (${validationSize}) and calibration (${calibrationSize}) samples exceed the ${train.shape[0]} training samples`, { field: "--val-size" });
+  }
+  const names = modelLayerNames(model);
+  const side = loadSidecar(setup.model, names);
+  const normalize = setup.normalize ?? side?.sidecar.input?.normalize ?? "unit";
+  const norm = parseNormalization(normalize, train.name);
+  const declared = model.inputs[0]!.shape.slice(1);
+  const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
+  // Validation and calibration: disjoint seeded subsets of the training split; the test split is never searched on.
+  const picked = subsetIndices(train.shape[0], validationSize + calibrationSize, dataSeed);
+  const validation = prepareBatches(train, picked.slice(0, validationSize), batchSize, norm, sampleShape);
+  const calibration = prepareBatches(train, picked.slice(validationSize), batchSize, norm, sampleShape);
+  let testBatches: EvalBatches | undefined;
+  const test = () => {
+    if (!testBatches) {
+      const ds = loadDataset(setup.data, "test");
+      const limit = setup.testLimit ?? ds.shape[0];
+      if (!Number.isInteger(limit) || limit < 1) throw new AxnnError(`expected a positive integer, got ${limit}`, { field: "--test-limit" });
+      testBatches = prepareBatches(ds, subsetIndices(ds.shape[0], limit, dataSeed), batchSize, norm, sampleShape);
+    }
+    return testBatches;
+  };
+
+  status(`calibrating on ${calibrationSize} training samples (${scheme})`);
+  const qmodel = quantizeModel(model, calibration.batches.map((b) => ({ [inputName]: b.input })), {
+    scheme, perChannel: side?.sidecar.quantization?.perChannel ?? false, calibration: { method: "minmax" },
+  });
+  const allLayers = qmodel.layerNames();
+  const layers = setup.layers ?? allLayers;
+  if (layers.length === 0) throw new AxnnError("no layers to search", { field: "--layers" });
+  const unknown = layers.filter((l) => !allLayers.includes(l));
+  if (unknown.length > 0) throw new AxnnError(`unknown layer${unknown.length > 1 ? "s" : ""} ${unknown.map((n) => `"${n}"`).join(", ")}; the model's approximable layers are: ${allLayers.join(", ")}`, { field: "--layers" });
+  if (new Set(layers).size !== layers.length) throw new AxnnError(`a layer is named twice`, { field: "--layers" });
+  const ordered = allLayers.filter((l) => layers.includes(l));
+
+  // Energy: one mapping per layer shape, then every layer priced once per multiplier (energy adds over layers).
+  status(`energy: mapping ${allLayers.length} layers on ${setup.arch ?? "eyeriss"}`);
+  const netLayers = layersFromModel(model, sampleShape ? { inputShape: [1, ...sampleShape] } : {});
+  const plan = planNetwork(arch, ert, netLayers, { maxEvaluations: setup.mapperEvaluations, seed: 1 });
+  const exactEnergy = evaluatePlan(plan);
+  const byName = (r: typeof exactEnergy) => new Map(r.layers.map((l) => [l.name, l]));
+  const exactLayers = byName(exactEnergy);
+  const perMultiplier = candidates.map((c) => byName(evaluatePlan(plan, () => c.scale)));
+  const energyPj = ordered.map((l) => [exactLayers.get(l)!.energyPj, ...perMultiplier.map((m) => m.get(l)!.energyPj)]);
+  const multiplierPj = ordered.map((l) => [exactLayers.get(l)!.multiplierPj, ...perMultiplier.map((m) => m.get(l)!.multiplierPj)]);
+  const fixedLayers = allLayers.filter((l) => !ordered.includes(l));
+  const fixed = {
+    energyPj: fixedLayers.reduce((s, l) => s + exactLayers.get(l)!.energyPj, 0),
+    multiplierPj: fixedLayers.reduce((s, l) => s + exactLayers.get(l)!.multiplierPj, 0),
+  };
+
+  const weights: (QuantizedWeights | undefined)[][] = ordered.map(() => new Array(candidates.length + 1).fill(undefined));
+  if (setup.tuneWeights) {
+    status(`weight tuning: ${ordered.length} layers x ${candidates.length} multipliers`);
+    const hist = activationHistograms(qmodel, inputName, calibration.batches.map((b) => b.input));
+    ordered.forEach((l, li) => {
+      candidates.forEach((c, k) => {
+        weights[li]![k + 1] = tuneWeights(qmodel.weights(l, c.multiplier.weightBits), c.multiplier, hist.get(l)!);
+      });
+    });
+  }
+  const p: PreparedAssignment = {
+    model, modelFile: setup.model, data: setup.data, qmodel, inputName, outputName: model.outputs[0]!, layers: ordered, allLayers,
+    candidates, scheme, validation, test, energyPj, multiplierPj, fixed,
+    exact: { energyPj: exactEnergy.totals.energyPj, multiplierPj: exactEnergy.totals.multiplierPj, valTop1: NaN },
+    arch: setup.arch ?? "eyeriss", tunedWeights: setup.tuneWeights ?? false, weights,
+    macs: ordered.map((l) => exactLayers.get(l)!.macs), prepareSeconds: 0,
+  };
+  status(`measuring the exact int8 model on ${validationSize} validation samples`);
+  p.exact.valTop1 = measureAccuracy(p, new Array(ordered.length).fill(0), p.validation);
+  p.prepareSeconds = (Date.now() - start) / 1000;
+  return p;
+}
+
+function modelLayerNames(model: Model): string[] {
+  return model.nodes.filter((n) => n.op === "Conv2D" || n.op === "DepthwiseConv2D" || n.op === "Dense").map((n) => n.name);
+}
+
+/** The arithmetic of every layer for a per-layer choice (0 = exact, k = candidates[k-1]). */
+export function layerArithmetic(p: PreparedAssignment, choice: readonly number[]): Map<string, LayerArithmetic> {
+  const out = new Map<string, LayerArithmetic>();
+  for (const l of p.allLayers) out.set(l, EXACT_INT8);
+  p.layers.forEach((l, i) => {
+    const k = choice[i]!;
+    if (k === 0) return;
+    const w = p.weights[i]![k];
+    out.set(l, { kind: "lut", multiplier: p.candidates[k - 1]!.multiplier, ...(w ? { weights: w } : {}) });
+  });
+  return out;
+}
+
+/** Top-1 of a per-layer choice on a set of batches. */
+export function measureAccuracy(p: PreparedAssignment, choice: readonly number[], batches: EvalBatches): number {
+  const arithmetic = layerArithmetic(p, choice);
+  const run = (x: Tensor) => p.qmodel.run({ [p.inputName]: x }, arithmetic)[p.outputName]!;
+  return evaluatePass(batches, run, { warmUp: false }).top1;
+}
+
+/** Energy of a per-layer choice: whole accelerator and multiplications only (pJ per inference). */
+export function choiceEnergy(p: PreparedAssignment, choice: readonly number[]): { energyPj: number; multiplierPj: number } {
+  let e = p.fixed.energyPj, m = p.fixed.multiplierPj;
+  choice.forEach((k, l) => {
+    e += p.energyPj[l]![k]!;
+    m += p.multiplierPj[l]![k]!;
+  });
+  return { energyPj: e, multiplierPj: m };
+}
+
+/** What a search minimises: the validation error and one energy, or both energies. */
+export type AssignmentObjective = "accuracy" | "energy" | "multiplier-energy";
+
+export interface ChoiceResult extends GenomeEvaluation {
+  info: { val_top1: number; energy_pj: number; multiplier_pj: number; choice: number[] };
+}
+
+/**
+ * Scores a per-layer choice: objectives in the order given (accuracy as the validation error
+ * 1 - top1, energies in pJ); `maxDrop` (points of top-1) becomes a constraint.
+ */
+export function scoreChoice(p: PreparedAssignment, choice: readonly number[], objectives: readonly AssignmentObjective[], maxDrop?: number): ChoiceResult {
+  const top1 = measureAccuracy(p, choice, p.validation);
+  const { energyPj, multiplierPj } = choiceEnergy(p, choice);
+  const value = (o: AssignmentObjective) => (o === "accuracy" ? 1 - top1 : o === "energy" ? energyPj : multiplierPj);
+  const drop = (p.exact.valTop1 - top1) * 100;
+  return {
+    objectives: objectives.map(value),
+    ...(maxDrop !== undefined && drop > maxDrop ? { violation: drop - maxDrop } : {}),
+    info: { val_top1: top1, energy_pj: energyPj, multiplier_pj: multiplierPj, choice: [...choice] },
+  };
+}
