@@ -45,17 +45,19 @@ function chartSpec(r: AssignmentSearchResult): ChartSpec {
   const rows = r.methods.flatMap((m) => m.archive.map((pt) => ({ method: METHOD_LABEL[m.method], kind: "evaluated", drop: pt.val_drop, saving: 100 * pt[energyKey] })));
   const fronts = r.methods.flatMap((m) => m.front.map((pt) => ({ method: METHOD_LABEL[m.method], drop: pt.val_drop, saving: 100 * pt[energyKey] })));
   const x = { field: "saving", type: "quantitative", title: `${r.energyObjective === "energy" ? "accelerator" : "multiplier"} energy saved vs exact (%)` } as const;
-  const y = { field: "drop", type: "quantitative", title: "validation top-1 drop (points)" } as const;
+  // Drops far beyond the hypervolume's reference are off the chart (clipped): the region of interest stays readable.
+  const maxDrop = 2 * (r.settings.hv_reference as { max_drop_points: number }).max_drop_points;
+  const y = { field: "drop", type: "quantitative", title: "validation top-1 drop (points)", scale: { domain: [Math.min(-0.5, ...fronts.map((f) => f.drop)), maxDrop] } } as const;
   const color = { field: "method", type: "nominal", title: "method", scale: { domain: Object.values(METHOD_LABEL) } } as const;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: { text: "Multiplier assignment: accuracy drop vs energy saved", subtitle: `${r.settings.model} on ${r.settings.data}; fronts as lines, every evaluation as a dot` },
     width: 640, height: 400,
     layer: [
-      { data: { values: rows }, mark: { type: "point", opacity: 0.25, size: 18 }, encoding: { x, y, color } },
-      { data: { values: fronts }, mark: { type: "line", point: true, interpolate: "step-after" }, encoding: { x, y, color, order: { field: "saving", type: "quantitative" } } },
+      { data: { values: rows }, mark: { type: "point", opacity: 0.3, size: 18, clip: true }, encoding: { x, y, color } },
+      { data: { values: fronts }, mark: { type: "line", point: true, clip: true }, encoding: { x, y, color, order: { field: "saving", type: "quantitative" } } },
     ],
-  } as ChartSpec;
+  } as unknown as ChartSpec;
 }
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
