@@ -127,9 +127,9 @@ function registerAssign(search: Command): void {
     });
 }
 
-/** `axnn search ...`: one subcommand per search mode (assign here; others register on the same group). */
+/** `axnn search ...`: one subcommand per search mode (assign here; `nas` registers on the same group). */
 export function registerSearch(program: Command): Command {
-  const search = program.command("search").description("multi-objective design search (NSGA-II) over approximate designs");
+  const search = program.commands.find((c) => c.name() === "search") ?? program.command("search").description("multi-objective searches (NSGA-II engine, src/search)");
   registerAssign(search);
   return search;
 }
