@@ -11,7 +11,8 @@ import { loadProblem, type Problem } from "../src/energy/problem.js";
 import { runInWorkers, ertToPlain, searchMapping, resolveThreads, type MapperResult, type SearchTask } from "../src/energy/mapper.js";
 import { writeFileAtomic } from "../src/util/fs.js";
 
-export const SWEEPS_DIR = resolve(fileURLToPath(import.meta.url), "..", "..", "..", "..", "shared", "data", "timeloop-reference", "vidnerova-layer-sweeps");
+/** ../shared beside the repository (or $AXNN_SHARED, as the tests read it). */
+export const SWEEPS_DIR = resolve(process.env.AXNN_SHARED ?? resolve(fileURLToPath(import.meta.url), "..", "..", "..", "..", "shared"), "data", "timeloop-reference", "vidnerova-layer-sweeps");
 
 /** CSV name part, layer_configs folder and YAML file prefix of each sweep. */
 export const SWEEPS = [

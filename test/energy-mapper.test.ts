@@ -71,3 +71,21 @@ test("mapper: exhaustive search on a small mapspace is never beaten by random sa
     assert.ok(ex.evaluation.energyPj <= sa.evaluation.energyPj);
   }
 });
+
+test("mapper: on a 2x2 mesh it never splits one dimension over both X and Y (outside Timeloop's mapspace), and finds the best expressible mapping", async () => {
+  const { parseArchitecture } = await import("../src/energy/arch.js");
+  const { parseErtSummary } = await import("../src/energy/ert.js");
+  const { timeloopInexpressible } = await import("../src/energy/mapping.js");
+  const { convProblem } = await import("../src/energy/problem.js");
+  const yaml = "architecture:\n  version: 0.4\n  nodes:\n  - !Component {name: Mem, class: DRAM, attributes: {width: 8, datawidth: 8}}\n  - !Component {name: RF, class: regfile, spatial: {meshX: 2, meshY: 2}, attributes: {depth: 4, width: 8, datawidth: 8}}\n  - !Component {name: mac, class: intmac, attributes: {multiplier_width: 8, adder_width: 16}}\n";
+  const arch = parseArchitecture(parseYamlText(yaml, "xy.yaml"), "xy.yaml");
+  const ert = parseErtSummary(parseYamlText("ERT_summary:\n  table_summary:\n  - {name: Mem, actions: [{name: read, energy: 10}, {name: write, energy: 10}, {name: update, energy: 10}]}\n  - {name: RF, actions: [{name: read, energy: 1}, {name: write, energy: 1}, {name: update, energy: 1}]}\n  - {name: mac, actions: [{name: compute, energy: 1}]}\n", "xy-ert.yaml"), "xy-ert.yaml");
+  // M = 4 alone could only fill the 2x2 mesh as M2 x M2; with P = 2 it can be M on X and P on Y.
+  const problem = convProblem({ C: 1, M: 4, R: 1, S: 1, N: 1, P: 2, Q: 1 });
+  const r = searchMapping(arch, problem, ert, { algorithm: "exhaustive", objective: "delay", maxEvaluations: 100000 });
+  assert.equal(timeloopInexpressible(r.mapping, arch, problem), null);
+  assert.equal(r.evaluation.cycles, 2); // 8 MACs on 4 MACs
+  const only = searchMapping(arch, convProblem({ C: 1, M: 4, R: 1, S: 1, N: 1, P: 1, Q: 1 }), ert, { algorithm: "exhaustive", objective: "delay", maxEvaluations: 100000 });
+  assert.equal(timeloopInexpressible(only.mapping, arch, convProblem({ C: 1, M: 4, R: 1, S: 1, N: 1, P: 1, Q: 1 })), null);
+  assert.equal(only.evaluation.cycles, 2); // M2 x M2 would take 1 cycle, but Timeloop cannot express it
+});

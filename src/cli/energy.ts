@@ -4,6 +4,7 @@ import { writeFileAtomic } from "../util/fs.js";
 import { MAX_DEFAULT_THREADS, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
 import { PRESET_NAMES } from "../energy/presets.js";
 import { formatMapTxt, formatSummary } from "../energy/report.js";
+import { mappingToYaml } from "../energy/mapping.js";
 import { DEFAULT_NETWORK_EVALUATIONS, planMappingsJson } from "../energy/network.js";
 import { runLayerEnergy, layerEnergyToJson } from "../energy/layer-energy.js";
 import { runNetworkEnergy } from "../energy/network-energy.js";
@@ -26,6 +27,7 @@ interface LayerOptions {
   threads?: string;
   json?: boolean;
   out?: string;
+  writeMapping?: string;
 }
 
 const OBJECTIVES: Objective[] = ["energy", "delay", "edp"];
@@ -86,6 +88,7 @@ export function registerEnergy(program: Command): void {
     .option("--threads <n>", "mapper worker threads splitting the search (default 1; the mapping found depends on the seed and on this number)")
     .option("--json", "print JSON: {energy_pj, cycles, utilization, macs, levels, mapping, ...}")
     .option("--out <file>", "also write the JSON to this file")
+    .option("--write-mapping <file>", "write the mapping as Timeloop mapping YAML (timeloop-model reads it; so does --map)")
     .action((opts: LayerOptions) => {
       if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
@@ -106,6 +109,7 @@ export function registerEnergy(program: Command): void {
       });
       const json = layerEnergyToJson(r);
       const { arch, problem, mapping, evaluation: ev, search, multiplier: mult } = r;
+      if (opts.writeMapping !== undefined) writeFileAtomic(opts.writeMapping, mappingToYaml(mapping, arch, problem));
       if (opts.out !== undefined) writeFileAtomic(opts.out, JSON.stringify(json, null, 2) + "\n");
       if (opts.json) {
         process.stdout.write(JSON.stringify(json, null, 2) + "\n");

@@ -99,6 +99,8 @@ interface Space {
   fixedInner: string[][];
   /** Per level and data space: undefined = free choice, else forced. */
   keepForced: (boolean | undefined)[][];
+  /** The X and Y slots of each level that has both. */
+  axisPairs: [number, number][];
 }
 
 function buildSpace(arch: Architecture, problem: Problem): Space {
@@ -186,7 +188,13 @@ function buildSpace(arch: Architecture, problem: Problem): Space {
       return undefined;
     }),
   );
-  return { slots, freeSlots, residual, fixedInner, keepForced };
+  const axisPairs: [number, number][] = [];
+  arch.levels.forEach((_, li) => {
+    const x = slots.findIndex((s) => s.level === li && s.kind === "X");
+    const y = slots.findIndex((s) => s.level === li && s.kind === "Y");
+    if (x >= 0 && y >= 0) axisPairs.push([x, y]);
+  });
+  return { slots, freeSlots, residual, fixedInner, keepForced, axisPairs };
 }
 
 function shuffle<T>(a: T[], rand: () => number): T[] {
@@ -243,6 +251,18 @@ function toMapping(space: Space, g: Genome, arch: Architecture): Mapping {
   });
   for (const lm of levels) lm.spatial.sort((a, b) => (a.spatial === b.spatial ? 0 : a.spatial === "X" ? -1 : 1));
   return { levels };
+}
+
+/**
+ * Whether a dimension has a spatial factor on both X and Y of one level: a mapping Timeloop's format
+ * (one spatial factor per dimension and level, along X or Y) cannot express.
+ */
+function splitsOverBothAxes(space: Space, g: Genome): boolean {
+  for (const [x, y] of space.axisPairs) {
+    const fx = g.factor[x]!, fy = g.factor[y]!;
+    for (let d = 0; d < fx.length; d++) if (fx[d]! > 1 && fy[d]! > 1) return true;
+  }
+  return false;
 }
 
 function score(ev: Evaluation, objective: Objective): number {
@@ -450,6 +470,8 @@ export function searchSequential(arch: Architecture, problem: Problem, ert: Ert,
   const tryGenome = (g: Genome): { ev: Evaluation; s: number } | null => {
     evaluated++;
     if (counter && (evaluated & 15) === 0) counter(evaluated);
+    // Stay in Timeloop's mapspace, so that every mapping found can be checked in Timeloop.
+    if (splitsOverBothAxes(space, g)) return null;
     try {
       const ev = evaluate(arch, problem, toMapping(space, g, arch), ert, { computeEnergyScale: opts.computeEnergyScale });
       valid++;

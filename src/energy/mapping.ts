@@ -168,8 +168,28 @@ function looksLikeMapTxt(text: string): boolean {
   return /<<\s*Compute\s*>>/.test(text) || /^\s*[A-Za-z_][\w.]*\s*\[[^\]\n]*\]\s*\r?\n\s*-{3,}\s*$/m.test(text);
 }
 
-/** Timeloop's mapping YAML for a mapping (permutations innermost first). */
+/**
+ * Why Timeloop's mapping format cannot express a mapping (null when it can): Timeloop gives each
+ * dimension one temporal and one spatial factor per level, the spatial one along X or Y.
+ */
+export function timeloopInexpressible(mapping: Mapping, arch: Architecture, problem: Problem): string | null {
+  for (let li = 0; li < mapping.levels.length; li++) {
+    const lm = mapping.levels[li]!;
+    const name = arch.levels[li]!.name;
+    for (let d = 0; d < problem.dims.length; d++) {
+      if (lm.temporal.filter((l) => l.dim === d && l.bound > 1).length > 1) return `${name} has two temporal loops over ${problem.dims[d]}`;
+      const spatial = lm.spatial.filter((l) => l.dim === d && l.bound > 1);
+      if (new Set(spatial.map((l) => l.spatial)).size > 1) return `${name} splits ${problem.dims[d]} over both X and Y`;
+      if (spatial.length > 1) return `${name} has two spatial loops over ${problem.dims[d]}`;
+    }
+  }
+  return null;
+}
+
+/** Timeloop's mapping YAML for a mapping (permutations innermost first); reads back with `loadMapping`. */
 export function mappingToYaml(mapping: Mapping, arch: Architecture, problem: Problem): string {
+  const why = timeloopInexpressible(mapping, arch, problem);
+  if (why !== null) throw new AxnnError(`this mapping cannot be written as Timeloop mapping YAML: ${why}`);
   const lines: string[] = ["mapping:"];
   mapping.levels.forEach((lm, i) => {
     const name = arch.levels[i]!.name;

@@ -190,7 +190,7 @@ export function layersFromModel(model: Model, opts: { batch?: number; inputShape
 // Mapping search, once per distinct shape, with an on-disk cache
 
 /** Bumped whenever the model or the mapper changes what a cached mapping means. */
-export const MAPPING_CACHE_VERSION = 3;
+export const MAPPING_CACHE_VERSION = 4;
 
 export interface NetworkSearchOptions {
   objective?: Objective;
