@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registerEnergy } from "../src/cli/energy.js";
@@ -102,6 +102,24 @@ test("mapping YAML: a mapping Timeloop's format cannot express (one dimension ov
   assert.throws(() => mappingToYaml({ levels }, arch, problem), (e: unknown) => e instanceof AxnnError && /cannot be written as Timeloop mapping YAML/.test(e.message));
   levels[glb]!.spatial = [{ dim: M, bound: 4, spatial: "X" }];
   assert.equal(timeloopInexpressible({ levels }, arch, problem), null);
+});
+
+test("cli: a typo in an architecture attribute stops energy layer; --lenient runs it with a warning on stderr", needsSharedData, async () => {
+  const dir = mkdtempSync(join(tmpdir(), "axnn-energy-"));
+  const typo = join(dir, "arch.yaml");
+  writeFileSync(typo, readFileSync(join(EYERISS, "arch.at_ref_commit_67b75f2.yaml"), "utf8").replace(/datawidth: 16/, "datawith: 16"));
+  const args = ["layer", "--arch", typo, "--ert", join(EYERISS, "timeloop-mapper.ERT_summary.yaml"), "--problem", join(EYERISS, "default_problem.yaml"), "--map", join(EYERISS, "timeloop-mapper.map.txt"), "--json"];
+  await assert.rejects(run(args), (e: unknown) => e instanceof AxnnError && /arch\.yaml: .*attributes\.datawith: unknown attribute "datawith" of \w+; did you mean "datawidth"\?/.test(e.message));
+  let err = "";
+  const original = process.stderr.write.bind(process.stderr);
+  process.stderr.write = ((chunk: string | Uint8Array) => ((err += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    const json = JSON.parse(await run([...args, "--lenient"]));
+    assert.ok(json.energy_pj > 0);
+  } finally {
+    process.stderr.write = original;
+  }
+  assert.match(err, /^axnn: warning: .*arch\.yaml: .*unknown attribute "datawith" .*ignored\n$/);
 });
 
 test("cli: user mistakes are AxnnErrors naming the flag or file", needsSharedData, async () => {

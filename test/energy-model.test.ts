@@ -397,3 +397,38 @@ test("link transfers: a PE takes the input its neighbour held one step earlier (
   // Weights are the same in both PEs (multicast), and not shifted: 3 reads either way.
   assert.equal(ev.levels.find((l) => l.name === "Buf")!.dataSpaces.find((d) => d.name === "Weights")!.reads, 3);
 });
+
+// ------------------------------------------------------------- attribute keys
+
+test("architecture YAML: an unknown attribute key (deepth, datawith) is an error naming the file, component and nearest key; lenient makes it a warning", () => {
+  const typo = TOY_ARCH.replace("{depth: 64, width: 8", "{deepth: 64, width: 8");
+  throwsAxnn(() => parseArchitecture(parseYamlText(typo, "a.yaml"), "a.yaml"), /^a\.yaml: architecture\.nodes\[2\]\.attributes\.deepth: unknown attribute "deepth" of Buf; did you mean "depth"\? \(--lenient makes this a warning\)$/);
+  const lenient = parseArchitecture(parseYamlText(typo, "a.yaml"), "a.yaml", { lenient: true });
+  assert.deepEqual(lenient.warnings, ['a.yaml: architecture.nodes[2].attributes.deepth: unknown attribute "deepth" of Buf; did you mean "depth"?; ignored']);
+  // What the typo does when let through: the buffer has no capacity.
+  assert.equal(lenient.levels.find((l) => l.name === "Buf")!.sizeWords, undefined);
+  assert.equal(parseArchitecture(parseYamlText(TOY_ARCH, "a.yaml"), "a.yaml").levels.find((l) => l.name === "Buf")!.sizeWords, 64);
+  assert.deepEqual(parseArchitecture(parseYamlText(TOY_ARCH, "a.yaml"), "a.yaml").warnings, []);
+  // v0.3, on a subtree's and on a local component's attributes.
+  const v03 = `architecture:\n  version: 0.3\n  subtree:\n  - name: sys\n    attributes: {technology: 45nm}\n    local:\n    - {name: DRAM, class: DRAM, attributes: {width: 64, word-bits: 8}}\n    subtree:\n    - name: PE[0..3]\n      local:\n      - {name: rf, class: regfile, attributes: {depth: 4, datawith: 8, meshX: 4}}\n      - {name: mac, class: intmac, attributes: {datawidth: 8, meshX: 4}}\n`;
+  throwsAxnn(() => parseArchitecture(parseYamlText(v03, "v3.yaml"), "v3.yaml"), /v3\.yaml: architecture\.subtree\[0\]\.subtree\[0\]\.local\[0\]\.attributes\.datawith: unknown attribute "datawith" of rf; did you mean "datawidth"\?/);
+  throwsAxnn(() => parseArchitecture(parseYamlText(v03.replace("technology: 45nm", "technolgy: 45nm").replace("datawith", "datawidth"), "v3.yaml"), "v3.yaml"), /attributes\.technolgy: unknown attribute "technolgy" of sys; did you mean "technology"\?/);
+  assert.equal(parseArchitecture(parseYamlText(v03.replace("datawith", "datawidth"), "v3.yaml"), "v3.yaml").levels.length, 2);
+  // Keys Timeloop reads but this model does not are refused unless at their default.
+  throwsAxnn(() => parseArchitecture(parseYamlText(TOY_ARCH.replace("{depth: 64,", "{depth: 64, multiple_buffering: 2,"), "a.yaml"), "a.yaml", { lenient: true }), /attributes\.multiple_buffering: attribute "multiple_buffering" of Buf changes Timeloop's result but is not modelled here \(only 1\)/);
+  assert.equal(parseArchitecture(parseYamlText(TOY_ARCH.replace("{depth: 64,", "{depth: 64, multiple_buffering: 1,"), "a.yaml"), "a.yaml").levels.length, 4);
+  // Timeloop's `entries` is the capacity in words.
+  assert.equal(parseArchitecture(parseYamlText(TOY_ARCH.replace("{depth: 64,", "{entries: 48,"), "a.yaml"), "a.yaml").levels.find((l) => l.name === "Buf")!.sizeWords, 48);
+});
+
+test("architecture YAML: the presets and every shared reference architecture load with the strict attribute check", needsSharedData, () => {
+  for (const preset of ["eyeriss", "simba", "eyeriss-v03", "simba-v03"]) assert.deepEqual(loadDesign(preset).arch.warnings, []);
+  const files = [
+    "timeloop-reference/v4_eyeriss_like_default/arch.at_ref_commit_67b75f2.yaml", "timeloop-reference/v4_simba_like_default/arch.at_ref_commit_67b75f2.yaml",
+    "timeloop-reference/v4_ispass06_eyeriss_vgg02_layer5/eyeriss_like.yaml", "timeloop-reference/v03_eyeriss_like/eyeriss_like.yaml",
+    "timeloop-reference/v03_simba_like/simba_like.yaml", "timeloop-reference/vidnerova-layer-sweeps/eyeriss_like/arch/eyeriss_like.yaml",
+    "timeloop-reference/vidnerova-layer-sweeps/simba_like/arch/simba_like.yaml", "timeloop-crosscheck/common/v4_eyeriss_arch.no_M.yaml",
+    "timeloop-crosscheck/common/v4_simba_arch.no_M.yaml",
+  ];
+  for (const f of files) assert.deepEqual(loadArchitecture(join(SHARED_DATA, f)).warnings, [], f);
+});

@@ -28,6 +28,7 @@ interface LayerOptions {
   json?: boolean;
   out?: string;
   writeMapping?: string;
+  lenient?: boolean;
 }
 
 const OBJECTIVES: Objective[] = ["energy", "delay", "edp"];
@@ -89,13 +90,14 @@ export function registerEnergy(program: Command): void {
     .option("--json", "print JSON: {energy_pj, cycles, utilization, macs, levels, mapping, ...}")
     .option("--out <file>", "also write the JSON to this file")
     .option("--write-mapping <file>", "write the mapping as Timeloop mapping YAML (timeloop-model reads it; so does --map)")
+    .option("--lenient", "unknown attribute keys in the architecture YAML are warnings, not errors")
     .action((opts: LayerOptions) => {
       if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
       const seed = Number(opts.seed);
       if (!Number.isInteger(seed)) throw new AxnnError(`expected an integer, got "${opts.seed}"`, { field: "--seed" });
       const r = runLayerEnergy({
-        arch: opts.arch, ert: opts.ert, constraints: opts.constraints, problem: opts.problem, map: opts.map, mult: opts.mult,
+        arch: opts.arch, ert: opts.ert, constraints: opts.constraints, problem: opts.problem, map: opts.map, mult: opts.mult, lenient: opts.lenient,
         exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
         search: {
           objective: opts.objective as Objective,
@@ -109,6 +111,7 @@ export function registerEnergy(program: Command): void {
       });
       const json = layerEnergyToJson(r);
       const { arch, problem, mapping, evaluation: ev, search, multiplier: mult } = r;
+      for (const w of arch.warnings) process.stderr.write(`axnn: warning: ${w}\n`);
       if (opts.writeMapping !== undefined) writeFileAtomic(opts.writeMapping, mappingToYaml(mapping, arch, problem));
       if (opts.out !== undefined) writeFileAtomic(opts.out, JSON.stringify(json, null, 2) + "\n");
       if (opts.json) {

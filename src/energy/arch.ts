@@ -1,4 +1,5 @@
 import { AxnnError } from "../util/errors.js";
+import { suggestions } from "../util/suggest.js";
 import { checkKeys, expectArray, expectNumber, expectObject, expectPositiveInt, expectString, isObject, readYamlFile, type YamlObject } from "./yaml.js";
 
 /** Mapping constraints attached to a level (Timeloop's `constraints:` / constraint `targets:`). */
@@ -57,6 +58,66 @@ export interface Architecture {
   file: string;
   levels: StorageLevel[];
   compute: ComputeLevel;
+  /** What `lenient` loading let through (unknown attribute keys), one line each. */
+  warnings: string[];
+}
+
+export interface ArchitectureLoadOptions {
+  /** Unknown attribute keys become warnings (in `Architecture.warnings`) instead of errors. */
+  lenient?: boolean;
+}
+
+/** Attribute keys the model reads (with Timeloop's aliases). */
+const MODELLED_ATTRIBUTES = [
+  "datawidth", "word-bits", "word_bits", "word_width", "width", "memory_width", "data_storage_width",
+  "depth", "memory_depth", "data_storage_depth", "entries", "block_size", "block-size", "n_words",
+  "cluster_size", "cluster-size", "read_bandwidth", "read-bandwidth", "write_bandwidth", "write-bandwidth",
+  "meshX", "meshY", "technology", "multiplier_width", "adder_width",
+];
+
+/**
+ * Keys Timeloop or Accelergy know that do not change this model's result: energies come from the
+ * ERT (Accelergy's estimator inputs), and sparse, area and latency settings are not modelled.
+ */
+const IGNORED_ATTRIBUTES = [
+  "type", "n_banks", "num_banks", "num-banks", "n_ports", "nports", "num_ports", "num-ports", "n_rdwr_ports", "n_rd_ports", "n_wr_ports",
+  "n_rw_ports", "update_fifo_depth", "has_power_gating", "power_gated_at", "global_cycle_seconds", "action_latency_cycles", "latency",
+  "min_utilization", "min-utilization", "reduction_supported", "metadata_storage_width", "metadata_storage_depth", "metadata_datawidth",
+  "metadata_block_size", "metadata_word_bits", "metadata_counter_width", "metadata_width", "metadata_depth", "compression_supported",
+  "decompression_supported", "concordant_compressed_tile_traversal", "tile_partition_supported", "n_bits", "precision", "area",
+  "area_scale", "depthscale", "widthscale", "dynamic_energy_scale", "static_energy_scale", "energy_scale", "real_depth", "version",
+  "width_a", "width_b", "cluster_area", "cluster-area", "network_fill_latency", "network_drain_latency", "network_read",
+  "network_update", "network_fill", "network_drain", "network_operand", "network_result",
+];
+
+/** Keys Timeloop reads that change its result but this model does not take: refused unless at their default. */
+const UNSUPPORTED_ATTRIBUTES: Record<string, unknown> = {
+  multiple_buffering: 1, "multiple-buffering": 1, allow_overbooking: false, vector_access_energy: undefined, "vector-access-energy": undefined,
+  addr_gen_energy: undefined, "addr-gen-energy": undefined, sizeKB: undefined, shared_bandwidth: undefined, bandwidth: undefined, instances: undefined,
+};
+
+const KNOWN_ATTRIBUTES = [...MODELLED_ATTRIBUTES, ...IGNORED_ATTRIBUTES, ...Object.keys(UNSUPPORTED_ATTRIBUTES)];
+
+/**
+ * Checks one `attributes:` block as written: a key neither the model nor Timeloop/Accelergy knows
+ * (a typo such as `deepth:`, which would otherwise leave the buffer unbounded) is an error naming
+ * the file, the component and the nearest known key, or a warning when `lenient`.
+ */
+function checkAttributes(attrs: YamlObject, file: string, field: string, component: string, opts: ArchitectureLoadOptions, warnings: string[]): void {
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key in UNSUPPORTED_ATTRIBUTES) {
+      const dflt = UNSUPPORTED_ATTRIBUTES[key];
+      if (dflt === undefined || value !== dflt) {
+        throw new AxnnError(`attribute "${key}" of ${component} changes Timeloop's result but is not modelled here${dflt === undefined ? "" : ` (only ${String(dflt)})`}`, { file, field: `${field}.${key}` });
+      }
+      continue;
+    }
+    if (KNOWN_ATTRIBUTES.includes(key)) continue;
+    const near = suggestions(key, KNOWN_ATTRIBUTES);
+    const msg = `unknown attribute "${key}" of ${component}${near.length ? `; did you mean "${near[0]}"?` : ""}`;
+    if (!opts.lenient) throw new AxnnError(`${msg} (--lenient makes this a warning)`, { file, field: `${field}.${key}` });
+    warnings.push(`${file}: ${field}.${key}: ${msg}; ignored`);
+  }
 }
 
 const COMPUTE_CLASS = /(^|_)(intmac|fpmac|mac|lmac|compute|multiplier)$/i;
@@ -122,18 +183,20 @@ function storageFromAttrs(
   name: string, className: string, attrs: YamlObject, instances: number, meshX: number, file: string, field: string,
   legacy: boolean, constraints: LevelConstraints,
 ): StorageLevel {
-  const datawidth = num(attrs, legacy ? ["word-bits", "word_bits", "datawidth"] : ["datawidth", "word-bits", "word_bits"], file, field) ?? 8;
-  const width = num(attrs, ["width", "memory_width"], file, field);
-  const depth = num(attrs, ["depth", "memory_depth"], file, field);
+  const datawidth = num(attrs, legacy ? ["word-bits", "word_bits", "word_width", "datawidth"] : ["datawidth", "word-bits", "word_bits", "word_width"], file, field) ?? 8;
+  const width = num(attrs, ["width", "memory_width", "data_storage_width"], file, field);
+  const depth = num(attrs, ["depth", "memory_depth", "data_storage_depth"], file, field);
+  const entries = num(attrs, ["entries"], file, field);
   const clusterSize = num(attrs, ["cluster_size", "cluster-size"], file, field) ?? 1;
-  let blockSize = num(attrs, ["block_size", "block-size"], file, field);
+  let blockSize = num(attrs, ["block_size", "block-size", "n_words"], file, field);
   if (blockSize === undefined) blockSize = width !== undefined ? Math.max(1, Math.floor(width / (datawidth * clusterSize))) : 1;
   if (meshX < 1 || instances % meshX !== 0) throw new AxnnError(`meshX ${meshX} does not divide the ${instances} instances`, { file, field });
   const isDram = /dram/i.test(className);
   return {
     name, className, dummy: false, instances, meshX, meshY: instances / meshX, fanoutX: 1, fanoutY: 1,
     blockSize, clusterSize, datawidth,
-    sizeWords: isDram || depth === undefined ? undefined : depth * blockSize,
+    // Timeloop: `entries` is the capacity in words, `depth` counts blocks.
+    sizeWords: isDram ? undefined : entries ?? (depth === undefined ? undefined : depth * blockSize),
     readBandwidth: num(attrs, ["read_bandwidth", "read-bandwidth"], file, field),
     writeBandwidth: num(attrs, ["write_bandwidth", "write-bandwidth"], file, field),
     attributes: attrs,
@@ -162,8 +225,9 @@ function linkFanouts(levels: StorageLevel[], compute: ComputeLevel, file: string
 
 // ---------------------------------------------------------------- v0.4
 
-function parseV04(arch: YamlObject, file: string): Architecture {
+function parseV04(arch: YamlObject, file: string, opts: ArchitectureLoadOptions): Architecture {
   checkKeys(arch, ["version", "nodes"], file, "architecture");
+  const warnings: string[] = [];
   const levels: StorageLevel[] = [];
   let compute: ComputeLevel | undefined;
   const names = new Set<string>();
@@ -185,6 +249,7 @@ function parseV04(arch: YamlObject, file: string): Architecture {
         return;
       }
       const name = expectString(node.name, file, `${f}.name`);
+      if (node.attributes !== undefined) checkAttributes(expectObject(node.attributes, file, `${f}.attributes`), file, `${f}.attributes`, name, opts, warnings);
       const attrs = { ...ctx.attrs, ...(node.attributes === undefined ? {} : expectObject(node.attributes, file, `${f}.attributes`)) };
       const constraints: LevelConstraints = {};
       if (node.constraints !== undefined) parseConstraintBlock(node.constraints, file, `${f}.constraints`, constraints);
@@ -239,7 +304,7 @@ function parseV04(arch: YamlObject, file: string): Architecture {
   if (levels.filter((l) => !l.dummy).length === 0) throw new AxnnError("no storage level", { file, field: "architecture.nodes" });
   // A container's mesh only counts if something follows it; drop trailing dummies that fan out to nothing.
   linkFanouts(levels, compute, file);
-  return { version: "0.4", file, levels, compute };
+  return { version: "0.4", file, levels, compute, warnings };
 }
 
 // ---------------------------------------------------------------- v0.3
@@ -254,15 +319,17 @@ function splitArrayName(raw: string, file: string, field: string): { name: strin
   return { name: m[1]!, count: hi - lo + 1 };
 }
 
-function parseV03(arch: YamlObject, file: string): Architecture {
+function parseV03(arch: YamlObject, file: string, opts: ArchitectureLoadOptions): Architecture {
   checkKeys(arch, ["version", "subtree", "local"], file, "architecture");
+  const warnings: string[] = [];
   const levels: StorageLevel[] = [];
   let compute: ComputeLevel | undefined;
   const names = new Set<string>();
 
   const walkTree = (node: YamlObject, field: string, instances: number, attrs: YamlObject): void => {
     checkKeys(node, ["name", "attributes", "local", "subtree"], file, field);
-    const { count } = splitArrayName(expectString(node.name, file, `${field}.name`), file, `${field}.name`);
+    const { name: treeName, count } = splitArrayName(expectString(node.name, file, `${field}.name`), file, `${field}.name`);
+    if (node.attributes !== undefined) checkAttributes(expectObject(node.attributes, file, `${field}.attributes`), file, `${field}.attributes`, treeName, opts, warnings);
     const inst = instances * count;
     const a = { ...attrs, ...(node.attributes === undefined ? {} : expectObject(node.attributes, file, `${field}.attributes`)) };
     const locals = node.local === undefined ? [] : expectArray(node.local, file, `${field}.local`);
@@ -276,12 +343,16 @@ function parseV03(arch: YamlObject, file: string): Architecture {
       names.add(name);
       const cls = expectString(c.class, file, `${f}.class`);
       const sub = c.subclass === undefined ? undefined : expectString(c.subclass, file, `${f}.subclass`);
+      if (c.attributes !== undefined) checkAttributes(expectObject(c.attributes, file, `${f}.attributes`), file, `${f}.attributes`, name, opts, warnings);
       const ca = { ...a, ...(c.attributes === undefined ? {} : expectObject(c.attributes, file, `${f}.attributes`)) };
       const total = inst * n;
       const own = c.attributes === undefined ? {} : (c.attributes as YamlObject);
       // Timeloop v0.3: meshX defaults to the instance count (a 1-D row).
       const meshX = own.meshX === undefined ? total : expectPositiveInt(own.meshX, file, `${f}.attributes.meshX`);
       if (total % meshX !== 0) throw new AxnnError(`meshX ${meshX} does not divide the ${total} instances`, { file, field: `${f}.attributes.meshX` });
+      if (own.meshY !== undefined && expectPositiveInt(own.meshY, file, `${f}.attributes.meshY`) !== total / meshX) {
+        throw new AxnnError(`meshY ${String(own.meshY)} disagrees with ${total} instances / meshX ${meshX}`, { file, field: `${f}.attributes.meshY` });
+      }
       if (isComputeClass(cls, sub)) {
         compute = {
           name, className: sub ?? cls, instances: total, meshX, meshY: total / meshX, attributes: ca,
@@ -301,7 +372,7 @@ function parseV03(arch: YamlObject, file: string): Architecture {
   if (compute === undefined) throw new AxnnError("no compute unit (a component of class intmac/mac/compute)", { file, field: "architecture.subtree" });
   if (levels.length === 0) throw new AxnnError("no storage level", { file, field: "architecture.subtree" });
   linkFanouts(levels, compute, file);
-  return { version: "0.3", file, levels, compute };
+  return { version: "0.3", file, levels, compute, warnings };
 }
 
 /**
@@ -343,21 +414,21 @@ export function applyConstraintTargets(arch: Architecture, doc: unknown, file: s
 }
 
 /** Parses an architecture YAML in either dialect into one normalised form. */
-export function parseArchitecture(doc: unknown, file: string): Architecture {
+export function parseArchitecture(doc: unknown, file: string, opts: ArchitectureLoadOptions = {}): Architecture {
   const top = expectObject(doc, file, "(top level)");
   checkKeys(top, ["architecture", "variables", "components"], file, "(top level)");
   const arch = expectObject(top.architecture, file, "architecture");
   const version = arch.version === undefined ? undefined : String(arch.version);
   if (arch.nodes !== undefined || version === "0.4") {
     if (version !== undefined && version !== "0.4") throw new AxnnError(`"nodes" needs version 0.4, got ${version}`, { file, field: "architecture.version" });
-    return parseV04(arch, file);
+    return parseV04(arch, file, opts);
   }
-  if (arch.subtree !== undefined || version === "0.3") return parseV03(arch, file);
+  if (arch.subtree !== undefined || version === "0.3") return parseV03(arch, file, opts);
   throw new AxnnError("expected architecture.nodes (v0.4) or architecture.subtree (v0.3)", { file, field: "architecture" });
 }
 
-export function loadArchitecture(file: string): Architecture {
-  return parseArchitecture(readYamlFile(file), file);
+export function loadArchitecture(file: string, opts: ArchitectureLoadOptions = {}): Architecture {
+  return parseArchitecture(readYamlFile(file), file, opts);
 }
 
 export function isArchDoc(doc: unknown): boolean {

@@ -27,6 +27,8 @@ export interface LayerEnergyOptions {
   exactPowerMw?: number;
   /** The mapper's settings when it searches (computeEnergyScale comes from `mult`). */
   search?: Omit<MapperOptions, "computeEnergyScale">;
+  /** Unknown attribute keys in the architecture YAML become warnings (`arch.warnings`) instead of errors. */
+  lenient?: boolean;
 }
 
 /** The search's summary, as `axnn energy layer --json` prints it. */
@@ -54,7 +56,7 @@ export interface LayerEnergyResult {
 
 /** Energy, cycles and utilization of one layer; searches a mapping unless `map` is given. */
 export function runLayerEnergy(o: LayerEnergyOptions): LayerEnergyResult {
-  const { arch, ert } = loadDesign(o.arch, o.ert, o.constraints);
+  const { arch, ert } = loadDesign(o.arch, o.ert, o.constraints, { lenient: o.lenient });
   const problem = loadProblem(o.problem);
   let multiplier: ComputeScale | undefined;
   if (o.mult !== undefined) {

@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { AxnnError } from "../util/errors.js";
 import { dataPath } from "../util/paths.js";
-import { applyConstraintTargets, loadArchitecture, type Architecture } from "./arch.js";
+import { applyConstraintTargets, loadArchitecture, type Architecture, type ArchitectureLoadOptions } from "./arch.js";
 import { checkErtCoversArch, loadErt, type Ert } from "./ert.js";
 import { readYamlFile } from "./yaml.js";
 
@@ -22,7 +22,7 @@ export function isPresetName(name: string): boolean {
  * for a file (a preset brings its own, which `ertFile` overrides); `constraintsFile` adds
  * Timeloop-style constraint targets.
  */
-export function loadDesign(archRef: string, ertFile?: string, constraintsFile?: string): LoadedDesign {
+export function loadDesign(archRef: string, ertFile?: string, constraintsFile?: string, opts: ArchitectureLoadOptions = {}): LoadedDesign {
   let arch: Architecture;
   let ert: Ert;
   if (isPresetName(archRef)) {
@@ -35,7 +35,7 @@ export function loadDesign(archRef: string, ertFile?: string, constraintsFile?: 
     if (!existsSync(archRef)) {
       throw new AxnnError(`neither a preset (${PRESET_NAMES.join(", ")}) nor an existing file`, { file: archRef, field: "--arch" });
     }
-    arch = loadArchitecture(archRef);
+    arch = loadArchitecture(archRef, opts);
     if (ertFile === undefined) throw new AxnnError("an architecture file needs --ert ERT_summary.yaml (presets bring their own)", { field: "--ert" });
     ert = loadErt(ertFile);
   }

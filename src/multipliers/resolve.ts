@@ -10,6 +10,7 @@ import { parseVerilog } from "./netlist/verilog-read.js";
 import { netlistToMultiplier } from "./netlist/simulate.js";
 import { readTableFile } from "./table-file.js";
 import { readTfapprox } from "./tfapprox.js";
+import { suggestions } from "../util/suggest.js";
 
 /**
  * Turning what a user types (a file, a name, a hash) into a multiplier. Lookup order:
@@ -130,22 +131,6 @@ export function resolveMultiplier(ref: string, opts: ResolveOptions = {}): Resol
     `unknown multiplier "${ref}": not a file, a library name, a generator name or a known hash${close.length ? `; did you mean ${close.join(", ")}?` : ""} (see "axnn mult list")`,
     { field: "multiplier" },
   );
-}
-
-function editDistance(a: string, b: string): number {
-  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...new Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
-  for (let i = 1; i <= a.length; i++) {
-    for (let j = 1; j <= b.length; j++) {
-      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-  }
-  return d[a.length]![b.length]!;
-}
-
-function suggestions(ref: string, names: string[]): string[] {
-  const scored = [...new Set(names)].map((n) => ({ n, d: editDistance(ref.toLowerCase(), n.toLowerCase()) }));
-  return scored.filter((s) => s.d <= Math.max(2, Math.floor(ref.length / 4))).sort((a, b) => a.d - b.d).slice(0, 3).map((s) => s.n);
 }
 
 /** One row of `axnn mult list`. */
