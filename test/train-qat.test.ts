@@ -121,7 +121,7 @@ test("STE: the float gradient at the fake-quantized operands, zero where the inp
 
 const axnnFinetune = (args: string[]): Promise<string> => runCommand(registerFinetune, ["finetune", ...args]);
 
-test("axnn finetune --json: a crude multiplier's MNIST accuracy does not get worse after one short QAT epoch", async () => {
+test("axnn finetune --json: a crude multiplier's MNIST accuracy improves after one short QAT epoch", async () => {
   const dir = mkdtempSync(join(tmpdir(), "axnn-qat-"));
   try {
     const b = new ModelBuilder("mnist-small", { seed: 4 });
@@ -136,7 +136,9 @@ test("axnn finetune --json: a crude multiplier's MNIST accuracy does not get wor
       "--limit", "500", "--calib-size", "128", "--lr", "0.01", "-o", join(dir, "ft.onnx"), "--json"]);
     const r = JSON.parse(out) as Record<string, number>;
     for (const k of ["before_top1", "after_top1", "before_int8_top1", "after_int8_top1"]) assert.equal(typeof r[k], "number", k);
-    assert.ok(r.after_top1! >= r.before_top1!, `after ${r.after_top1} before ${r.before_top1}`);
+    // Strictly better: a retraining that changed nothing would fail here.
+    assert.ok(r.after_top1! > r.before_top1! + 0.02, `after ${r.after_top1} before ${r.before_top1}`);
+    assert.equal((r as unknown as { worse_than_input: boolean }).worse_than_input, false);
     // The written model and its sidecar (tracked ranges, the default) evaluate to the reported accuracy.
     const side = loadSidecar(join(dir, "ft.onnx"));
     assert.ok(side?.sidecar.quantization?.activations, "the sidecar holds the tracked input ranges");

@@ -4,6 +4,7 @@ import type { QuantScheme } from "../quant/params.js";
 import { DEFAULT_FINETUNE_RANGES, runFinetune } from "../train/finetune.js";
 import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, QAT_RANGES, RANGE_MOMENTUM, type QatRanges } from "../train/qat.js";
 import { AxnnError } from "../util/errors.js";
+import { checkOutputFile } from "../util/fs.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
 interface FinetuneCliOptions {
@@ -68,6 +69,7 @@ export function registerFinetune(program: Command): void {
     .action((o: FinetuneCliOptions) => {
       if (o.grad !== "ste" && o.grad !== "table") throw new AxnnError(`--grad must be ste or table, got "${o.grad}"`, { field: "--grad" });
       if (!(QAT_RANGES as readonly string[]).includes(o.ranges)) throw new AxnnError(`--ranges must be one of ${QAT_RANGES.join(", ")}, got "${o.ranges}"`, { field: "--ranges" });
+      checkOutputFile(o.output);
       const { report } = runFinetune({
         model: o.model, data: o.data, mult: o.mult, multConfig: o.multConfig,
         epochs: parseNumberOption(o.epochs, "--epochs", { min: 1, integer: true }),
@@ -83,6 +85,7 @@ export function registerFinetune(program: Command): void {
         reestimateBatches: parseNumberOption(o.bnReestimate, "--bn-reestimate", { min: 0, integer: true }),
         rangeMomentum: parseFraction(o.rangeMomentum, "--range-momentum"),
       });
+      for (const w of report.warnings) process.stderr.write(`axnn: warning: ${w}\n`);
       if (o.json) return printJson(report);
       process.stdout.write(textTable(["arithmetic", "before", "after"], [
         ["float32", pct(report.before_float_top1), pct(report.after_float_top1)],

@@ -12,9 +12,10 @@ import { foldBatchNorm } from "../nn/passes.js";
 import type { QuantScheme } from "../quant/params.js";
 import { saveModel, type ModelSidecar } from "../zoo/sidecar.js";
 import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
-import { trainModel, type EpochMetrics } from "./loop.js";
+import { trainModel, TrainingDiverged, type EpochMetrics, type TrainResult } from "./loop.js";
 import { DEFAULT_SGD } from "./optim.js";
-import type { QatArithmetic, QatGradient, QatRanges } from "./qat.js";
+import { RANGE_MOMENTUM, type QatArithmetic, type QatGradient, type QatRanges } from "./qat.js";
+import { AxnnError } from "../util/errors.js";
 
 export interface FinetuneSetup {
   /** ONNX file or model. */
@@ -70,7 +71,19 @@ export interface FinetuneReport {
   before_int8_top1: number;
   after_int8_top1: number;
   history: EpochMetrics[];
+  /** The learning rate (and, with tracked ranges, the range momentum) of the run that produced the model. */
+  lr: number;
+  range_momentum?: number;
+  /** Runs that diverged and were restarted from the input model with a lower rate (FINETUNE_RETRIES at most). */
+  diverged: { lr: number; range_momentum?: number; reason: string }[];
+  /** The approximate accuracy after is below the one before: the written model is worse than the input. */
+  worse_than_input: boolean;
+  /** What the user should know about the result (also printed by the CLI). */
+  warnings: string[];
 }
+
+/** Restarts of a diverged fine-tuning run; each halves the rate and divides the range momentum by 10 (slow tracking recovers DRUM-3 on LeNet-5, docs/training.md). */
+export const FINETUNE_RETRIES = 2;
 
 /** Evaluates, retrains with the approximate layers in the loop, folds BatchNorm, evaluates again. */
 export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; model: Model } {
@@ -103,11 +116,32 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
   // The unfolded model: its BatchNorms normalise with batch statistics during QAT (qatForward runs
   // each layer with the weights folded as eval folds them); folded once at the end.
   const ranges = setup.ranges ?? DEFAULT_FINETUNE_RANGES;
-  const result = trainModel(p.model, train, null, {
-    epochs: setup.epochs, batchSize, lr: setup.lr ?? 0.02, seed, optimizer: DEFAULT_SGD, schedule: { kind: "cosine" },
-    normalization: norm, trainSamples: setup.trainSamples, quiet: setup.quiet,
-    qat: { arithmetic, quant: p.qmodel.config, calibrationBatches: calib.batches.map((b) => ({ [input.name]: b.input })), gradient: setup.gradient ?? "ste", freezeBatchNorm: setup.freezeBatchNorm, reestimateBatches: setup.reestimateBatches, ranges, rangeMomentum: setup.rangeMomentum },
-  });
+  // A run that diverges (non-finite loss, exploding weights) restarts from the input model with half
+  // the rate and, with tracked ranges, a tenth of the range momentum: tracked ranges that follow
+  // runaway activations too fast were the cause on LeNet-5 with drum_k3_u8x8 (docs/training.md).
+  let lr = setup.lr ?? 0.02;
+  let rangeMomentum = ranges === "track" ? setup.rangeMomentum ?? RANGE_MOMENTUM : undefined;
+  const diverged: FinetuneReport["diverged"] = [];
+  let result: TrainResult | undefined;
+  for (let attempt = 0; result === undefined; attempt++) {
+    try {
+      result = trainModel(p.model, train, null, {
+        epochs: setup.epochs, batchSize, lr, seed, optimizer: DEFAULT_SGD, schedule: { kind: "cosine" },
+        normalization: norm, trainSamples: setup.trainSamples, quiet: setup.quiet,
+        qat: { arithmetic, quant: p.qmodel.config, calibrationBatches: calib.batches.map((b) => ({ [input.name]: b.input })), gradient: setup.gradient ?? "ste", freezeBatchNorm: setup.freezeBatchNorm, reestimateBatches: setup.reestimateBatches, ranges, rangeMomentum },
+      });
+    } catch (e) {
+      if (!(e instanceof TrainingDiverged)) throw e;
+      const where = `epoch ${e.epoch}, batch ${e.batch}: ${e.reason}`;
+      diverged.push({ lr, ...(rangeMomentum !== undefined ? { range_momentum: rangeMomentum } : {}), reason: where });
+      if (attempt >= FINETUNE_RETRIES) {
+        throw new AxnnError(`retraining diverged ${diverged.length} times (last at lr ${lr}, ${where}); no model was written. Try a lower --lr${ranges === "track" ? " or --range-momentum" : ""}`, { field: "--lr" });
+      }
+      if (!setup.quiet) process.stderr.write(`axnn: training diverged (${where}); restarting from the input model with lr ${lr / 2}${rangeMomentum !== undefined ? ` and range momentum ${rangeMomentum / 10}` : ""}\n`);
+      lr /= 2;
+      if (rangeMomentum !== undefined) rangeMomentum /= 10;
+    }
+  }
   const tuned = foldBatchNorm(result.model);
   // Tracked or learned ranges are part of what QAT trained: the sidecar keeps them, and eval (here
   // and `axnn eval` on the written file) uses them instead of recalibrating.
@@ -118,16 +152,26 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
     ...(assigned ? { multipliers: { default: assigned.default, layers: assigned.layers } } : {}),
     input: { normalize },
   };
-  // "After" is `axnn eval` on the written file and its sidecar (a temporary one when no output is asked for).
-  const scratch = setup.output === undefined ? mkdtempSync(join(tmpdir(), "axnn-finetune-")) : undefined;
+  // "After" is `axnn eval` on the model as written (a scratch copy, so that a model at chance is
+  // never written to the output), with its sidecar.
+  const scratch = mkdtempSync(join(tmpdir(), "axnn-finetune-"));
   let after: EvalReport;
   try {
-    const file = setup.output ?? join(scratch!, "finetuned.onnx");
+    const file = join(scratch, "finetuned.onnx");
     saveModel(file, tuned, sidecar);
     after = runEvaluation({ ...evalSetup, model: file });
   } finally {
-    if (scratch) rmSync(scratch, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
   }
+  const chance = 1 / train.classes;
+  if (after.approx_top1 <= 1.5 * chance && before.approx_top1 > 1.5 * chance) {
+    throw new AxnnError(`retraining ended at chance (${pct(after.approx_top1)} with the approximate multipliers, ${pct(before.approx_top1)} before; float ${pct(after.float_top1)}); no model was written. Try a lower --lr (this run: ${lr})${ranges === "track" ? " or --range-momentum" : ""}`, { field: "--lr" });
+  }
+  const worse = after.approx_top1 < before.approx_top1;
+  const warnings: string[] = [];
+  if (diverged.length > 0) warnings.push(`retraining diverged ${diverged.length === 1 ? "once" : `${diverged.length} times`} and was restarted with lr ${lr}${rangeMomentum !== undefined ? `, range momentum ${rangeMomentum}` : ""}`);
+  if (worse) warnings.push(`the fine-tuned model is worse than the input: ${pct(after.approx_top1)} after, ${pct(before.approx_top1)} before (approximate top-1)`);
+  if (setup.output !== undefined) saveModel(setup.output, tuned, sidecar);
   return {
     model: tuned,
     report: {
@@ -145,6 +189,13 @@ export function runFinetune(setup: FinetuneSetup): { report: FinetuneReport; mod
       before_int8_top1: before.int8_top1,
       after_int8_top1: after.int8_top1,
       history: result.history,
+      lr,
+      ...(rangeMomentum !== undefined ? { range_momentum: rangeMomentum } : {}),
+      diverged,
+      worse_than_input: worse,
+      warnings,
     },
   };
 }
+
+const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;

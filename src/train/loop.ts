@@ -55,6 +55,35 @@ export interface TrainConfig {
   qat?: QatConfig;
   /** Called after every epoch, after its checkpoint is written. */
   onEpoch?: (m: EpochMetrics) => void;
+  /**
+   * Stop with a TrainingDiverged error when the largest parameter magnitude grows past this many
+   * times its value at the start (checked after every step). Default DEFAULT_WEIGHT_GROWTH_LIMIT
+   * for QAT (fine-tuning a trained model, whose weights move little when it converges), off for
+   * float training from scratch; 0 turns it off.
+   */
+  maxWeightGrowth?: number;
+}
+
+/** QAT's default TrainConfig.maxWeightGrowth: converging fine-tuning runs stay within 1.5x (LeNet-5, ResNet-8), diverging ones pass 40x within a few dozen steps. */
+export const DEFAULT_WEIGHT_GROWTH_LIMIT = 10;
+
+/** Training diverged (non-finite loss, or exploding weights): where, and what was seen. */
+export class TrainingDiverged extends AxnnError {
+  constructor(readonly epoch: number, readonly batch: number, readonly reason: string) {
+    super(`training diverged in epoch ${epoch}, batch ${batch}: ${reason}; lower the learning rate`, { field: "--lr" });
+  }
+}
+
+function largestMagnitude(params: readonly Param[]): number {
+  let m = 0;
+  for (const p of params) {
+    const d = p.data;
+    for (let i = 0; i < d.length; i++) {
+      const v = Math.abs(d[i]!);
+      if (v > m || v !== v) m = v !== v ? Infinity : v;
+    }
+  }
+  return m;
 }
 
 export interface EpochMetrics {
@@ -308,6 +337,9 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
   if (rangeState) rangeState.attach(carriedLayers!);
 
   const batches = Math.ceil(trainIdx.length / config.batchSize);
+  const growth = config.maxWeightGrowth ?? (config.qat ? DEFAULT_WEIGHT_GROWTH_LIMIT : 0);
+  const startMagnitude = largestMagnitude(params);
+  const weightLimit = growth > 0 ? growth * startMagnitude : 0;
   // QAT: BatchNorm uses its running statistics from this training step on (QatConfig.freezeBatchNorm).
   const bnFrozenAt = (step: number): boolean => config.qat !== undefined && step >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
@@ -325,11 +357,15 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
         training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits, qat, frozenBatchNorm,
       });
       const r = softmaxCrossEntropy(tape.values.get(logits)!, labelsOf(train, order, from, to));
-      if (!Number.isFinite(r.loss)) throw new AxnnError(`the loss became ${r.loss} in epoch ${epoch + 1}, batch ${b + 1}; lower the learning rate`, { field: "--lr" });
+      if (!Number.isFinite(r.loss)) throw new TrainingDiverged(epoch + 1, b + 1, `the loss became ${r.loss}`);
       zeroGrads(params);
       backwardTape(tape, new Map([[logits, r.grad]]), params);
       lr = learningRate(schedule, config.lr, epoch, b, batches, config.epochs);
       optimizerStep(optimizer, opt, params, lr);
+      if (weightLimit > 0) {
+        const now = largestMagnitude(params);
+        if (!(now <= weightLimit)) throw new TrainingDiverged(epoch + 1, b + 1, `the largest weight grew from ${startMagnitude.toPrecision(3)} to ${now.toPrecision(3)} (over ${growth}x)`);
+      }
       lossSum += r.loss * (to - from);
       correct += r.correct;
       bar.tick(to - from);
