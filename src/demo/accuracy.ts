@@ -1,6 +1,7 @@
 // The demo's "Accuracy on MNIST" section: trains the zoo LeNet-5, evaluates it with a range of
 // multipliers (the same settings as `axnn eval`) and retrains the ones that lost most (`axnn finetune`).
 import { runFinetune } from "../train/finetune.js";
+import { AxnnError } from "../util/errors.js";
 import { loadDataset } from "../data/datasets.js";
 import { evaluatePass } from "../eval/accuracy.js";
 import { prepareEvaluation, runner, type EvalSetup } from "../eval/session.js";
@@ -119,11 +120,20 @@ export function demoAccuracy(candidates: AccuracyCandidate[], opts: AccuracyOpti
   const worst = rows.filter((r) => r.kind === "multiplier" && r.loss_vs_int8 > 0).sort((a, b) => b.loss_vs_int8 - a.loss_vs_int8).slice(0, retrainCount);
   for (const row of worst) {
     log(`retraining for ${row.arithmetic} (${RETRAIN_EPOCHS} epoch of QAT on ${retrainSamples} images)`);
-    const { report } = runFinetune({
-      model, data: "mnist", mult: row.arithmetic, epochs: RETRAIN_EPOCHS, lr: RETRAIN_LR, batchSize: 64, seed,
-      trainSamples: retrainSamples, limit: opts.evalSamples, calibrationSize: 256, quant: "asym", quiet: opts.quiet,
-      rangeMomentum: RETRAIN_RANGE_MOMENTUM,
-    });
+    let report;
+    try {
+      ({ report } = runFinetune({
+        model, data: "mnist", mult: row.arithmetic, epochs: RETRAIN_EPOCHS, lr: RETRAIN_LR, batchSize: 64, seed,
+        trainSamples: retrainSamples, limit: opts.evalSamples, calibrationSize: 256, quant: "asym", quiet: opts.quiet,
+        rangeMomentum: RETRAIN_RANGE_MOMENTUM,
+      }));
+    } catch (e) {
+      // Retraining that diverges or ends at chance gives no retrained model: the row keeps none, the log says why.
+      if (!(e instanceof AxnnError)) throw e;
+      log(`retraining for ${row.arithmetic} gave no model: ${e.message}`);
+      continue;
+    }
+    for (const w of report.warnings) log(`retraining for ${row.arithmetic}: ${w}`);
     row.retrained_top1 = report.after_top1;
     row.retrained_int8_top1 = report.after_int8_top1;
   }
