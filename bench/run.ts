@@ -12,6 +12,7 @@ import { benchBackward } from "./backward.js";
 import { benchEnergyNetwork } from "./energy-network.js";
 import { benchPredict } from "./predict.js";
 import { benchAxp } from "./axp.js";
+import { benchSearch } from "./search.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
@@ -23,6 +24,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["energy-network", benchEnergyNetwork],
   ["predict", benchPredict],
   ["axp", benchAxp],
+  ["search", benchSearch],
 ];
 
 const json = process.argv.includes("--json");

@@ -79,7 +79,7 @@ const RETRAIN_RANGE_MOMENTUM = 0.01;
  * uint8, as the unsigned multipliers need) and each candidate, then retrains the `retrain` designs
  * with the largest loss against int8 with quantization-aware training.
  */
-export function demoAccuracy(candidates: AccuracyCandidate[], opts: AccuracyOptions, log: (line: string) => void): DemoAccuracy {
+export function demoAccuracy(candidates: AccuracyCandidate[], opts: AccuracyOptions, log: (line: string) => void, onTrained?: (model: Model) => void): DemoAccuracy {
   const seed = opts.seed ?? 1;
   const epochs = opts.epochs ?? 3;
   const retrainCount = opts.retrain ?? 3;
@@ -93,6 +93,7 @@ export function demoAccuracy(candidates: AccuracyCandidate[], opts: AccuracyOpti
     epochs, batchSize: 64, lr: 0.05, seed, optimizer: DEFAULT_SGD, schedule: { kind: "cosine" }, trainSamples, quiet: opts.quiet,
   });
   const model: Model = trained.model;
+  onTrained?.(model);
   const trainSeconds = (performance.now() - t0) / 1000;
 
   // One calibration for all designs: the settings `axnn eval --quant asym` uses, so the figures

@@ -13,6 +13,8 @@ import { loadDesign } from "../energy/presets.js";
 import { zooLayers } from "../energy/zoo-shapes.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
 import { accuracyChartSpec, demoAccuracy, type AccuracyOptions, type DemoAccuracy } from "./accuracy.js";
+import { demoSearch } from "./search.js";
+import type { Model } from "../nn/graph.js";
 
 export type { AccuracyOptions, DemoAccuracy, DemoAccuracyRow } from "./accuracy.js";
 
@@ -29,8 +31,10 @@ export interface DemoOptions {
   quiet?: boolean;
   /** Size of the MNIST section (training, evaluation and retraining subsets). */
   accuracy?: AccuracyOptions;
-  /** Leave out the MNIST section. */
+  /** Leave out the MNIST section (and the search, which needs its model). */
   skipTraining?: boolean;
+  /** Leave out the multiplier-assignment search. */
+  skipSearch?: boolean;
 }
 
 export interface DemoMultiplierRow extends Characterisation {
@@ -236,12 +240,14 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   }
 
   let accuracy: DemoAccuracy | null = null;
+  let trainedModel: Model | undefined;
+  let search: Awaited<ReturnType<typeof demoSearch>> | undefined;
   const accuracyBlocks: ReportBlock[] = [];
   if (!opts.skipTraining) {
     const picked = accuracyCandidates(unsigned, DEMO_POORER_DESIGNS);
     accuracy = demoAccuracy(
       picked.map((r) => ({ name: r.name, multiplier: multiplierOf.get(r.name)!, mae_pct: r.mae_pct, power: r.power_estimate!, pareto: r.pareto })),
-      opts.accuracy ?? {}, log,
+      opts.accuracy ?? {}, log, (m) => (trainedModel = m),
     );
     const figures: string[] = [];
     for (const metric of ["power", "mae"] as const) {
@@ -281,6 +287,11 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     );
   }
 
+  if (trainedModel && !opts.skipSearch) {
+    search = await demoSearch(trainedModel, outDir, log);
+    files.push(...search.files);
+  }
+
   const columns = ["design", "signed", "MAE %", "WCE %", "EP %", "bias", "cells", "est. power mW", "saving vs exact %", "Pareto"];
   const table = rows.map((r) => [
     r.name, r.signed ? "yes" : "no", r.mae_pct, r.wce_pct, r.ep_pct, r.bias, r.gates?.total ?? 0, r.power_estimate!,
@@ -316,8 +327,9 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     },
     ...[...layerCharts].map(([preset, svg]) => ({ kind: "figure" as const, svg, caption: `Energy of each layer on ${preset} (exact multiplier), by component.` })),
     ...accuracyBlocks,
+    ...(search?.blocks ?? []),
   ];
   const report = put("report.html", renderHtmlReport("axnn demo: approximate multipliers", blocks));
-  const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows }, accuracy }, null, 2) + "\n");
+  const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows }, accuracy, search: search?.summary ?? null }, null, 2) + "\n");
   return { outDir, report, json, files, multipliers: rows, energy: energyRows, accuracy };
 }

@@ -40,22 +40,24 @@ export function assignmentSummaryJson(r: AssignmentSearchResult, files: string[]
   };
 }
 
-function chartSpec(r: AssignmentSearchResult): ChartSpec {
+/** The Pareto chart: every evaluation as a dot, each method's validation front as a line. */
+export function assignmentChartSpec(r: Pick<AssignmentSearchResult, "methods" | "settings" | "energyObjective">): ChartSpec {
   const energyKey = r.energyObjective === "energy" ? "saving" : "multiplier_saving";
-  const rows = r.methods.flatMap((m) => m.archive.map((pt) => ({ method: METHOD_LABEL[m.method], kind: "evaluated", drop: pt.val_drop, saving: 100 * pt[energyKey] })));
-  const fronts = r.methods.flatMap((m) => m.front.map((pt) => ({ method: METHOD_LABEL[m.method], drop: pt.val_drop, saving: 100 * pt[energyKey] })));
-  const x = { field: "saving", type: "quantitative", title: `${r.energyObjective === "energy" ? "accelerator" : "multiplier"} energy saved vs exact (%)` } as const;
-  // Drops far beyond the hypervolume's reference are off the chart (clipped): the region of interest stays readable.
+  // Drops far beyond the hypervolume's reference are left off the chart: the region of interest stays readable.
+  // (Filtered, not clipped: resvg panics on some clipped marks.)
   const maxDrop = 2 * (r.settings.hv_reference as { max_drop_points: number }).max_drop_points;
-  const y = { field: "drop", type: "quantitative", title: "validation top-1 drop (points)", scale: { domain: [Math.min(-0.5, ...fronts.map((f) => f.drop)), maxDrop] } } as const;
+  const rows = r.methods.flatMap((m) => m.archive.map((pt) => ({ method: METHOD_LABEL[m.method], kind: "evaluated", drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter((p) => p.drop <= maxDrop);
+  const fronts = r.methods.flatMap((m) => m.front.map((pt) => ({ method: METHOD_LABEL[m.method], drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter((p) => p.drop <= maxDrop);
+  const x = { field: "saving", type: "quantitative", title: `${r.energyObjective === "energy" ? "accelerator" : "multiplier"} energy saved vs exact (%)` } as const;
+  const y = { field: "drop", type: "quantitative", title: `validation top-1 drop (points; up to ${maxDrop} shown)` } as const;
   const color = { field: "method", type: "nominal", title: "method", scale: { domain: Object.values(METHOD_LABEL) } } as const;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: { text: "Multiplier assignment: accuracy drop vs energy saved", subtitle: `${r.settings.model} on ${r.settings.data}; fronts as lines, every evaluation as a dot` },
     width: 640, height: 400,
     layer: [
-      { data: { values: rows }, mark: { type: "point", opacity: 0.3, size: 18, clip: true }, encoding: { x, y, color } },
-      { data: { values: fronts }, mark: { type: "line", point: true, clip: true }, encoding: { x, y, color, order: { field: "saving", type: "quantitative" } } },
+      { data: { values: rows }, mark: { type: "point", opacity: 0.3, size: 18 }, encoding: { x, y, color } },
+      { data: { values: fronts }, mark: { type: "line", point: true }, encoding: { x, y, color, order: { field: "saving", type: "quantitative" } } },
     ],
   } as unknown as ChartSpec;
 }
@@ -73,7 +75,7 @@ export async function writeAssignmentReport(r: AssignmentSearchResult, dir: stri
   const members = frontMembers(r);
   r.front.forEach((pt, i) => put(members[i]!.mult_config, JSON.stringify(assignmentConfig(r, pt), null, 2) + "\n"));
   put("archive.json", JSON.stringify({ methods: r.methods.map((m) => ({ method: m.method, evaluations: m.evaluations, archive: m.archive })) }) + "\n");
-  const { svg, png } = await chart(chartSpec(r));
+  const { svg, png } = await chart(assignmentChartSpec(r));
   put("pareto.svg", svg);
   put("pareto.png", png);
   const blocks: ReportBlock[] = [

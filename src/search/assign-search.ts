@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AxnnError } from "../util/errors.js";
+import { exportOnnx } from "../onnx/export.js";
 import type { ArchiveEntry } from "./archive.js";
 import { EvaluationRunner, type BatchEvaluator, type SearchProblem, type SearchProgress, type SearchResult } from "./engine.js";
 import type { Genome } from "./genome.js";
@@ -142,7 +143,7 @@ export async function searchAssignment(opts: AssignmentSearchOptions): Promise<A
     return out;
   };
   const signature = createHash("sha256").update(JSON.stringify({
-    model: createHash("sha256").update(readFileSync(opts.model)).digest("hex"), data: opts.data, candidates: p.candidates.map((c) => c.ref), layers: p.layers,
+    model: createHash("sha256").update(typeof opts.model === "string" ? readFileSync(opts.model) : exportOnnx(opts.model)).digest("hex"), data: opts.data, candidates: p.candidates.map((c) => c.ref), layers: p.layers,
     tune: p.tunedWeights, objectives, maxDrop: opts.maxDrop ?? null, val: opts.validationSize ?? 1000, calib: opts.calibrationSize ?? 256,
     dataSeed: opts.dataSeed ?? 1, arch: p.arch, scheme: p.scheme,
   })).digest("hex");
@@ -236,7 +237,7 @@ export async function searchAssignment(opts: AssignmentSearchOptions): Promise<A
     exact: { val_top1: p.exact.valTop1, test_top1: exactTest, energy_pj: p.exact.energyPj, multiplier_pj: p.exact.multiplierPj },
     methods, front, savings,
     settings: {
-      model: opts.model, data: opts.data, budget, seed, population: opts.populationSize ?? 24, tiles: opts.tiles ?? null, objectives,
+      model: p.modelFile, data: opts.data, budget, seed, population: opts.populationSize ?? 24, tiles: opts.tiles ?? null, objectives,
       max_drop: opts.maxDrop ?? null, hv_reference: { max_drop_points: hvMaxDrop, energy_fraction: 1 }, tune_weights: p.tunedWeights,
       validation_size: p.validation.count, test_size: p.test().count, arch: p.arch, scheme: p.scheme,
       candidates: p.candidates.map((c) => ({ name: c.name, ref: c.ref, power_ratio: c.powerRatio, power_source: c.powerSource })),

@@ -20,8 +20,8 @@ import { activationHistograms, tuneWeights } from "./weight-tuning.js";
 
 /** What an assignment search searches over and measures with (see docs/search.md). */
 export interface AssignmentSetup {
-  /** ONNX model file (its sidecar supplies the input normalisation when it has one). */
-  model: string;
+  /** ONNX model file (its sidecar supplies the input normalisation when it has one), or a model in memory. */
+  model: string | Model;
   /** Dataset spec (mnist, fashion-mnist, cifar10:<dir>, idx:...); it needs a training split. */
   data: string;
   /**
@@ -70,6 +70,7 @@ export interface CandidateMultiplier {
 /** Everything that does not depend on the genome, prepared once. */
 export interface PreparedAssignment {
   model: Model;
+  /** The file, or the in-memory model's name. */
   modelFile: string;
   data: string;
   qmodel: QuantizedModel;
@@ -162,7 +163,7 @@ function resolveCandidates(refs: readonly string[], quant: QuantScheme | undefin
 export function prepareAssignment(setup: AssignmentSetup): PreparedAssignment {
   const start = Date.now();
   const status = setup.onStatus ?? (() => {});
-  const model = loadOnnx(setup.model);
+  const model = typeof setup.model === "string" ? loadOnnx(setup.model) : setup.model;
   if (model.inputs.length !== 1 || model.outputs.length !== 1) throw new AxnnError(`the model has ${model.inputs.length} inputs and ${model.outputs.length} outputs; the search needs one of each`, { field: "--model" });
   const inputName = model.inputs[0]!.name;
   const { arch, ert } = loadDesign(setup.arch ?? "eyeriss", setup.ert);
@@ -180,7 +181,7 @@ export function prepareAssignment(setup: AssignmentSetup): PreparedAssignment {
     throw new AxnnError(`validation (${validationSize}) and calibration (${calibrationSize}) samples exceed the ${train.shape[0]} training samples`, { field: "--val-size" });
   }
   const names = modelLayerNames(model);
-  const side = loadSidecar(setup.model, names);
+  const side = typeof setup.model === "string" ? loadSidecar(setup.model, names) : undefined;
   const normalize = setup.normalize ?? side?.sidecar.input?.normalize ?? "unit";
   const norm = parseNormalization(normalize, train.name);
   const declared = model.inputs[0]!.shape.slice(1);
@@ -239,7 +240,7 @@ export function prepareAssignment(setup: AssignmentSetup): PreparedAssignment {
     });
   }
   const p: PreparedAssignment = {
-    model, modelFile: setup.model, data: setup.data, qmodel, inputName, outputName: model.outputs[0]!, layers: ordered, allLayers,
+    model, modelFile: typeof setup.model === "string" ? setup.model : `${model.name} (in memory)`, data: setup.data, qmodel, inputName, outputName: model.outputs[0]!, layers: ordered, allLayers,
     candidates, scheme, validation, test, energyPj, multiplierPj, fixed,
     exact: { energyPj: exactEnergy.totals.energyPj, multiplierPj: exactEnergy.totals.multiplierPj, valTop1: NaN },
     arch: setup.arch ?? "eyeriss", tunedWeights: setup.tuneWeights ?? false, weights,

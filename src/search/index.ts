@@ -42,5 +42,5 @@ export { nsga2, type Nsga2Options } from "./nsga2.js";
 export { randomSearch, greedySearch, type RandomSearchOptions, type GreedyOptions } from "./baselines.js";
 export { prepareAssignment, scoreChoice, measureAccuracy, choiceEnergy, layerArithmetic, builtinMultiplierNames, type AssignmentSetup, type PreparedAssignment, type CandidateMultiplier, type AssignmentObjective, type ChoiceResult } from "./assign.js";
 export { searchAssignment, assignmentEncoding, frontCovers, SAVING_DROPS, type AssignmentSearchOptions, type AssignmentSearchResult, type AssignmentPoint, type AssignmentProgress, type MethodResult } from "./assign-search.js";
-export { writeAssignmentReport, assignmentConfig, frontMembers, assignmentSummaryJson } from "./assign-report.js";
+export { writeAssignmentReport, assignmentChartSpec, assignmentConfig, frontMembers, assignmentSummaryJson } from "./assign-report.js";
 export { tuneWeights, activationHistograms } from "./weight-tuning.js";
