@@ -7,6 +7,7 @@ import { benchMultipliers } from "./multipliers.js";
 import { benchEnergy } from "./energy.js";
 import { benchKernels } from "./kernels.js";
 import { benchInference } from "./inference.js";
+import { benchNetwork } from "./network.js";
 import { benchTrain } from "./train.js";
 import { benchBackward } from "./backward.js";
 import { benchEnergyNetwork } from "./energy-network.js";
@@ -18,6 +19,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
   ["kernels", benchKernels],
   ["inference", benchInference],
+  ["network", benchNetwork],
   ["train", benchTrain],
   ["backward", benchBackward],
   ["energy", benchEnergy],

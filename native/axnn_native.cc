@@ -24,6 +24,7 @@
 #include "conv_phases.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "plan_conv.h"
 #include "thread_pool.h"
 
 namespace axnn {
@@ -611,6 +612,87 @@ Napi::Value DenseBackwardFloat(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// The epilogue arguments of the plan's fused layers, from argument i on: hi, residual f32 | null,
+// outFloat f32 | null, outCodes u8 | null, codeParams f64[4] = [scale, zeroPoint, qmin, qmax] | null.
+Epilogue epilogueArgs(const Napi::CallbackInfo& info, size_t i, int64_t size) {
+  Epilogue e;
+  e.hi = info[i].As<Napi::Number>().DoubleValue();
+  auto present = [&](size_t j) { return !info[j].IsNull() && !info[j].IsUndefined(); };
+  if (present(i + 1)) e.residual = bnArray<Napi::Float32Array>(info, i + 1, size, "residual").Data();
+  if (present(i + 2)) e.outFloat = bnArray<Napi::Float32Array>(info, i + 2, size, "outFloat").Data();
+  if (present(i + 3)) {
+    e.outCodes = bnArray<Napi::Uint8Array>(info, i + 3, size, "outCodes").Data();
+    auto p = bnArray<Napi::Float64Array>(info, i + 4, 4, "codeParams");
+    e.codeScale = p[0];
+    e.codeZero = int(p[1]);
+    e.codeMin = int(p[2]);
+    e.codeMax = int(p[3]);
+    if (!(e.codeScale > 0) || e.codeMin > e.codeMax || e.codeMin < -128 || e.codeMax > 255 || e.codeZero < e.codeMin || e.codeZero > e.codeMax)
+      throw Napi::RangeError::New(info.Env(), "codeParams must be [scale > 0, zeroPoint in [qmin, qmax], qmin <= qmax within -128..255]");
+  }
+  if (!e.outFloat && !e.outCodes) throw Napi::RangeError::New(info.Env(), "a fused layer needs outFloat or outCodes");
+  return e;
+}
+
+// planConvInt(codes u8, weights u8, geometry, mode (0 LUT, 1 exact int8, 2 exact uint8), padCode,
+// rows, rows16, planes, nPlanes, min (the prepared LUT; ignored unless mode 0), channels f64[3M] =
+// constant, scale, bias, zw i32[M] | null, then the epilogue (epilogueArgs)
+Napi::Value PlanConvInt(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Uint8Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Uint8Array>(info, 1, "weights");
+  const ConvGeom g = geomArg(info, 2);
+  const int mode = info[3].As<Napi::Number>().Int32Value();
+  if (mode < 0 || mode > 2) throw Napi::RangeError::New(env, "mode must be 0 (LUT), 1 (exact int8) or 2 (exact uint8)");
+  const uint8_t pad = uint8_t(info[4].As<Napi::Number>().Uint32Value());
+  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
+  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
+  LutArgs lut{};
+  if (mode == 0) {
+    lut = lutArgs(info, 5);
+    checkCodes(env, weights.Data(), g.M * (g.C / g.groups) * g.R * g.S, lut.rows, "weight");
+  }
+  auto channels = bnArray<Napi::Float64Array>(info, 10, 3 * g.M, "channels");
+  Epilogue e = epilogueArgs(info, 12, g.N * g.M * g.P * g.Q);
+  e.constant = channels.Data();
+  e.scale = channels.Data() + g.M;
+  e.bias = channels.Data() + 2 * g.M;
+  if (!info[11].IsNull() && !info[11].IsUndefined()) e.zw = bnArray<Napi::Int32Array>(info, 11, g.M, "zw").Data();
+  const Cores cores = isa().current;
+  planConvInt(cores, g, input.Data(), weights.Data(), mode == 0 ? IntMode::Lut : mode == 1 ? IntMode::ExactSigned : IntMode::ExactUnsigned, pad,
+              mode == 0 ? &lut.ctx : nullptr, e);
+  return env.Undefined();
+}
+
+// planConvFloat(x f32, w f32, geometry, bias f32[M] | null, direct, then the epilogue (epilogueArgs)):
+// direct runs conv2dFloat's kernel (the same sums), else im2col + GEMM where a group has 8 or more output channels.
+Napi::Value PlanConvFloat(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto input = typedArg<Napi::Float32Array>(info, 0, "input");
+  auto weights = typedArg<Napi::Float32Array>(info, 1, "weights");
+  const ConvGeom g = geomArg(info, 2);
+  checkLength(env, input.ElementLength(), g.N * g.C * g.H * g.W, "input");
+  checkLength(env, weights.ElementLength(), g.M * (g.C / g.groups) * g.R * g.S, "weights");
+  Epilogue e = epilogueArgs(info, 5, g.N * g.M * g.P * g.Q);
+  if (!info[3].IsNull() && !info[3].IsUndefined()) e.floatBias = bnArray<Napi::Float32Array>(info, 3, g.M, "bias").Data();
+  planConvFloat(isa().current, g, input.Data(), weights.Data(), info[4].ToBoolean(), e);
+  return env.Undefined();
+}
+
+// planQuantize(x f32, params f64[4] = [scale, zeroPoint, qmin, qmax], codes u8)
+Napi::Value PlanQuantize(const Napi::CallbackInfo& info) {
+  auto x = typedArg<Napi::Float32Array>(info, 0, "input");
+  const int64_t n = int64_t(x.ElementLength());
+  auto p = bnArray<Napi::Float64Array>(info, 1, 4, "params");
+  const double scale = p[0];
+  const int zeroPoint = int(p[1]), qmin = int(p[2]), qmax = int(p[3]);
+  if (!(scale > 0) || qmin > qmax || qmin < -128 || qmax > 255 || zeroPoint < qmin || zeroPoint > qmax)
+    throw Napi::RangeError::New(info.Env(), "params must be [scale > 0, zeroPoint in [qmin, qmax], qmin <= qmax within -128..255]");
+  auto codes = bnArray<Napi::Uint8Array>(info, 2, n, "codes");
+  planQuantize(x.Data(), n, scale, zeroPoint, qmin, qmax, codes.Data());
+  return info.Env().Undefined();
+}
+
 Napi::Value GetGemmBackend(const Napi::CallbackInfo& info) {
   return Napi::String::New(info.Env(), gemmBackend() == GemmBackend::OpenBlas ? "openblas" : "own");
 }
@@ -677,6 +759,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getIsa", Napi::Function::New(env, GetIsa));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("planConvInt", Napi::Function::New(env, PlanConvInt));
+  exports.Set("planConvFloat", Napi::Function::New(env, PlanConvFloat));
+  exports.Set("planQuantize", Napi::Function::New(env, PlanQuantize));
   return exports;
 }
 

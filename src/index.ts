@@ -24,3 +24,4 @@ export * from "./search/index.js";
 // Associative matching (AxP): clustering, the product memory, emulation, PE energy, sweeps.
 export * from "./axp/index.js";
 export * from "./search/nas/index.js";
+export * from "./plan/index.js";

@@ -4,7 +4,7 @@ import type { NativeAddon, IsaLevel } from "./addon.js";
 import type { Backend, BackendName, LutTable } from "./backend.js";
 import { geometryArray } from "./geometry.js";
 
-interface PreparedLut { rows: Int32Array; rows16: Uint16Array; planes: Uint8Array; planeCount: number; min: number }
+export interface PreparedLut { rows: Int32Array; rows16: Uint16Array; planes: Uint8Array; planeCount: number; min: number }
 
 // Prepared tables, per table array and orientation. Tables are taken to be immutable once used.
 const preparedCache = new WeakMap<Int32Array, Map<string, PreparedLut>>();
@@ -16,7 +16,7 @@ const preparedCache = new WeakMap<Int32Array, Map<string, PreparedLut>>();
  * "by-weight" rows are weight codes indexed by activation (convolutions); "by-activation"
  * rows are activations indexed by weight code, padded with min past 2^weightBits (dense).
  */
-function prepareLut(lut: LutTable, orientation: "by-weight" | "by-activation"): PreparedLut {
+export function prepareLut(lut: LutTable, orientation: "by-weight" | "by-activation"): PreparedLut {
   let perTable = preparedCache.get(lut.table);
   if (!perTable) preparedCache.set(lut.table, (perTable = new Map()));
   const key = `${orientation}/${lut.weightBits}`;
@@ -61,15 +61,18 @@ function prepareLut(lut: LutTable, orientation: "by-weight" | "by-activation"): 
 // side by side.
 let currentIsa: IsaLevel | undefined;
 
+/** The addon switched to `level` (also for callers outside a backend object: src/plan). */
+export function nativeAt(addon: NativeAddon, level: IsaLevel): NativeAddon {
+  if (currentIsa !== level) {
+    addon.setIsa(level);
+    currentIsa = level;
+  }
+  return addon;
+}
+
 /** The native kernels at `level` (one of addon.isaLevels()). */
 export function createNativeBackend(addon: NativeAddon, level: IsaLevel): Backend {
-  const use = (): NativeAddon => {
-    if (currentIsa !== level) {
-      addon.setIsa(level);
-      currentIsa = level;
-    }
-    return addon;
-  };
+  const use = (): NativeAddon => nativeAt(addon, level);
   return {
     name: `native-${level}` as BackendName,
     convLut(input, weights, g, lut, padCode, out) {

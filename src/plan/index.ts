@@ -1,0 +1,2 @@
+export { compilePlan } from "./compile.js";
+export { ExecutionPlan, type ArithmeticSpec, type PlanOptions, type PlanProfile } from "./plan.js";
