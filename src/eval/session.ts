@@ -11,6 +11,7 @@ import type { QuantScheme } from "../quant/params.js";
 import { checkMultiplierFits, quantizeModel, quantizeModelWithParams, type LayerArithmetic, type QuantConfig, type QuantizedModel } from "../quant/model.js";
 import { loadSidecar, type ModelSidecar } from "../zoo/sidecar.js";
 import { prepareBatches, type EvalBatches } from "./accuracy.js";
+import { plannedRunner } from "../plan/runner.js";
 
 /**
  * Everything `axnn eval` and `axnn sensitivity` need, as given on the command line. Settings left
@@ -175,9 +176,13 @@ export function inputName(p: PreparedEvaluation): string {
   return p.model.inputs[0]!.name;
 }
 
-/** A run function of one arithmetic assignment, for evaluatePass. */
+/**
+ * A run function of one arithmetic assignment, for evaluatePass: on compiled execution plans
+ * (src/plan; the engine's results, the float pass on im2col + GEMM).
+ */
 export function runner(p: PreparedEvaluation, arithmetic: LayerArithmetic | Map<string, LayerArithmetic>): (x: Tensor) => Tensor {
   const name = inputName(p);
   const out = p.model.outputs[0]!;
-  return (x) => p.qmodel.run({ [name]: x }, arithmetic)[out]!;
+  const run = plannedRunner(p.qmodel, arithmetic);
+  return (x) => run({ [name]: x })[out]!;
 }
