@@ -16,6 +16,7 @@ import { floatLayer } from "../src/quant/model.js";
 import { generateByName } from "../src/multipliers/generators/index.js";
 import { AxnnError } from "../src/util/errors.js";
 import { digestsPerThreadCount } from "./thread-counts.js";
+import { onEveryBackend } from "./backends.js";
 
 /** Small versions of the zoo networks: narrow, small images (the structure is what the plan compiles). */
 function tinyZoo(name: string): Model {
@@ -132,4 +133,16 @@ test("planned runs give the same bits with 1, 2 and 3 threads (table, exact and 
     }`;
   const [one, ...others] = digestsPerThreadCount(body);
   for (const d of others) assert.equal(d, one);
+});
+
+test("on every CPU backend a plan gives that backend's reference results (the TypeScript one: the reference engine itself)", async (t) => {
+  const model = tinyZoo("resnet8");
+  const shape = [2, 3, 12, 12];
+  const x = new Rng(13).uniformTensor(shape, -1, 1);
+  const q = quantizeModel(model, [{ input: x }], { scheme: "asym", perChannel: true, calibration: { method: "minmax" } });
+  await onEveryBackend(t, () => {
+    for (const arith of [EXACT_INT8, { kind: "lut", multiplier: generateByName("drum_k4_u8x8").multiplier } as LayerArithmetic]) {
+      sameBits(compilePlan(q, arith, { input: shape }).run({ input: x })[model.outputs[0]!]!, q.run({ input: x }, arith)[model.outputs[0]!]!, "resnet8");
+    }
+  }, { device: "cpu" });
 });
