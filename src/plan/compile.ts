@@ -131,7 +131,7 @@ export function compilePlan(
     for (const p of codeNeeds.get(v) ?? []) {
       if (skip && sameParams(skip, p)) continue;
       needFloat.add(v);
-      steps.push({ kind: "quantize", name: `quantize ${v}`, input: v, output: codesKey(v, p), packed: packParams(p) });
+      steps.push({ kind: "quantize", name: v, input: v, output: codesKey(v, p), packed: packParams(p) });
     }
   };
   for (const vi of model.inputs) quantizeSteps(vi.name, null);
