@@ -11,7 +11,8 @@ import { makeTensor, Rng, type Tensor } from "../src/nn/tensor.js";
 import { uniformRandom } from "../src/util/random.js";
 import { buildZooModel } from "../src/zoo/index.js";
 import { softmaxCrossEntropy, useKernelsForConvBackward } from "../src/train/backward.js";
-import { backwardTape, collectParams, forwardTape } from "../src/train/tape.js";
+import { backwardTape, forwardTape } from "../src/train/tape.js";
+import { collectParams } from "../src/train/params.js";
 
 interface CheckOptions {
   training?: boolean;

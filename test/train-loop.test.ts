@@ -12,7 +12,7 @@ import { uniformRandom } from "../src/util/random.js";
 import { AxnnError } from "../src/util/errors.js";
 import { augmentedBatch, evaluate, trainModel, type TrainConfig } from "../src/train/loop.js";
 import { learningRate, newOptimizerState, optimizerStep } from "../src/train/optim.js";
-import { collectBuffers, collectParams, type Param } from "../src/train/tape.js";
+import { collectBuffers, collectParams, type Param } from "../src/train/params.js";
 
 /**
  * Two classes of 1x8x8 images: class 0 is bright on the left half, class 1 on the right half,

@@ -11,7 +11,8 @@ import { createMultiplier, exactMultiplier, type Multiplier } from "../src/multi
 import { writeOnnx } from "../src/onnx/index.js";
 import { uniformRandom } from "../src/util/random.js";
 import { trainModel, type TrainConfig } from "../src/train/loop.js";
-import { cloneModelForTraining, collectBuffers, collectParams, backwardTape, forwardTape } from "../src/train/tape.js";
+import { backwardTape, forwardTape } from "../src/train/tape.js";
+import { cloneModelForTraining, collectBuffers, collectParams } from "../src/train/params.js";
 import { qatLayers, QatRangeState, RANGE_MOMENTUM, type QatArithmetic, type QatConfig, type QatGradient } from "../src/train/qat.js";
 import { resolveMultiplier } from "../src/multipliers/resolve.js";
 import { quantizeModel } from "../src/quant/model.js";

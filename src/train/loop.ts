@@ -12,7 +12,8 @@ import { softmaxCrossEntropy } from "./backward.js";
 import { DEFAULT_SGD, learningRate, newOptimizerState, optimizerStep, type OptimizerConfig, type OptimizerState, type ScheduleConfig } from "./optim.js";
 import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, learnedParams, QAT_RANGES, qatLayers, qatSettings, QatRangeState, type QatConfig, type QatLayer, type QatRangeJson } from "./qat.js";
 import type { QuantParams } from "../quant/params.js";
-import { backwardTape, cloneModelForTraining, collectBuffers, collectParams, forwardTape, logitsValue, zeroGrads, type StateBuffer, type Param } from "./tape.js";
+import { backwardTape, forwardTape, logitsValue, zeroGrads } from "./tape.js";
+import { cloneModelForTraining, collectBuffers, collectParams, type StateBuffer, type Param } from "./params.js";
 
 export interface AugmentConfig {
   /** Random crop after zero-padding (of the raw pixels) by this many pixels on every side; 0: none. */

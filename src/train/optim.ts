@@ -1,6 +1,6 @@
 // Optimizers (SGD with momentum, Adam) and learning-rate schedules.
 import { AxnnError } from "../util/errors.js";
-import type { Param } from "./tape.js";
+import type { Param } from "./params.js";
 
 export interface SgdConfig {
   kind: "sgd";

@@ -19,7 +19,7 @@ import { checkAccumulatorFits } from "../quant/accumulator.js";
 import { AxnnError } from "../util/errors.js";
 import { fakeQuantizeFloat, minMaxFloat } from "../kernels/index.js";
 import { backwardNode, type NodeGrads, type Saved } from "./backward.js";
-import type { Param } from "./tape.js";
+import type { Param } from "./params.js";
 
 /**
  * Backward of the QAT layers: "ste" the float layer's gradients at the fake-quantized operands;
