@@ -13,12 +13,29 @@ export function signedness(opts: { signed?: boolean; unsigned?: boolean }): bool
   return opts.signed ? true : opts.unsigned ? false : undefined;
 }
 
-export function parseNumberOption(value: string, name: string, opts: { min?: number; integer?: boolean } = {}): number {
+/**
+ * The one parser of numeric options: a finite number, an integer with `integer`, at least `min`,
+ * above 0 with `positive`. An undefined value (an option not given) stays undefined.
+ */
+export function parseNumberOption(value: string, name: string, opts?: NumberOptionRules): number;
+export function parseNumberOption(value: string | undefined, name: string, opts?: NumberOptionRules): number | undefined;
+export function parseNumberOption(value: string | undefined, name: string, opts: NumberOptionRules = {}): number | undefined {
+  if (value === undefined) return undefined;
   const v = Number(value);
-  if (!Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min)) {
-    throw new AxnnError(`expected ${opts.integer ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}, got "${value}"`, { field: name });
+  const positive = opts.positive || (opts.integer && opts.min === 1);
+  if (value.trim() === "" || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min) || (opts.positive && v <= 0)) {
+    const what = opts.integer ? "integer" : "number";
+    const expected = positive ? `a positive ${what}` : `${opts.integer ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}`;
+    throw new AxnnError(`expected ${expected}, got "${value}"`, { field: name });
   }
   return v;
+}
+
+export interface NumberOptionRules {
+  min?: number;
+  integer?: boolean;
+  /** Greater than 0. */
+  positive?: boolean;
 }
 
 export function readJsonFile(file: string): unknown {

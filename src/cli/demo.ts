@@ -13,7 +13,7 @@ interface DemoCliOptions {
   retrainSamples: string;
 }
 
-const positive = (v: string | undefined, flag: string) => (v === undefined ? undefined : parseNumberOption(v, flag, { min: 1, integer: true }));
+const positive = (v: string | undefined, flag: string) => (parseNumberOption(v, flag, { min: 1, integer: true }));
 
 export function registerDemo(program: Command): void {
   program

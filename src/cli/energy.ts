@@ -10,6 +10,7 @@ import { runLayerEnergy, layerEnergyToJson } from "../energy/layer-energy.js";
 import { runNetworkEnergy } from "../energy/network-energy.js";
 import { formatNetworkTable, networkEnergyToJson, writeNetworkReport } from "../energy/network-report.js";
 import { ZOO_NAMES } from "../energy/zoo-shapes.js";
+import { parseNumberOption } from "./common.js";
 
 interface LayerOptions {
   arch: string;
@@ -34,12 +35,6 @@ interface LayerOptions {
 const OBJECTIVES: Objective[] = ["energy", "delay", "edp"];
 const ALGORITHMS: SearchAlgorithm[] = ["auto", "exhaustive", "random", "anneal"];
 
-function positiveNumber(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0) throw new AxnnError(`expected a positive number, got "${v}"`, { field: flag });
-  return n;
-}
-
 interface NetOptions {
   zoo?: string;
   model?: string;
@@ -60,12 +55,6 @@ interface NetOptions {
   cache: boolean;
   json?: boolean;
   out?: string;
-}
-
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new AxnnError(`expected a positive integer, got "${v}"`, { field: flag });
-  return n;
 }
 
 /** `axnn energy ...`: accelerator energy of a layer (Timeloop/Accelergy-compatible model and mapper). */
@@ -94,18 +83,17 @@ export function registerEnergy(program: Command): void {
     .action((opts: LayerOptions) => {
       if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new AxnnError(`expected an integer, got "${opts.seed}"`, { field: "--seed" });
+      const seed = parseNumberOption(opts.seed, "--seed", { integer: true });
       const r = runLayerEnergy({
         arch: opts.arch, ert: opts.ert, constraints: opts.constraints, problem: opts.problem, map: opts.map, mult: opts.mult, lenient: opts.lenient,
-        exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
+        exactPowerMw: parseNumberOption(opts.exactPowerMw, "--exact-power-mw", { positive: true }),
         search: {
           objective: opts.objective as Objective,
           algorithm: opts.algorithm as SearchAlgorithm,
           seed,
-          timeLimitMs: positiveNumber(opts.timeLimit, "--time-limit") * 1000,
-          maxEvaluations: opts.evaluations === undefined ? undefined : positiveInt(opts.evaluations, "--evaluations"),
-          threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
+          timeLimitMs: parseNumberOption(opts.timeLimit, "--time-limit", { positive: true }) * 1000,
+          maxEvaluations: parseNumberOption(opts.evaluations, "--evaluations", { integer: true, min: 1 }),
+          threads: parseNumberOption(opts.threads, "--threads", { integer: true, min: 1 }),
           progress: !opts.json,
         },
       });
@@ -152,18 +140,17 @@ export function registerEnergy(program: Command): void {
     .action(async (opts: NetOptions) => {
       if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new AxnnError(`expected an integer, got "${opts.seed}"`, { field: "--seed" });
-      const maxEvaluations = positiveInt(opts.evaluations, "--evaluations");
+      const seed = parseNumberOption(opts.seed, "--seed", { integer: true });
+      const maxEvaluations = parseNumberOption(opts.evaluations, "--evaluations", { integer: true, min: 1 });
       const { result, plan, model, multipliersFrom } = await runNetworkEnergy({
-        zoo: opts.zoo, model: opts.model, batch: positiveInt(opts.batch, "--batch"),
-        widthMultiplier: opts.width === undefined ? undefined : positiveNumber(opts.width, "--width"),
-        inputShape: opts.inputShape?.split(/[,x]/).map((d) => positiveInt(d.trim(), "--input-shape")),
+        zoo: opts.zoo, model: opts.model, batch: parseNumberOption(opts.batch, "--batch", { integer: true, min: 1 }),
+        widthMultiplier: parseNumberOption(opts.width, "--width", { positive: true }),
+        inputShape: opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, min: 1 })),
         arch: opts.arch, ert: opts.ert, constraints: opts.constraints, mult: opts.mult, multConfig: opts.multConfig,
-        exactPowerMw: opts.exactPowerMw === undefined ? undefined : positiveNumber(opts.exactPowerMw, "--exact-power-mw"),
+        exactPowerMw: parseNumberOption(opts.exactPowerMw, "--exact-power-mw", { positive: true }),
         search: {
           objective: opts.objective as Objective, algorithm: opts.algorithm as SearchAlgorithm, seed, maxEvaluations, cache: opts.cache, progress: !opts.json,
-          threads: opts.threads === undefined ? undefined : positiveInt(opts.threads, "--threads"),
+          threads: parseNumberOption(opts.threads, "--threads", { integer: true, min: 1 }),
         },
       });
       if (multipliersFrom && !opts.json) process.stdout.write(`multipliers from ${multipliersFrom}\n`);

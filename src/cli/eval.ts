@@ -71,7 +71,7 @@ function setupFrom(opts: CommonOptions, cmd: Command): EvalSetup {
     model: opts.model,
     data: opts.data,
     split: opts.split,
-    limit: opts.limit === undefined ? undefined : parseNumberOption(opts.limit, "--limit", { min: 1, integer: true }),
+    limit: parseNumberOption(opts.limit, "--limit", { min: 1, integer: true }),
     seed: parseNumberOption(opts.seed, "--seed", { integer: true }),
     batchSize: parseNumberOption(opts.batchSize, "--batch-size", { min: 1, integer: true }),
     calibrationSize: parseNumberOption(opts.calibSize, "--calib-size", { min: 1, integer: true }),

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
-import { printJson, textTable } from "./common.js";
+import { parseNumberOption, printJson, textTable } from "./common.js";
 import { loadDesign } from "../energy/presets.js";
 import { assignmentScales, layersFromModel, type NetworkLayer } from "../energy/network.js";
 import { ZOO_NAMES, zooLayers } from "../energy/zoo-shapes.js";
@@ -10,18 +10,6 @@ import { evaluatePredictors, evaluationTable, perBaseTable, writeEvaluationRepor
 import { describeDomain, EnergyPredictors, predictNetwork, savePredictors, trainPredictors } from "../predict/predictors.js";
 import { FAMILIES, type Family } from "../predict/sampling.js";
 import { layerShapeKey } from "../predict/features.js";
-
-function positiveInt(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new AxnnError(`expected a positive integer, got "${v}"`, { field: flag });
-  return n;
-}
-
-function integer(v: string, flag: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n)) throw new AxnnError(`expected an integer, got "${v}"`, { field: flag });
-  return n;
-}
 
 /** `axnn predict ...`: fast energy predictors trained on the energy model (src/predict). */
 export function registerPredict(program: Command): void {
@@ -41,8 +29,8 @@ export function registerPredict(program: Command): void {
     .action(async (opts: { arch: string; family: string; n: string; seed: string; evaluations: string; jobs?: string; cacheDir?: string; out: string }) => {
       if (!FAMILIES.includes(opts.family as Family)) throw new AxnnError(`expected ${FAMILIES.join(" or ")}, got "${opts.family}"`, { field: "--family" });
       const rows = await generateDataset({
-        arch: opts.arch, family: opts.family as Family, n: positiveInt(opts.n, "--n"), seed: integer(opts.seed, "--seed"), out: opts.out,
-        maxEvaluations: positiveInt(opts.evaluations, "--evaluations"), jobs: opts.jobs === undefined ? undefined : positiveInt(opts.jobs, "--jobs"),
+        arch: opts.arch, family: opts.family as Family, n: parseNumberOption(opts.n, "--n", { integer: true, min: 1 }), seed: parseNumberOption(opts.seed, "--seed", { integer: true }), out: opts.out,
+        maxEvaluations: parseNumberOption(opts.evaluations, "--evaluations", { integer: true, min: 1 }), jobs: parseNumberOption(opts.jobs, "--jobs", { integer: true, min: 1 }),
         cacheDir: opts.cacheDir, progress: true,
         // Without a terminal (logs, CI) the bar is silent: a line every tenth of the work instead.
         onRow: process.stderr.isTTY ? undefined : (_row, done, total) => {
@@ -72,7 +60,7 @@ export function registerPredict(program: Command): void {
           excludeShapes.set(r.arch, set);
         }
       }
-      const p = trainPredictors(rows, { trees: positiveInt(opts.trees, "--trees"), seed: integer(opts.seed, "--seed"), excludeShapes });
+      const p = trainPredictors(rows, { trees: parseNumberOption(opts.trees, "--trees", { integer: true, min: 1 }), seed: parseNumberOption(opts.seed, "--seed", { integer: true }), excludeShapes });
       savePredictors(opts.out, p);
       const summary = Object.entries(p.archs).map(([a, x]) => `${a}: ${x.learned.trainingShapes} layer shapes, sum fits ${Object.keys(x.sumFits).join(", ")}`);
       process.stderr.write(`${opts.out}: trained on ${rows.length} networks (${summary.join("; ")})\n`);
@@ -123,7 +111,7 @@ export function registerPredict(program: Command): void {
       let layers: NetworkLayer[];
       if (opts.zoo !== undefined) layers = zooLayers(opts.zoo);
       else {
-        const inputShape = opts.inputShape?.split(/[,x]/).map((d) => positiveInt(d.trim(), "--input-shape"));
+        const inputShape = opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, min: 1 }));
         const { loadOnnx } = await import("../onnx/index.js");
         layers = layersFromModel(loadOnnx(opts.model!), { inputShape });
       }

@@ -102,7 +102,7 @@ export function registerTrain(program: Command): void {
       const batchSize = parseNumberOption(o.batchSize, "--batch-size", { min: 1, integer: true });
       const train: Dataset = loadDataset(o.data, "train");
       const test: Dataset = loadDataset(o.data, "test");
-      const width = o.width === undefined ? undefined : parseNumberOption(o.width, "--width", { min: 0 });
+      const width = parseNumberOption(o.width, "--width", { min: 0 });
       const loaded = o.model !== undefined ? loadModel(o.model) : undefined;
       const model = loaded ? loaded.model : buildZooModel(o.arch!, { inputShape: train.shape.slice(1), classes: train.classes, seed, width });
       let optimizer: OptimizerConfig;
@@ -119,7 +119,7 @@ export function registerTrain(program: Command): void {
       if (!["constant", "step", "cosine"].includes(o.schedule)) throw new AxnnError(`expected constant, step or cosine, got "${o.schedule}"`, { field: "--schedule" });
       const schedule: ScheduleConfig = {
         kind: o.schedule as ScheduleConfig["kind"],
-        stepEpochs: o.stepEpochs === undefined ? undefined : parseNumberOption(o.stepEpochs, "--step-epochs", { min: 1, integer: true }),
+        stepEpochs: parseNumberOption(o.stepEpochs, "--step-epochs", { min: 1, integer: true }),
         gamma: parseNumberOption(o.gamma, "--gamma", { min: 0 }),
         warmupEpochs: parseNumberOption(o.warmupEpochs, "--warmup-epochs", { min: 0 }),
       };
@@ -131,8 +131,8 @@ export function registerTrain(program: Command): void {
       const result = trainModel(model, train, test, {
         epochs, batchSize, lr, seed, optimizer, schedule, augment, normalization,
         dropout: o.dropout === undefined ? undefined : parseDropout(o.dropout, model),
-        trainSamples: o.trainSamples === undefined ? undefined : parseNumberOption(o.trainSamples, "--train-samples", { min: 1, integer: true }),
-        testSamples: o.testSamples === undefined ? undefined : parseNumberOption(o.testSamples, "--test-samples", { min: 1, integer: true }),
+        trainSamples: parseNumberOption(o.trainSamples, "--train-samples", { min: 1, integer: true }),
+        testSamples: parseNumberOption(o.testSamples, "--test-samples", { min: 1, integer: true }),
         checkpointDir: o.checkpoint, resume: o.resume === true, quiet: o.quiet === true || o.json === true,
         onEpoch: (m) => {
           rows.push(m);
