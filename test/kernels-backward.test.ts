@@ -9,7 +9,7 @@ import {
   availableIsaLevels, conv2dBackwardFloat, convGeometry, denseBackwardFloat, denseGeometry, gemmBackend, gemmFloat,
   openBlasAvailable, setGemmBackend, setKernelIsa, type ConvOptions, type IsaLevel,
 } from "../src/kernels/index.js";
-import { conv2dBackwardFloatReference, denseBackwardFloatReference, gemmFloatReference } from "../src/kernels/reference.js";
+import { conv2dBackwardFloatReference, conv2dFloatReference, denseBackwardFloatReference, gemmFloatReference } from "../src/kernels/reference.js";
 import { AxnnError } from "../src/util/errors.js";
 import { digestsPerThreadCount } from "./thread-counts.js";
 import { nativeSkip } from "./shared.js";
@@ -121,6 +121,61 @@ test("conv2d backward: strides, dilations, asymmetric padding, groups, depthwise
     if (c.name === "im2col in chunks") run("default");
     else everywhere(run);
   });
+});
+
+/**
+ * The TypeScript conv backward against the definition, through the forward reference only:
+ * dWeights[i] = <dy, conv(x, e_i)> and dInput[j] = <dy, conv(e_j, w)> for every one-hot e, and
+ * dBias[m] = the sum of dy over (n, p, q). The forward's one-hot outputs are single products, so
+ * each side is one float64 sum of the same terms: equal within float32 rounding.
+ */
+test("conv2d backward reference = the adjoint of conv2dFloatReference (every element, every geometry, needInput)", () => {
+  // Small versions of convCases' geometries (one-hot probes cost a forward each): blocks of four
+  // output channels and a remainder, stride, dilation, asymmetric and oversized padding, groups, depthwise.
+  const small: ConvCase[] = [
+    { name: "6 channels, stride 2x1, dilation 2, asymmetric padding", inputShape: [2, 3, 7, 6], weightShape: [6, 3, 3, 2], options: { dilation: [2, 2], padding: [2, 0, 1, 3], stride: [2, 1] } },
+    { name: "padding wider than the kernel", inputShape: [1, 2, 4, 5], weightShape: [3, 2, 1, 1], options: { padding: [2, 1, 0, 3] } },
+    { name: "groups 2", inputShape: [2, 4, 5, 5], weightShape: [8, 2, 3, 3], options: { groups: 2, padding: [1, 1, 1, 1] } },
+    { name: "depthwise, multiplier 2, stride 2", inputShape: [2, 3, 7, 6], weightShape: [6, 1, 3, 3], options: { groups: 3, stride: [2, 2], padding: [1, 0, 1, 1] } },
+  ];
+  for (const [i, c] of small.entries()) {
+    const g = convGeometry("case", c.inputShape, c.weightShape, c.options);
+    const x = floats(40 + i, g.N * g.C * g.H * g.W), w = floats(50 + i, g.M * (g.C / g.groups) * g.R * g.S), dy = floats(60 + i, g.N * g.M * g.P * g.Q);
+    const got = conv2dBackwardFloatReference(x, w, dy, g);
+    const dot = (a: Float32Array): { value: number; magnitude: number } => {
+      let value = 0, magnitude = 0;
+      for (let k = 0; k < a.length; k++) {
+        value += dy[k]! * a[k]!;
+        magnitude += Math.abs(dy[k]! * a[k]!);
+      }
+      return { value, magnitude };
+    };
+    const check = (gotValue: number, want: { value: number; magnitude: number }, what: string) => {
+      const bound = 2 ** -23 * want.magnitude + 1e-30;
+      if (!(Math.abs(gotValue - want.value) <= bound)) assert.fail(`${c.name}: ${what} is ${gotValue}, expected ${want.value} (within ${bound})`);
+    };
+    for (let k = 0; k < w.length; k++) {
+      const e = new Float32Array(w.length);
+      e[k] = 1;
+      check(got.dWeights[k]!, dot(conv2dFloatReference(x, e, g)), `dWeights[${k}]`);
+    }
+    for (let k = 0; k < x.length; k++) {
+      const e = new Float32Array(x.length);
+      e[k] = 1;
+      check(got.dInput[k]!, dot(conv2dFloatReference(e, w, g)), `dInput[${k}]`);
+    }
+    const plane = g.P * g.Q;
+    for (let m = 0; m < g.M; m++) {
+      let value = 0, magnitude = 0;
+      for (let n = 0; n < g.N; n++) for (let q = 0; q < plane; q++) { value += dy[(n * g.M + m) * plane + q]!; magnitude += Math.abs(dy[(n * g.M + m) * plane + q]!); }
+      check(got.dBias[m]!, { value, magnitude }, `dBias[${m}]`);
+    }
+    // Without the input gradient: the same weight and bias gradients, dInput left zero.
+    const partial = conv2dBackwardFloatReference(x, w, dy, g, false);
+    assert.deepEqual(partial.dWeights, got.dWeights);
+    assert.deepEqual(partial.dBias, got.dBias);
+    assert.ok(partial.dInput.every((v) => v === 0));
+  }
 });
 
 test("conv2d backward computes only the gradients asked for", { skip }, () => {

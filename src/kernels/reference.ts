@@ -109,37 +109,99 @@ export function gemmFloatReference(a: Float32Array, b: Float32Array, m: number, 
 export interface GradientsReference { dInput: Float32Array; dWeights: Float32Array; dBias: Float32Array }
 
 /**
- * Conv2d backward: for every output element and tap inside the image, dInput[x] += w dy and
- * dWeights[w] += x dy; dBias[m] = sum of dy over (n, p, q). Sums in double, rounded at the end.
+ * Conv2d backward, the one TypeScript convolution backward (the fallback without the native
+ * addon, and what the native kernel is compared with). dBias[m] = sum of dy over (n, p, q); for
+ * every tap inside the image dInput[x] += w dy and dWeights[w] += x dy. Float64 sums, rounded at
+ * the end. Not a naive loop nest (that one was 6-10x slower on training's layers): without
+ * im2col, in the forward kernel's memory order, for each (sample, output channel, input channel,
+ * tap) one pass over the output rows accumulates the weight gradient (dy row . shifted x row) and
+ * scatters w dy into dInput, four output channels of a group at a time. Its obviously correct
+ * twin is the adjoint identity with conv2dFloatReference (test/kernels-backward.test.ts):
+ * sum(dWeights w') = <dy, conv(input, w')> and sum(dInput x') = <dy, conv(x', weights)>.
+ * `needInput` false leaves dInput zero and skips its work.
  */
-export function conv2dBackwardFloatReference(input: Float32Array, weights: Float32Array, dy: Float32Array, g: ConvGeometry): GradientsReference {
-  const dInput = new Float64Array(input.length), dWeights = new Float64Array(weights.length), dBias = new Float64Array(g.M);
-  const Cg = g.C / g.groups, Mg = g.M / g.groups;
-  for (let n = 0; n < g.N; n++) {
-    for (let m = 0; m < g.M; m++) {
-      const group = Math.floor(m / Mg);
-      for (let p = 0; p < g.P; p++) {
-        for (let q = 0; q < g.Q; q++) {
-          const d = dy[((n * g.M + m) * g.P + p) * g.Q + q]!;
-          dBias[m]! += d;
-          for (let cl = 0; cl < Cg; cl++) {
-            for (let r = 0; r < g.R; r++) {
-              for (let s = 0; s < g.S; s++) {
-                const y = p * g.sh + r * g.dh - g.pt;
-                const x = q * g.sw + s * g.dw - g.pl;
-                if (y < 0 || y >= g.H || x < 0 || x >= g.W) continue;
-                const xi = ((n * g.C + group * Cg + cl) * g.H + y) * g.W + x;
-                const wi = ((m * Cg + cl) * g.R + r) * g.S + s;
-                dInput[xi]! += weights[wi]! * d;
-                dWeights[wi]! += input[xi]! * d;
+export function conv2dBackwardFloatReference(input: Float32Array, weights: Float32Array, dy: Float32Array, g: ConvGeometry, needInput = true): GradientsReference {
+  const { N: n, C: c, H: h, W: w, M: m, R: kh, S: kw, P: oh, Q: ow, sh, sw, dh, dw, pt, pl } = g;
+  const cg = c / g.groups, mPerGroup = m / g.groups;
+  const plane = oh * ow;
+  const dW = new Float64Array(weights.length);
+  const dX = needInput ? new Float64Array(input.length) : null;
+  const biasAcc = new Float64Array(m);
+  // The output columns whose tap j lands inside the image.
+  const owLo = new Int32Array(kw), owHi = new Int32Array(kw);
+  for (let j = 0; j < kw; j++) {
+    const off = j * dw - pl;
+    owLo[j] = Math.max(0, Math.ceil(-off / sw));
+    owHi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
+  }
+  const wStride = cg * kh * kw;
+  for (let b = 0; b < n; b++) {
+    for (let oc0 = 0; oc0 < m; ) {
+      const grp = Math.floor(oc0 / mPerGroup);
+      // Four output channels of a group at once: each x read serves four weight-gradient sums
+      // and each dInput element gets one read-modify-write for four products.
+      const block = Math.min(4, (grp + 1) * mPerGroup - oc0) === 4 ? 4 : 1;
+      for (let k = 0; k < block; k++) {
+        const o = (b * m + oc0 + k) * plane;
+        let s = 0;
+        for (let q = o; q < o + plane; q++) s += dy[q]!;
+        biasAcc[oc0 + k]! += s;
+      }
+      const dyPlane = (b * m + oc0) * plane;
+      for (let ic = 0; ic < cg; ic++) {
+        const inPlane = (b * c + grp * cg + ic) * h * w;
+        for (let i = 0; i < kh; i++) {
+          for (let j = 0; j < kw; j++) {
+            const wi = oc0 * wStride + (ic * kh + i) * kw + j;
+            const lo = owLo[j]!, hi = owHi[j]!;
+            const colOff = j * dw - pl;
+            if (block === 4) {
+              const w0 = weights[wi]!, w1 = weights[wi + wStride]!, w2 = weights[wi + 2 * wStride]!, w3 = weights[wi + 3 * wStride]!;
+              let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
+              for (let y = 0; y < oh; y++) {
+                const iy = y * sh - pt + i * dh;
+                if (iy < 0 || iy >= h) continue;
+                const row = inPlane + iy * w + colOff;
+                const d0 = dyPlane + y * ow, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane;
+                for (let xo = lo; xo <= hi; xo++) {
+                  const xi = row + xo * sw;
+                  const v = input[xi]!;
+                  const e0 = dy[d0 + xo]!, e1 = dy[d1 + xo]!, e2 = dy[d2 + xo]!, e3 = dy[d3 + xo]!;
+                  g0 += e0 * v;
+                  g1 += e1 * v;
+                  g2 += e2 * v;
+                  g3 += e3 * v;
+                  if (dX) dX[xi]! += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3;
+                }
               }
+              dW[wi]! += g0;
+              dW[wi + wStride]! += g1;
+              dW[wi + 2 * wStride]! += g2;
+              dW[wi + 3 * wStride]! += g3;
+            } else {
+              const wv = weights[wi]!;
+              let gw = 0;
+              for (let y = 0; y < oh; y++) {
+                const iy = y * sh - pt + i * dh;
+                if (iy < 0 || iy >= h) continue;
+                const row = inPlane + iy * w + colOff;
+                const dr = dyPlane + y * ow;
+                for (let xo = lo; xo <= hi; xo++) {
+                  const e = dy[dr + xo]!;
+                  const xi = row + xo * sw;
+                  gw += e * input[xi]!;
+                  if (dX) dX[xi]! += wv * e;
+                }
+              }
+              dW[wi]! += gw;
             }
           }
         }
       }
+      oc0 += block;
     }
   }
-  return { dInput: Float32Array.from(dInput), dWeights: Float32Array.from(dWeights), dBias: Float32Array.from(dBias) };
+  return { dInput: dX ? Float32Array.from(dX) : new Float32Array(input.length), dWeights: Float32Array.from(dW), dBias: Float32Array.from(biasAcc) };
 }
 
 /** Dense backward: dInput = dy W, dWeights = dy^T input, dBias = column sums of dy; sums in double. */

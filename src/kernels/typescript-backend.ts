@@ -23,7 +23,7 @@ export const typescriptBackend: Backend = {
   gemmFloat: (a, b, { m, n, k }, transA, transB, accumulate, out) => out.set(gemmFloatReference(a, b, m, n, k, transA, transB, accumulate ? out : null)),
   convFloatGemm: (input, weights, g, out) => out.set(conv2dFloatReference(input, weights, g, 0)),
   conv2dBackwardFloat(input, weights, outputGrad, g, dInput, dWeights, dBias) {
-    const r = conv2dBackwardFloatReference(input, weights, outputGrad, g);
+    const r = conv2dBackwardFloatReference(input, weights, outputGrad, g, dInput !== null);
     setIf(dInput, r.dInput);
     setIf(dWeights, r.dWeights);
     setIf(dBias, r.dBias);

@@ -8,7 +8,7 @@ import { broadcastOffsets, normalizeAxis, windowGeometry } from "../nn/shapes.js
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
 import {
   addFloat, batchNormApply, batchNormBackward as batchNormBackwardKernel, channelMoments, conv2dBackwardFloat, conv2dFloat,
-  conv2dFloatGemm, denseBackwardFloat, denseFloat, kernelBackend, reluBackwardFloat, reluFloat,
+  conv2dFloatGemm, denseBackwardFloat, denseFloat, reluBackwardFloat, reluFloat,
 } from "../kernels/index.js";
 import { AxnnError } from "../util/errors.js";
 
@@ -297,122 +297,14 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
   }
 }
 
-/** Convolution backward: the native backward kernels, or the TypeScript loops (without the addon, or when switched to them). */
+/** Convolution backward on the backward kernels of src/kernels (native, or their TypeScript reference without the addon). */
 function convBackward(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
-  if (!backwardKernels || kernelBackend() === "typescript") return convBackwardLoops(node, x, dy, needX);
   const { pads } = convPads(node, x.shape[2]!, x.shape[3]!);
   const g = conv2dBackwardFloat(x.data, x.shape, node.weight.data, node.weight.shape, dy, {
     stride: node.strides, dilation: node.dilations, padding: pads, groups: node.groups,
     needInput: needX, needWeights: true, needBias: node.bias !== null,
   });
   return { inputs: [g.dInput], weight: g.dWeights!, bias: g.dBias ?? undefined };
-}
-
-let backwardKernels = true;
-
-/**
- * Whether convolutions run their backward pass on the native backward kernels of src/kernels
- * (default true, when the addon is loaded); false: the TypeScript loops below, which tests
- * compare against.
- */
-export function useKernelsForConvBackward(on: boolean): void {
-  backwardKernels = on;
-}
-
-/**
- * Convolution backward without im2col, in the forward kernel's memory order: for each
- * (sample, output channel, input channel, tap), one pass over the output rows both
- * accumulates the weight gradient (dy row . shifted x row) and scatters w * dy into dx.
- * Float64 sums; the fallback without the native addon.
- */
-function convBackwardLoops(node: ConvNode, x: Tensor, dy: Float32Array, needX: boolean): NodeGrads {
-  const [n, c, h, w] = x.shape as [number, number, number, number];
-  const [m, cg, kh, kw] = node.weight.shape as [number, number, number, number];
-  const { pads, oh, ow } = convPads(node, h, w);
-  const [pt, pl] = pads;
-  const [sh, sw] = node.strides, [dh, dw] = node.dilations;
-  const mPerGroup = m / node.groups;
-  const wd = node.weight.data, xd = x.data;
-  const plane = oh * ow;
-  const dW = new Float64Array(wd.length);
-  const dX = needX ? new Float64Array(xd.length) : null;
-  const db = node.bias ? new Float32Array(m) : undefined;
-  const owLo = new Int32Array(kw), owHi = new Int32Array(kw);
-  for (let j = 0; j < kw; j++) {
-    const off = j * dw - pl;
-    owLo[j] = Math.max(0, Math.ceil(-off / sw));
-    owHi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
-  }
-  const wStride = cg * kh * kw;
-  const biasAcc = new Float64Array(m);
-  for (let b = 0; b < n; b++) {
-    for (let oc0 = 0; oc0 < m; ) {
-      const grp = Math.floor(oc0 / mPerGroup);
-      // Four output channels of a group at once: each x read serves four weight-gradient sums
-      // and each dx element gets one read-modify-write for four products.
-      const block = Math.min(4, (grp + 1) * mPerGroup - oc0) === 4 ? 4 : 1;
-      for (let k = 0; k < block; k++) {
-        const o = (b * m + oc0 + k) * plane;
-        let s = 0;
-        for (let q = o; q < o + plane; q++) s += dy[q]!;
-        biasAcc[oc0 + k]! += s;
-      }
-      const dyPlane = (b * m + oc0) * plane;
-      for (let ic = 0; ic < cg; ic++) {
-        const inPlane = (b * c + grp * cg + ic) * h * w;
-        for (let i = 0; i < kh; i++) {
-          for (let j = 0; j < kw; j++) {
-            const wi = oc0 * wStride + (ic * kh + i) * kw + j;
-            const lo = owLo[j]!, hi = owHi[j]!;
-            const colOff = j * dw - pl;
-            if (block === 4) {
-              const w0 = wd[wi]!, w1 = wd[wi + wStride]!, w2 = wd[wi + 2 * wStride]!, w3 = wd[wi + 3 * wStride]!;
-              let g0 = 0, g1 = 0, g2 = 0, g3 = 0;
-              for (let y = 0; y < oh; y++) {
-                const iy = y * sh - pt + i * dh;
-                if (iy < 0 || iy >= h) continue;
-                const row = inPlane + iy * w + colOff;
-                const d0 = dyPlane + y * ow, d1 = d0 + plane, d2 = d1 + plane, d3 = d2 + plane;
-                for (let xo = lo; xo <= hi; xo++) {
-                  const xi = row + xo * sw;
-                  const v = xd[xi]!;
-                  const e0 = dy[d0 + xo]!, e1 = dy[d1 + xo]!, e2 = dy[d2 + xo]!, e3 = dy[d3 + xo]!;
-                  g0 += e0 * v;
-                  g1 += e1 * v;
-                  g2 += e2 * v;
-                  g3 += e3 * v;
-                  if (dX) dX[xi]! += w0 * e0 + w1 * e1 + w2 * e2 + w3 * e3;
-                }
-              }
-              dW[wi]! += g0;
-              dW[wi + wStride]! += g1;
-              dW[wi + 2 * wStride]! += g2;
-              dW[wi + 3 * wStride]! += g3;
-            } else {
-              const wv = wd[wi]!;
-              let gw = 0;
-              for (let y = 0; y < oh; y++) {
-                const iy = y * sh - pt + i * dh;
-                if (iy < 0 || iy >= h) continue;
-                const row = inPlane + iy * w + colOff;
-                const dr = dyPlane + y * ow;
-                for (let xo = lo; xo <= hi; xo++) {
-                  const g = dy[dr + xo]!;
-                  const xi = row + xo * sw;
-                  gw += g * xd[xi]!;
-                  if (dX) dX[xi]! += wv * g;
-                }
-              }
-              dW[wi]! += gw;
-            }
-          }
-        }
-      }
-      oc0 += block;
-    }
-  }
-  if (db) for (let k = 0; k < m; k++) db[k] = biasAcc[k]!;
-  return { inputs: [dX ? Float32Array.from(dX) : null], weight: Float32Array.from(dW), bias: db };
 }
 
 /** Dense backward (dX = dY W, dW = dY^T X, db = column sums of dY) on the backward kernels of src/kernels. */
