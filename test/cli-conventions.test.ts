@@ -12,8 +12,9 @@ test("parseNumberOption: one parser and one wording for every command's numbers"
   assert.equal(parseNumberOption(undefined, "--n", { integer: true }), undefined);
   const fails = (v: string, rules: Parameters<typeof parseNumberOption>[2], message: string) =>
     assert.throws(() => parseNumberOption(v, "--opt", rules), (e: unknown) => e instanceof AxnnError && e.message === `--opt: ${message}`);
-  fails("0", { integer: true, min: 1 }, 'expected a positive integer, got "0"');
-  fails("1.5", { integer: true, min: 1 }, 'expected a positive integer, got "1.5"');
+  fails("0", { integer: true, positive: true }, 'expected a positive integer, got "0"');
+  fails("1.5", { integer: true, positive: true }, 'expected a positive integer, got "1.5"');
+  fails("0", { integer: true, min: 1 }, 'expected an integer >= 1, got "0"');
   fails("0", { positive: true }, 'expected a positive number, got "0"');
   fails("x", { integer: true }, 'expected an integer, got "x"');
   fails("", { min: 0 }, 'expected a number >= 0, got ""');

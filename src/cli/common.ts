@@ -22,10 +22,9 @@ export function parseNumberOption(value: string | undefined, name: string, opts?
 export function parseNumberOption(value: string | undefined, name: string, opts: NumberOptionRules = {}): number | undefined {
   if (value === undefined) return undefined;
   const v = Number(value);
-  const positive = opts.positive || (opts.integer && opts.min === 1);
   if (value.trim() === "" || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || (opts.min !== undefined && v < opts.min) || (opts.positive && v <= 0)) {
     const what = opts.integer ? "integer" : "number";
-    const expected = positive ? `a positive ${what}` : `${opts.integer ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}`;
+    const expected = opts.positive ? `a positive ${what}` : `${opts.integer ? "an integer" : "a number"}${opts.min !== undefined ? ` >= ${opts.min}` : ""}`;
     throw new AxnnError(`expected ${expected}, got "${value}"`, { field: name });
   }
   return v;

@@ -92,8 +92,8 @@ export function registerEnergy(program: Command): void {
           algorithm: opts.algorithm as SearchAlgorithm,
           seed,
           timeLimitMs: parseNumberOption(opts.timeLimit, "--time-limit", { positive: true }) * 1000,
-          maxEvaluations: parseNumberOption(opts.evaluations, "--evaluations", { integer: true, min: 1 }),
-          threads: parseNumberOption(opts.threads, "--threads", { integer: true, min: 1 }),
+          maxEvaluations: parseNumberOption(opts.evaluations, "--evaluations", { integer: true, positive: true }),
+          threads: parseNumberOption(opts.threads, "--threads", { integer: true, positive: true }),
           progress: !opts.json,
         },
       });
@@ -141,16 +141,16 @@ export function registerEnergy(program: Command): void {
       if (!OBJECTIVES.includes(opts.objective as Objective)) throw new AxnnError(`expected one of ${OBJECTIVES.join(", ")}, got "${opts.objective}"`, { field: "--objective" });
       if (!ALGORITHMS.includes(opts.algorithm as SearchAlgorithm)) throw new AxnnError(`expected one of ${ALGORITHMS.join(", ")}, got "${opts.algorithm}"`, { field: "--algorithm" });
       const seed = parseNumberOption(opts.seed, "--seed", { integer: true });
-      const maxEvaluations = parseNumberOption(opts.evaluations, "--evaluations", { integer: true, min: 1 });
+      const maxEvaluations = parseNumberOption(opts.evaluations, "--evaluations", { integer: true, positive: true });
       const { result, plan, model, multipliersFrom } = await runNetworkEnergy({
-        zoo: opts.zoo, model: opts.model, batch: parseNumberOption(opts.batch, "--batch", { integer: true, min: 1 }),
+        zoo: opts.zoo, model: opts.model, batch: parseNumberOption(opts.batch, "--batch", { integer: true, positive: true }),
         widthMultiplier: parseNumberOption(opts.width, "--width", { positive: true }),
-        inputShape: opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, min: 1 })),
+        inputShape: opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, positive: true })),
         arch: opts.arch, ert: opts.ert, constraints: opts.constraints, mult: opts.mult, multConfig: opts.multConfig,
         exactPowerMw: parseNumberOption(opts.exactPowerMw, "--exact-power-mw", { positive: true }),
         search: {
           objective: opts.objective as Objective, algorithm: opts.algorithm as SearchAlgorithm, seed, maxEvaluations, cache: opts.cache, progress: !opts.json,
-          threads: parseNumberOption(opts.threads, "--threads", { integer: true, min: 1 }),
+          threads: parseNumberOption(opts.threads, "--threads", { integer: true, positive: true }),
         },
       });
       if (multipliersFrom && !opts.json) process.stdout.write(`multipliers from ${multipliersFrom}\n`);

@@ -72,7 +72,7 @@ export function registerInfer(program: Command): void {
       if (opts.mode === "approximate" && opts.mult === undefined) throw new AxnnError("--mode approximate needs --mult <name|file>", { field: "--mult" });
       if (opts.quant !== undefined && opts.quant !== "sym" && opts.quant !== "asym") throw new AxnnError(`expected sym or asym, got "${opts.quant}"`, { field: "--quant" });
       if (!CALIBRATION_METHODS.includes(opts.calibration as CalibrationMethod)) throw new AxnnError(`expected one of ${CALIBRATION_METHODS.join(", ")}, got "${opts.calibration}"`, { field: "--calibration" });
-      const batchSize = parseNumberOption(opts.batchSize, "--batch-size", { min: 1, integer: true });
+      const batchSize = parseNumberOption(opts.batchSize, "--batch-size", { integer: true, positive: true });
       const calibSize = parseNumberOption(opts.calibSize, "--calib-size", { min: 1, integer: true });
       // Resolve the multiplier before the model is read: a typo should not wait for a large file.
       const multiplier = opts.mult !== undefined ? resolveMultiplier(opts.mult).multiplier : undefined;

@@ -29,8 +29,8 @@ export function registerPredict(program: Command): void {
     .action(async (opts: { arch: string; family: string; n: string; seed: string; evaluations: string; jobs?: string; cacheDir?: string; out: string }) => {
       if (!FAMILIES.includes(opts.family as Family)) throw new AxnnError(`expected ${FAMILIES.join(" or ")}, got "${opts.family}"`, { field: "--family" });
       const rows = await generateDataset({
-        arch: opts.arch, family: opts.family as Family, n: parseNumberOption(opts.n, "--n", { integer: true, min: 1 }), seed: parseNumberOption(opts.seed, "--seed", { integer: true }), out: opts.out,
-        maxEvaluations: parseNumberOption(opts.evaluations, "--evaluations", { integer: true, min: 1 }), jobs: parseNumberOption(opts.jobs, "--jobs", { integer: true, min: 1 }),
+        arch: opts.arch, family: opts.family as Family, n: parseNumberOption(opts.n, "--n", { integer: true, positive: true }), seed: parseNumberOption(opts.seed, "--seed", { integer: true }), out: opts.out,
+        maxEvaluations: parseNumberOption(opts.evaluations, "--evaluations", { integer: true, positive: true }), jobs: parseNumberOption(opts.jobs, "--jobs", { integer: true, positive: true }),
         cacheDir: opts.cacheDir, progress: true,
         // Without a terminal (logs, CI) the bar is silent: a line every tenth of the work instead.
         onRow: process.stderr.isTTY ? undefined : (_row, done, total) => {
@@ -60,7 +60,7 @@ export function registerPredict(program: Command): void {
           excludeShapes.set(r.arch, set);
         }
       }
-      const p = trainPredictors(rows, { trees: parseNumberOption(opts.trees, "--trees", { integer: true, min: 1 }), seed: parseNumberOption(opts.seed, "--seed", { integer: true }), excludeShapes });
+      const p = trainPredictors(rows, { trees: parseNumberOption(opts.trees, "--trees", { integer: true, positive: true }), seed: parseNumberOption(opts.seed, "--seed", { integer: true }), excludeShapes });
       savePredictors(opts.out, p);
       const summary = Object.entries(p.archs).map(([a, x]) => `${a}: ${x.learned.trainingShapes} layer shapes, sum fits ${Object.keys(x.sumFits).join(", ")}`);
       process.stderr.write(`${opts.out}: trained on ${rows.length} networks (${summary.join("; ")})\n`);
@@ -111,7 +111,7 @@ export function registerPredict(program: Command): void {
       let layers: NetworkLayer[];
       if (opts.zoo !== undefined) layers = zooLayers(opts.zoo);
       else {
-        const inputShape = opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, min: 1 }));
+        const inputShape = opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, positive: true }));
         const { loadOnnx } = await import("../onnx/index.js");
         layers = layersFromModel(loadOnnx(opts.model!), { inputShape });
       }
