@@ -6,7 +6,7 @@ import { chart, type ChartSpec } from "../../report/charts.js";
 import { renderHtmlReport, type ReportBlock } from "../../report/html.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import type { ArchiveEntry } from "../archive.js";
-import type { NasCandidateInfo, NasObjective, NasProgress, NasSearchReport } from "./search.js";
+import type { NasCandidateInfo, NasObjective, NasProgress, NasSearchReport } from "./records.js";
 
 export const REPORT_REFRESH_SECONDS = 10;
 

@@ -26,9 +26,9 @@ import { evaluateInChildProcess, type CandidateJob } from "./candidate-process.j
 import { architectureAssignment, architectureLayers, architectureParams } from "./network.js";
 import { decodeGenome, describeArchitecture, geneCardinalities, referenceGenome, repairGenome, type NasReferenceNetwork, type NasSpace } from "./space.js";
 import { writeNasReport } from "./report.js";
+import { NAS_OBJECTIVES, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
-export const NAS_OBJECTIVES = ["accuracy", "energy", "params", "macs"] as const;
-export type NasObjective = (typeof NAS_OBJECTIVES)[number];
+export { NAS_OBJECTIVES, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
 /** Evaluates one candidate job somewhere (a child process, a queue) and resolves to its result; the trained model must then be at job.output. */
 export type CandidateEvaluator = (job: CandidateJob) => Promise<CandidateResult>;
@@ -67,56 +67,6 @@ export interface NasSearchOptions {
   initial?: NasReferenceNetwork[];
   quiet?: boolean;
   onProgress?: (p: NasProgress) => void;
-}
-
-export interface NasProgress extends SearchProgress {
-  elapsedSeconds: number;
-  /** Estimated seconds left at this session's rate (null before the first result of this session). */
-  secondsLeft: number | null;
-}
-
-/** A candidate's record in the archive and in front.json. */
-export interface NasCandidateInfo {
-  [key: string]: unknown;
-  architecture: string;
-  val_top1: number;
-  float_val_top1: number | null;
-  predicted_energy_pj: number;
-  params: number;
-  macs: number;
-  layers: number;
-  multipliers: Record<string, string>;
-  stopped_early: boolean;
-  inherited: number;
-  parent: string | null;
-  train_seconds: number;
-}
-
-export interface NasFrontMember extends NasCandidateInfo {
-  key: string;
-  genome: number[];
-  /** ONNX file relative to the output directory; its sidecar (`.axnn.json`) and mult-config (`.mult.json`) beside it. */
-  model: string;
-  mult_config: string;
-  test_top1: number;
-  energy_pj: number;
-  multiplier_pj: number;
-}
-
-export interface NasSearchReport {
-  data: string;
-  arch: string;
-  objectives: NasObjective[];
-  algorithm: string;
-  predictor: string;
-  budget: number;
-  seed: number;
-  evaluations: number;
-  from_journal: number;
-  hypervolume: number;
-  reference_point: number[];
-  members: NasFrontMember[];
-  seconds: number;
 }
 
 /** The search space of a dataset: its sample shape and classes. */

@@ -1,0 +1,56 @@
+// What a NAS run records (src/search/nas/search.ts writes them, report.ts draws them): the
+// objectives, progress, each candidate's record, the front's members and the run's report.
+import type { SearchProgress } from "../engine.js";
+
+export const NAS_OBJECTIVES = ["accuracy", "energy", "params", "macs"] as const;
+export type NasObjective = (typeof NAS_OBJECTIVES)[number];
+
+export interface NasProgress extends SearchProgress {
+  elapsedSeconds: number;
+  /** Estimated seconds left at this session's rate (null before the first result of this session). */
+  secondsLeft: number | null;
+}
+
+/** A candidate's record in the archive and in front.json. */
+export interface NasCandidateInfo {
+  [key: string]: unknown;
+  architecture: string;
+  val_top1: number;
+  float_val_top1: number | null;
+  predicted_energy_pj: number;
+  params: number;
+  macs: number;
+  layers: number;
+  multipliers: Record<string, string>;
+  stopped_early: boolean;
+  inherited: number;
+  parent: string | null;
+  train_seconds: number;
+}
+
+export interface NasFrontMember extends NasCandidateInfo {
+  key: string;
+  genome: number[];
+  /** ONNX file relative to the output directory; its sidecar (`.axnn.json`) and mult-config (`.mult.json`) beside it. */
+  model: string;
+  mult_config: string;
+  test_top1: number;
+  energy_pj: number;
+  multiplier_pj: number;
+}
+
+export interface NasSearchReport {
+  data: string;
+  arch: string;
+  objectives: NasObjective[];
+  algorithm: string;
+  predictor: string;
+  budget: number;
+  seed: number;
+  evaluations: number;
+  from_journal: number;
+  hypervolume: number;
+  reference_point: number[];
+  members: NasFrontMember[];
+  seconds: number;
+}
