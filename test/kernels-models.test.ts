@@ -11,7 +11,8 @@ import { EXACT_INT8, quantizeModel, type LayerArithmetic } from "../src/quant/in
 import { resolveMultiplier } from "../src/multipliers/resolve.js";
 import { kernelBackend, setBackend, type BackendName } from "../src/kernels/index.js";
 import { qatLayers, type QatArithmetic } from "../src/train/qat.js";
-import { backwardTape, cloneModelForTraining, collectParams, forwardTape } from "../src/train/tape.js";
+import { backwardTape, forwardTape } from "../src/train/tape.js";
+import { cloneModelForTraining, collectParams } from "../src/train/params.js";
 import { evaluatePass, prepareEvaluation, runner } from "../src/eval/index.js";
 import { onEveryBackend } from "./backends.js";
 
