@@ -14,6 +14,7 @@ import { benchEnergyNetwork } from "./energy-network.js";
 import { benchPredict } from "./predict.js";
 import { benchAxp } from "./axp.js";
 import { benchSearch } from "./search.js";
+import { benchGpu } from "./gpu.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
@@ -27,6 +28,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["predict", benchPredict],
   ["axp", benchAxp],
   ["search", benchSearch],
+  ["gpu", benchGpu],
 ];
 
 const json = process.argv.includes("--json");

@@ -2,12 +2,14 @@
 // TensorFlow.js's backend registry). Backends register a factory and a priority; the first kernel
 // call picks the available CPU backend of highest priority (the native kernels at the addon's
 // fastest ISA level, else the TypeScript reference) unless AXNN_NO_NATIVE=1 or AXNN_ISA says
-// otherwise; setBackend switches. The public kernel functions call backend() and nothing else.
+// otherwise; setBackend switches (a GPU backend is only ever chosen explicitly). The public kernel
+// functions call backend() and nothing else.
 import { AxnnError } from "../util/errors.js";
 import { native, type IsaLevel } from "./addon.js";
 import type { Backend, BackendName } from "./backend.js";
 import { createNativeBackend } from "./native-backend.js";
 import { typescriptBackend } from "./typescript-backend.js";
+import { createWebGpuBackend } from "./webgpu/backend.js";
 
 /** Which implementation the kernels run on (a BackendName). */
 export type KernelBackend = BackendName;
@@ -142,3 +144,5 @@ for (const level of ISA_LEVELS) {
     return addon && addon.isaLevels().includes(level) ? createNativeBackend(addon, level) : null;
   }, 10 + ISA_LEVELS.indexOf(level));
 }
+// The GPU's kernels not on the GPU run on the default CPU backend.
+registerBackend("webgpu", () => createWebGpuBackend(chooseDefault()), 100, "gpu");

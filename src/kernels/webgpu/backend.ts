@@ -1,0 +1,123 @@
+// The WebGPU backend: convolutions (table, exact int8/uint8, float32; any stride, padding,
+// dilation and groups, so depthwise too) and dense layers on a GPU through Dawn (npm `webgpu`),
+// the other kernels on the CPU backend. WebGPU is asynchronous; the kernel interface is not, so
+// the GPU lives in a worker thread (worker.ts) and each call waits for it on shared memory
+// (Atomics.wait): one round trip per layer. Weights and tables are uploaded once and reused while
+// their contents are unchanged (compared with the copy sent, so an array changed in place is
+// uploaded again, never silently stale).
+import { Worker } from "node:worker_threads";
+import { AxnnError } from "../../util/errors.js";
+import type { Backend, LutTable } from "../backend.js";
+import { geometryArray, type ConvGeometry } from "../geometry.js";
+import { CONTROL_BYTES, errorOf, type Operand, type Request } from "./protocol.js";
+import { PARAM_COUNT, type ConvKind } from "./shaders.js";
+
+/** The GPU an adapter reports (SwiftShader for the software driver). */
+export interface WebGpuInfo { vendor: string; architecture: string; description: string; maxStorageBufferBindingSize: number }
+
+// A kernel call that takes longer than this is taken for a hung driver.
+const CALL_TIMEOUT_MS = 600_000;
+const START_TIMEOUT_MS = 60_000;
+
+interface Uploaded { id: number; copy: Uint8Array }
+
+class GpuConnection {
+  private readonly state: Int32Array;
+  private nextId = 1;
+  private readonly uploaded = new WeakMap<object, Uploaded>();
+  private readonly freed = new FinalizationRegistry<number>((id) => this.worker.postMessage({ op: "free", id } satisfies Request));
+
+  constructor(private readonly worker: Worker, private readonly control: SharedArrayBuffer, readonly info: WebGpuInfo) {
+    this.state = new Int32Array(control, 0, 2);
+  }
+
+  private operand(array: Uint8Array | Int32Array | Float32Array): Operand {
+    const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+    const known = this.uploaded.get(array);
+    if (known && known.copy.length === bytes.length && Buffer.compare(known.copy, bytes) === 0) return { id: known.id };
+    const id = known?.id ?? this.nextId++;
+    if (!known) this.freed.register(array, id);
+    this.uploaded.set(array, { id, copy: bytes.slice() });
+    return { id, data: bytes };
+  }
+
+  conv(kind: ConvKind, input: Uint8Array | Float32Array, weights: Uint8Array | Float32Array, g: ConvGeometry, pad: number, table: LutTable | null, out: Int32Array | Float32Array): void {
+    const total = g.N * g.M * g.P * g.Q;
+    const bytes = Math.max(input.byteLength, weights.byteLength, total * 4);
+    if (bytes > this.info.maxStorageBufferBindingSize) {
+      throw new AxnnError(`a ${bytes}-byte operand exceeds this GPU's storage buffer limit of ${this.info.maxStorageBufferBindingSize} bytes; use a smaller batch`, { field: "webgpu" });
+    }
+    const params = new Uint32Array(PARAM_COUNT);
+    params.set(geometryArray(g));
+    params[18] = kind === "float" ? new Uint32Array(Float32Array.of(pad).buffer)[0]! : pad;
+    params[19] = table?.weightBits ?? 0;
+    params[20] = total;
+    const result = new SharedArrayBuffer(Math.max(4, total * 4));
+    const request: Request = {
+      op: "conv", kind, params, input: input.slice(), weights: this.operand(weights),
+      table: table ? this.operand(table.table) : undefined, result,
+    };
+    Atomics.store(this.state, 0, 0);
+    this.worker.postMessage(request);
+    if (Atomics.wait(this.state, 0, 0, CALL_TIMEOUT_MS) === "timed-out") throw new AxnnError(`the GPU did not finish a kernel within ${CALL_TIMEOUT_MS / 1000} s`, { field: "webgpu" });
+    if (Atomics.load(this.state, 0) === 2) throw new AxnnError(`GPU kernel failed: ${errorOf(this.control)}`, { field: "webgpu" });
+    const view = kind === "float" ? new Float32Array(result, 0, total) : new Int32Array(result, 0, total);
+    out.set(view);
+  }
+}
+
+let started: { connection: GpuConnection | null; why: string } | undefined;
+
+/**
+ * Starts the GPU worker once per process and waits for its adapter: the connection, or null and
+ * why there is none (no driver, no adapter, the package missing).
+ */
+export function webGpu(): { connection: GpuConnection | null; why: string } {
+  if (started) return started;
+  const control = new SharedArrayBuffer(CONTROL_BYTES);
+  const info = new Uint8Array(new SharedArrayBuffer(1024));
+  const state = new Int32Array(control, 0, 2);
+  let worker: Worker;
+  try {
+    worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { control, info } });
+  } catch (e) {
+    return (started = { connection: null, why: `the WebGPU worker cannot start (${(e as Error).message})` });
+  }
+  // The worker must not keep the process alive; it holds the GPU objects until the process ends.
+  worker.unref();
+  if (Atomics.wait(state, 0, 0, START_TIMEOUT_MS) === "timed-out") {
+    void worker.terminate();
+    return (started = { connection: null, why: `no answer from the WebGPU adapter within ${START_TIMEOUT_MS / 1000} s` });
+  }
+  if (Atomics.load(state, 0) === 2) {
+    const why = errorOf(control);
+    void worker.terminate();
+    return (started = { connection: null, why });
+  }
+  const text = new TextDecoder().decode(info.slice(0, info.indexOf(0) < 0 ? info.length : info.indexOf(0)));
+  return (started = { connection: new GpuConnection(worker, control, JSON.parse(text) as WebGpuInfo), why: "" });
+}
+
+/** The WebGPU backend over the given CPU backend (which runs every kernel not on the GPU); null without an adapter. */
+export function createWebGpuBackend(cpu: Backend): Backend | null {
+  const { connection: gpu } = webGpu();
+  if (!gpu) return null;
+  const dense = (B: number, K: number, M: number): ConvGeometry => ({ N: B, C: K, H: 1, W: 1, M, R: 1, S: 1, groups: 1, sh: 1, sw: 1, pt: 0, pl: 0, pb: 0, pr: 0, dh: 1, dw: 1, P: 1, Q: 1 });
+  return {
+    ...cpu,
+    name: "webgpu",
+    convLut: (input, weights, g, lut, padCode, out) => gpu.conv("lut", input, weights, g, padCode, lut, out),
+    convExact: (input, weights, g, padCode, signed, out) => gpu.conv(signed ? "exact-signed" : "exact-unsigned", input, weights, g, padCode, null, out),
+    convFloat: (input, weights, g, padValue, out) => gpu.conv("float", input, weights, g, padValue, null, out),
+    convFloatGemm: (input, weights, g, out) => gpu.conv("float", input, weights, g, 0, null, out),
+    denseLut: (input, weights, { B, K, M }, lut, out) => gpu.conv("lut", input, weights, dense(B, K, M), 0, lut, out),
+    denseExact: (input, weights, { B, K, M }, signed, out) => gpu.conv(signed ? "exact-signed" : "exact-unsigned", input, weights, dense(B, K, M), 0, null, out),
+    denseFloat: (input, weights, { B, K, M }, out) => gpu.conv("float", input, weights, dense(B, K, M), 0, null, out),
+  };
+}
+
+/** The adapter's description, or null and why there is no adapter (starts the worker if needed). */
+export function webGpuAdapter(): { info: WebGpuInfo | null; why: string } {
+  const s = webGpu();
+  return { info: s.connection?.info ?? null, why: s.why };
+}

@@ -1,0 +1,140 @@
+// The WebGPU worker thread: owns Dawn's GPU object, adapter and device (kept referenced for the
+// process's lifetime: Dawn crashes intermittently when they are garbage-collected), the compiled
+// pipelines and the uploaded weights and tables, and runs the kernels the main thread asks for
+// (webgpu/backend.ts), answering through shared memory so that the main thread can wait
+// synchronously. Protocol: protocol.ts.
+/* eslint-disable @typescript-eslint/no-explicit-any */
+import { parentPort, workerData } from "node:worker_threads";
+import { CONV_KINDS, PARAM_COUNT, shaderSource, type ConvKind } from "./shaders.js";
+import { signalDone, type ConvRequest, type Request, type WorkerData } from "./protocol.js";
+
+const data = workerData as WorkerData;
+const keep: any[] = [];
+let device: any;
+const pipelines = new Map<ConvKind, any>();
+// Uploaded read-only operands by the main thread's id.
+const cached = new Map<number, any>();
+let usage: any;
+let bindLayout: any;
+
+async function init(): Promise<string> {
+  let webgpu: any;
+  try {
+    webgpu = await import("webgpu");
+  } catch (e) {
+    return `the webgpu package cannot be loaded (${(e as Error).message.split("\n")[0]})`;
+  }
+  Object.assign(globalThis, webgpu.globals);
+  const gpu = webgpu.create([]);
+  keep.push(gpu);
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) return "no WebGPU adapter (no Vulkan, Metal or D3D12 driver that Dawn can use)";
+  keep.push(adapter);
+  const limits = adapter.limits;
+  device = await adapter.requestDevice({
+    requiredLimits: { maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxBufferSize: limits.maxBufferSize, maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 8) },
+  });
+  if (!device) return "the WebGPU adapter gave no device";
+  keep.push(device);
+  (globalThis as any).__axnnWebGpu = keep;
+  usage = (globalThis as any).GPUBufferUsage;
+  // An explicit layout: "auto" would drop the table binding of the shaders that do not read it.
+  const stage = (globalThis as any).GPUShaderStage.COMPUTE;
+  const entry = (binding: number, type: string) => ({ binding, visibility: stage, buffer: { type } });
+  bindLayout = device.createBindGroupLayout({ entries: [0, 1, 2, 3].map((b) => entry(b, "read-only-storage")).concat(entry(4, "storage")) });
+  const layout = device.createPipelineLayout({ bindGroupLayouts: [bindLayout] });
+  device.pushErrorScope("validation");
+  for (const kind of CONV_KINDS) {
+    const module = device.createShaderModule({ code: shaderSource(kind) });
+    pipelines.set(kind, device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } }));
+  }
+  const invalid = await device.popErrorScope();
+  if (invalid) return `the WebGPU shaders do not compile here: ${invalid.message}`;
+  const info = adapter.info ?? {};
+  data.info.set(new TextEncoder().encode(JSON.stringify({
+    vendor: info.vendor ?? "", architecture: info.architecture ?? "", description: info.description ?? "",
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
+  })).slice(0, data.info.length));
+  return "";
+}
+
+function storage(bytes: ArrayBufferView): any {
+  const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
+  const buffer = device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_DST, mappedAtCreation: true });
+  new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  buffer.unmap();
+  return buffer;
+}
+
+function operand(o: { id: number; data?: ArrayBufferView }): any {
+  if (o.data) {
+    cached.get(o.id)?.destroy();
+    cached.set(o.id, storage(o.data));
+  }
+  const b = cached.get(o.id);
+  if (!b) throw new Error(`operand ${o.id} was never uploaded`);
+  return b;
+}
+
+async function conv(req: ConvRequest): Promise<void> {
+  const total = req.params[20]!;
+  const groupsNeeded = Math.ceil(total / 64);
+  const width = Math.min(groupsNeeded, 32768);
+  const params = Uint32Array.from(req.params);
+  params[21] = width * 64;
+  const outBytes = Math.max(4, total * 4);
+  const temps: any[] = [];
+  const paramBuf = storage(params);
+  const inputBuf = storage(req.input);
+  temps.push(paramBuf, inputBuf);
+  const weightBuf = operand(req.weights);
+  const tableBuf = req.table ? operand(req.table) : storage(new Int32Array(1));
+  if (!req.table) temps.push(tableBuf);
+  const outBuf = device.createBuffer({ size: outBytes, usage: usage.STORAGE | usage.COPY_SRC });
+  const readBuf = device.createBuffer({ size: outBytes, usage: usage.MAP_READ | usage.COPY_DST });
+  temps.push(outBuf, readBuf);
+  const pipeline = pipelines.get(req.kind)!;
+  // Validation and out-of-memory errors are reported, never a silently unwritten result.
+  device.pushErrorScope("out-of-memory");
+  device.pushErrorScope("validation");
+  const bind = device.createBindGroup({
+    layout: bindLayout,
+    entries: [paramBuf, inputBuf, weightBuf, tableBuf, outBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
+  });
+  const encoder = device.createCommandEncoder();
+  const pass = encoder.beginComputePass();
+  pass.setPipeline(pipeline);
+  pass.setBindGroup(0, bind);
+  pass.dispatchWorkgroups(width, Math.ceil(groupsNeeded / width));
+  pass.end();
+  encoder.copyBufferToBuffer(outBuf, 0, readBuf, 0, outBytes);
+  device.queue.submit([encoder.finish()]);
+  const invalid = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  if (invalid || oom) {
+    for (const b of temps) b.destroy();
+    throw new Error((invalid ?? oom).message);
+  }
+  await readBuf.mapAsync((globalThis as any).GPUMapMode.READ);
+  new Uint8Array(req.result).set(new Uint8Array(readBuf.getMappedRange(), 0, total * 4));
+  readBuf.unmap();
+  for (const b of temps) b.destroy();
+}
+
+const ready = init().catch((e: Error) => `WebGPU initialisation failed: ${e.message}`);
+ready.then((why) => signalDone(data.control, why));
+
+parentPort!.on("message", async (req: Request) => {
+  if (req.op === "free") {
+    cached.get(req.id)?.destroy();
+    cached.delete(req.id);
+    return;
+  }
+  let error = "";
+  try {
+    await conv(req);
+  } catch (e) {
+    error = (e as Error).message || String(e);
+  }
+  signalDone(data.control, error);
+});
