@@ -50,7 +50,7 @@ export function assignmentChartSpec(r: Pick<AssignmentSearchResult, "methods" | 
   const fronts = r.methods.flatMap((m) => m.front.map((pt) => ({ method: METHOD_LABEL[m.method], drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter((p) => p.drop <= maxDrop);
   const x = { field: "saving", type: "quantitative", title: `${r.energyObjective === "energy" ? "accelerator" : "multiplier"} energy saved vs exact (%)` } as const;
   const y = { field: "drop", type: "quantitative", title: `validation top-1 drop (points; up to ${maxDrop} shown)` } as const;
-  const color = { field: "method", type: "nominal", title: "method", scale: { domain: Object.values(METHOD_LABEL) } } as const;
+  const color = { field: "method", type: "nominal", title: "method", scale: { domain: Object.values(METHOD_LABEL) }, legend: { labelLimit: 260 } } as const;
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: { text: "Multiplier assignment: accuracy drop vs energy saved", subtitle: `${r.settings.model} on ${r.settings.data}; fronts as lines, every evaluation as a dot` },
@@ -83,7 +83,7 @@ export async function writeAssignmentReport(r: AssignmentSearchResult, dir: stri
     { kind: "paragraph", text: `Exact int8: validation top-1 ${pct(r.exact.val_top1)}, test top-1 ${pct(r.exact.test_top1)}, ${r.exact.energy_pj.toExponential(3)} pJ per inference, of which the multiplications ${r.exact.multiplier_pj.toExponential(3)} pJ (${pct(r.exact.multiplier_pj / r.exact.energy_pj)}).` },
     { kind: "figure", svg, caption: "Every evaluated assignment (dots) and each method's validation front (lines)." },
     { kind: "table", caption: `Hypervolume in (drop points, energy fraction) against (${(r.settings.hv_reference as { max_drop_points: number }).max_drop_points}, 1); larger is better`, columns: ["method", "evaluations", "front size", "hypervolume"], rows: r.methods.map((m) => [METHOD_LABEL[m.method]!, m.evaluations, m.front.length, m.hypervolume]) },
-    { kind: "table", caption: "Best energy saving within a validation drop (the chosen member's test drop beside it)", columns: ["method", "max drop", "saving", "multiplier saving", "val drop", "test drop"], rows: r.savings.map((s) => [METHOD_LABEL[s.method]!, s.max_drop, pct(s.saving), pct(s.multiplier_saving), pts(s.val_drop), pts(s.test_drop)]) },
+    { kind: "table", caption: "Best energy saving within a validation drop (the chosen member's test drop beside it)", columns: ["method", "max drop", "saving", "multiplier saving", "val drop", "test drop"], rows: r.savings.map((s) => [METHOD_LABEL[s.method]!, pts(s.max_drop), pct(s.saving), pct(s.multiplier_saving), pts(s.val_drop), pts(s.test_drop)]) },
     { kind: "heading", text: "NSGA-II front" },
     { kind: "table", columns: ["mult_config", "val top-1", "test top-1", "saving", "multiplier saving", ...r.prepared.layers], rows: members.map((m) => [m.mult_config, pct(m.val_top1), m.test_top1 === null ? "-" : pct(m.test_top1), pct(m.saving), pct(m.multiplier_saving), ...r.prepared.layers.map((l) => m.multipliers[l]!)]) },
   ];
