@@ -8,7 +8,8 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadDesign, type LoadedDesign } from "../src/energy/presets.js";
 import { loadProblem, type Problem } from "../src/energy/problem.js";
-import { runInWorkers, ertToPlain, searchMapping, resolveThreads, type MapperResult, type SearchTask } from "../src/energy/mapper.js";
+import { searchMapping, type MapperResult, type SearchTask } from "../src/energy/mapper.js";
+import { ertToPlain, resolveThreads, runInWorkers } from "../src/energy/mapper-pool.js";
 import { writeFileAtomic } from "../src/util/fs.js";
 
 /** ../shared beside the repository (or $AXNN_SHARED, as the tests read it). */

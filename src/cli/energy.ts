@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
 import { writeFileAtomic } from "../util/fs.js";
-import { MAX_DEFAULT_THREADS, type Objective, type SearchAlgorithm } from "../energy/mapper.js";
+import type { Objective, SearchAlgorithm } from "../energy/mapper.js";
+import { MAX_DEFAULT_THREADS } from "../energy/mapper-pool.js";
 import { PRESET_NAMES } from "../energy/presets.js";
 import { formatMapTxt, formatSummary } from "../energy/report.js";
 import { mappingToYaml } from "../energy/mapping.js";

@@ -7,6 +7,7 @@ export * from "./timeloop-stats.js";
 export * from "./presets.js";
 export * from "./approx.js";
 export * from "./mapper.js";
+export * from "./mapper-pool.js";
 export * from "./report.js";
 export * from "./network.js";
 export * from "./zoo-shapes.js";

@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { writeFileAtomic } from "../util/fs.js";
 import { chart, type ChartSpec } from "../report/charts.js";
 import { renderHtmlReport, type ReportBlock } from "../report/html.js";
-import type { NetworkEnergy } from "./network.js";
+import type { NetworkEnergy } from "./network-evaluation.js";
 
 /** Plain JSON of a network's energy (snake_case, pJ). */
 export function networkEnergyToJson(r: NetworkEnergy, extra: { model?: string } = {}) {

@@ -1,5 +1,5 @@
 /**
- * Worker thread of the parallel mapper (see runInWorkers in mapper.ts). It is started from the
+ * Worker thread of the parallel mapper (see runInWorkers in mapper-pool.ts). It is started from the
  * compiled dist/src/energy/worker.js. Tasks arrive on the port in workerData; each reply is posted
  * there, then signal[0] is bumped and notified, since the parent waits on it with Atomics.wait.
  * Only node:worker_threads is imported statically: the mapper is loaded inside the handler, so a
@@ -25,10 +25,10 @@ function reply(message: unknown): void {
 port.on("message", async (msg: { id: number; progressSlot: number; task: { kind: string } }) => {
   const id = msg.id;
   try {
-    const mapper = await import("./mapper.js");
+    const [mapper, pool] = await Promise.all([import("./mapper.js"), import("./mapper-pool.js")]);
     const task = msg.task as import("./mapper.js").SearchTask;
     if (task.kind !== "search") throw new Error(`unknown task kind "${task.kind}"`);
-    const result = mapper.searchSequential(task.arch, task.problem, mapper.ertFromPlain(task.ert), task.opts, task.part, (evaluated) => {
+    const result = mapper.searchSequential(task.arch, task.problem, pool.ertFromPlain(task.ert), task.opts, task.part, (evaluated) => {
       Atomics.store(signal, msg.progressSlot, evaluated);
     });
     reply({ id, ok: true, result });
