@@ -12,7 +12,7 @@ import { runModel } from "../src/nn/run.js";
 import { windowGeometry } from "../src/nn/shapes.js";
 import { isApproximable, type ConvNode, type Model } from "../src/nn/graph.js";
 import { conv2dFloat, conv2dFloatGemm } from "../src/kernels/index.js";
-import { floatLayer } from "../src/quant/model.js";
+import { floatLayer, quantizeWeights } from "../src/quant/model.js";
 import { generateByName } from "../src/multipliers/generators/index.js";
 import { AxnnError } from "../src/util/errors.js";
 import { digestsPerThreadCount } from "./thread-counts.js";
@@ -56,6 +56,8 @@ test("plans give the reference engine's outputs bit for bit: every zoo model, sy
           ["8x4 table", { kind: "lut", multiplier: narrow[scheme] }],
           ["exact 4-bit weights", { kind: "exact", weightBits: 4 }],
           ["mixed", mixed],
+          // Weights given with the arithmetic (ALWANN's tuned weights) instead of the layer's own.
+          ["tables with given weights", new Map(layers.map((l) => [l, { kind: "lut", multiplier: tables[scheme], weights: quantizeWeights(q.layers.get(l)!.node.weight, scheme, 8, !perChannel, "mse") }]))],
         ];
         for (const [label, arith] of runs) {
           const want = q.run({ [inName]: x }, arith)[outName]!;

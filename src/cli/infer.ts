@@ -1,7 +1,8 @@
 import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
 import { loadOnnx } from "../onnx/import.js";
-import { runBatched, type RunOptions } from "../nn/run.js";
+import { runBatchedWith, runModel } from "../nn/run.js";
+import { plannedRunner } from "../plan/index.js";
 import { readNpy, writeNpy } from "../nn/npy.js";
 import { shapeToString, sizeOf, type Tensor } from "../nn/tensor.js";
 import { resolveMultiplier } from "../multipliers/resolve.js";
@@ -86,8 +87,10 @@ export function registerInfer(program: Command): void {
         if (e instanceof AxnnError && e.field === "output") throw new AxnnError(e.message.replace(/^output: /, ""), { field: "--output-name" });
         throw e;
       };
-      let runModelOpts: RunOptions = {};
+      // Float runs the reference engine (BatchNorm and every op as written: "reference arithmetic");
+      // int8 and approximate run on compiled plans, whose outputs are the reference's bit for bit.
       let runnable = model;
+      let run = (inputs: Record<string, Tensor>): Record<string, Tensor> => runModel(model, inputs);
       if (opts.mode !== "float") {
         if (model.inputs.length !== 1) throw new AxnnError(`the model has ${model.inputs.length} inputs; quantized inference needs a single-input model`, { field: "--model" });
         const calibFile = opts.calibData ?? opts.input;
@@ -100,12 +103,12 @@ export function registerInfer(program: Command): void {
           rename(e, calibFile);
         }
         const arithmetic: LayerArithmetic = multiplier ? { kind: "lut", multiplier } : EXACT_INT8;
-        runModelOpts = q!.runOptions(arithmetic);
+        run = plannedRunner(q!, arithmetic);
         runnable = q!.model;
       }
       let y;
       try {
-        y = runBatched(runnable, input, batchSize, opts.outputName, runModelOpts);
+        y = runBatchedWith(runnable, run, input, batchSize, opts.outputName);
       } catch (e) {
         rename(e, opts.input);
       }

@@ -2,7 +2,7 @@ export * from "./tensor.js";
 export * from "./graph.js";
 export * from "./shapes.js";
 export { evalNode } from "./ops.js";
-export { runModel, runBatched, type RunOptions } from "./run.js";
+export { runModel, runBatched, runBatchedWith, type RunOptions } from "./run.js";
 export { foldBatchNorm, simplify, removeIdentities, fuseBiasAdd, fusePadIntoConv, cancelTransposes, sinkTransposes, removeDeadNodes, dropUnusedConstants } from "./passes.js";
 export { macsPerLayer, approximableLayers, type LayerMacs } from "./analysis.js";
 export { ModelBuilder, type ConvOptions, type DepthwiseOptions, type DenseOptions, type PoolOptions } from "./builder.js";

@@ -62,6 +62,14 @@ export function runModel(model: Model, inputs: Record<string, Tensor>, opts: Run
  * rows dropped.
  */
 export function runBatched(model: Model, input: Tensor, batchSize: number, outputName?: string, opts: RunOptions = {}): Tensor {
+  return runBatchedWith(model, (inputs) => runModel(model, inputs, opts), input, batchSize, outputName);
+}
+
+/**
+ * runBatched with each chunk run by `run` (the model's inputs to at least its outputs), e.g. a
+ * compiled plan's runner (src/plan) in place of the reference engine.
+ */
+export function runBatchedWith(model: Model, run: (inputs: Record<string, Tensor>) => Record<string, Tensor>, input: Tensor, batchSize: number, outputName?: string): Tensor {
   checkTensor(input, "input");
   if (model.inputs.length !== 1) {
     throw new AxnnError(`the model has ${model.inputs.length} inputs (${model.inputs.map((i) => i.name).join(", ")}); only single-input models can be run in batches`, { field: "input" });
@@ -89,7 +97,7 @@ export function runBatched(model: Model, input: Tensor, batchSize: number, outpu
       data = padded;
     }
     const rows = data.length / per;
-    const y = runModel(model, { [inName]: { shape: [rows, ...input.shape.slice(1)], data } }, opts)[out]!;
+    const y = run({ [inName]: { shape: [rows, ...input.shape.slice(1)], data } })[out]!;
     if (y.shape[0] !== rows) throw new AxnnError(`output "${out}" has shape ${shapeToString(y.shape)}; its first axis is not the batch`, { field: "output" });
     const rowSize = sizeOf(y.shape.slice(1));
     chunks.push({ shape: [count, ...y.shape.slice(1)], data: y.data.subarray(0, count * rowSize) });

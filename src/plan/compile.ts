@@ -11,6 +11,7 @@ import { prepareLut } from "../kernels/native-backend.js";
 import { backend } from "../kernels/registry.js";
 import { checkMultiplierFits, EXACT_INT8, FLOAT, QuantizedModel, type LayerArithmetic } from "../quant/model.js";
 import type { QuantParams } from "../quant/params.js";
+import { checkAccumulatorFits } from "../quant/accumulator.js";
 import { ExecutionPlan, type ArithmeticSpec, type Epilogue, type PlanAddon, type PlanOptions, type Step } from "./plan.js";
 
 function codesKey(value: string, p: QuantParams): string {
@@ -53,6 +54,8 @@ export function compilePlan(
     const a = pick(n.name);
     if (a.kind !== "float" && !quantized) throw new AxnnError(`layer ${n.name}: integer arithmetic needs a quantized model`, { field: "arithmetic" });
     if (a.kind === "lut") checkMultiplierFits(a.multiplier, quantized!.config.scheme, `layer ${n.name}`);
+    // The refusals of QuantizedModel.runOptions: a plan never computes what the reference refuses.
+    if (a.kind !== "float") checkAccumulatorFits(n, a.kind === "lut" ? a : { ...a, signed: quantized!.config.scheme === "sym" });
     arith.set(n.name, a);
   }
   const shapes = inferShapes(model, inputShapes);
@@ -156,7 +159,7 @@ export function compilePlan(
       } else {
         const layer = quantized!.layers.get(node.name)!;
         const bits = a.kind === "lut" ? a.multiplier.weightBits : a.weightBits ?? 8;
-        const w = quantized!.weights(node.name, bits);
+        const w = a.kind === "lut" && a.weights ? a.weights : quantized!.weights(node.name, bits);
         const signed = w.scheme === "sym";
         const za = layer.input.zeroPoint;
         const M = g.M, K = sizeOf(node.weight.shape.slice(1));

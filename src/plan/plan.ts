@@ -216,6 +216,7 @@ export class ExecutionPlan {
 
   private layerWeights(s: Extract<Step, { kind: "layer" }>) {
     const a = s.arith;
+    if (a.kind === "lut" && a.weights) return a.weights;
     return this.quantized!.weights(s.node.name, a.kind === "lut" ? a.multiplier.weightBits : a.kind === "exact" ? a.weightBits ?? 8 : 8);
   }
 }
