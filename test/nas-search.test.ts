@@ -6,17 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModel } from "../src/zoo/sidecar.js";
 import { writeTwoClassIdx } from "./tiny-idx.js";
-
-const CLI = join(process.cwd(), "dist", "src", "cli", "main.js");
-
-/** A tiny search: 6x6 two-class images, a handful of candidates, seconds each. */
-export function nasArgs(data: string, out: string, extra: string[] = []): string[] {
-  return [
-    CLI, "search", "nas", "--data", data, "--mults", "exact,drum_k4_u8x8,trunc_k6c_u8x8", "--budget", "6", "--population", "3",
-    "--epochs", "1", "--qat-epochs", "1", "--train-samples", "64", "--val-samples", "64", "--test-samples", "64", "--batch-size", "16",
-    "--energy-evaluations", "30", "--jobs", "2", "--inherit", "--seed", "3", "-o", out, ...extra,
-  ];
-}
+import { nasArgs } from "./nas-testkit.js";
 
 interface ArchiveRow { key: string; genome: number[]; objectives: number[]; violation: number; info: Record<string, unknown> }
 

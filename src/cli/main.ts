@@ -12,6 +12,7 @@ import { registerFinetune } from "./finetune.js";
 import { registerAxp } from "./axp.js";
 import { registerSearch } from "./search.js";
 import { registerSearchNas } from "./search-nas.js";
+import { registerWorker } from "./worker.js";
 
 /** Builds the command tree. Each area registers its own subcommands in its own file. */
 export function buildProgram(): Command {
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerAxp(program);
   registerSearchNas(program);
+  registerWorker(program);
   return program;
 }
 

@@ -2,6 +2,7 @@
 // cores or through a Redis queue (src/search/queue).
 import type { Command } from "commander";
 import { NAS_OBJECTIVES, runNasSearch, type NasObjective, type NasProgress } from "../search/nas/search.js";
+import { queueEvaluator } from "../search/queue/coordinator.js";
 import { AxnnError } from "../util/errors.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
@@ -70,7 +71,7 @@ export function registerSearchNas(program: Command): void {
     .option("--algorithm <name>", "nsga2 or beam (Model Search style)", "nsga2")
     .option("--population <n>", "NSGA-II population", "20")
     .option("--beam-width <n>", "beam search: networks kept and grown per step", "4")
-    .option("--predictor <file|sum>", "energy during the search: a predictor file from `axnn predict train` (learned), or sum (the multiplications' energy)", "sum")
+    .option("--predictor <file|auto|sum>", "energy during the search: auto (a learned predictor trained first on this space's architectures, labelled by the energy model), a predictor file from `axnn predict train`, or sum (the multiplications' energy only)", "auto")
     .option("--min-accuracy <top1>", "constraint: validation top-1 at least this (0..1)")
     .option("--max-params <n>", "constraint: at most this many parameters")
     .option("--inherit", "start each candidate from the trained weights of the earlier candidate sharing most layers")
@@ -86,8 +87,7 @@ export function registerSearchNas(program: Command): void {
       const objectives = o.objectives.split(",").map((s) => s.trim()) as NasObjective[];
       const multipliers = o.mults.split(",").map((s) => s.trim()).filter((s) => s.length > 0);
       const int = (v: string, name: string, min = 1) => parseNumberOption(v, name, { min, integer: true });
-      if (o.queue !== undefined) throw new AxnnError("queues are not available yet", { field: "--queue" });
-      const queue = undefined as undefined | { evaluate: undefined; close(): Promise<void> };
+      const queue = o.queue !== undefined ? await queueEvaluator(o.queue) : undefined;
       try {
         const report = await runNasSearch({
           data: o.data, objectives, arch: o.arch, multipliers, budget: int(o.budget, "--budget"), seed: int(o.seed, "--seed", 0), outDir: o.output, resume: o.resume === true,

@@ -10,7 +10,10 @@ import { prepareBatches } from "../../eval/accuracy.js";
 import { assignmentScales, layerMacs, networkEnergy, type NetworkLayer } from "../../energy/network.js";
 import { loadDesign } from "../../energy/presets.js";
 import { quantizeModelWithParams } from "../../quant/model.js";
-import { EnergyPredictors, rawMultiplicationSum, designConstants, type PredictLayer } from "../../predict/predictors.js";
+import { EnergyPredictors, rawMultiplicationSum, designConstants, savePredictors, trainPredictors, type PredictLayer } from "../../predict/predictors.js";
+import { labelNetwork } from "../../predict/dataset.js";
+import { multiplierPoolNames } from "../../predict/multipliers.js";
+import { uniformRandom } from "../../util/random.js";
 import { resolveMultiplier } from "../../multipliers/resolve.js";
 import { AxnnError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
@@ -24,7 +27,7 @@ import { beamSearch } from "./beam.js";
 import { approximateTop1, candidateArithmetic, type CandidateResult, type CandidateSettings } from "./candidate.js";
 import { evaluateInChildProcess, type CandidateJob } from "./candidate-process.js";
 import { architectureAssignment, architectureLayers, architectureParams } from "./network.js";
-import { decodeGenome, describeArchitecture, geneCardinalities, referenceGenome, repairGenome, type NasReferenceNetwork, type NasSpace } from "./space.js";
+import { decodeGenome, describeArchitecture, geneCardinalities, NAS_REFERENCE_NETWORKS, referenceGenome, repairGenome, type NasReferenceNetwork, type NasSpace } from "./space.js";
 import { writeNasReport } from "./report.js";
 import { NAS_OBJECTIVES, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
@@ -50,7 +53,12 @@ export interface NasSearchOptions {
   training: Omit<CandidateSettings, "data" | "seed">;
   /** Test samples for the final front's test top-1 (default: the whole test split). */
   testSamples?: number;
-  /** A predictor file (`axnn predict train`) for the learned predictor; "sum": the multiplications' energy sum (no file). */
+  /**
+   * Energy during the search: a predictor file (`axnn predict train`) for the learned predictor;
+   * "auto": a learned predictor trained first on random architectures of this search space, labelled
+   * by the energy model (outDir/predictor.json, reused on resume); "sum": the multiplications' energy
+   * sum (no training; it leaves out data movement).
+   */
   predictor: string;
   /** Constraints: feasible candidates have at least this validation top-1 and at most this many parameters. */
   minAccuracy?: number;
@@ -140,7 +148,8 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
   checkNasOptions(o);
   const t0 = performance.now();
   const space = nasSpaceFor(o.data, o.multipliers);
-  const energy = new SearchEnergy(o.arch, o.predictor, o.multipliers);
+  const predictorFile = o.predictor === "auto" ? autoPredictor(space, o) : o.predictor;
+  const energy = new SearchEnergy(o.arch, predictorFile, o.multipliers);
   const settings: CandidateSettings = { ...o.training, data: o.data, seed: o.seed };
   const modelsDir = join(o.outDir, "models");
   mkdirSync(modelsDir, { recursive: true });
@@ -166,7 +175,7 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
         const parent = o.inherit ? chooseParent(space, genome, archive) : null;
         const job: CandidateJob = { space, genome, settings, output: modelPath(key), ...(parent ? { parent: modelPath(parent) } : {}) };
         const r = await evaluator(job);
-        if (!existsSync(modelPath(key))) throw new Error(`the candidate ${key} was evaluated but its model ${modelPath(key)} is missing`);
+        if (!r.stopped_early && !existsSync(modelPath(key))) throw new Error(`the candidate ${key} was evaluated but its model ${modelPath(key)} is missing`);
         const info: NasCandidateInfo = { ...infoBase(space, energy, genome), ...r, parent };
         const violation = (o.minAccuracy !== undefined ? Math.max(0, o.minAccuracy - info.val_top1) : 0) + (o.maxParams !== undefined ? Math.max(0, info.params / o.maxParams - 1) : 0);
         out[i] = { objectives: objectivesOf(o.objectives, info), violation, info };
@@ -213,7 +222,7 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
   const members = await finishFront(o, space, result.front, modelPath);
   const feasible = result.front.filter((e) => e.violation <= 0).map((e) => e.objectives);
   const report: NasSearchReport = {
-    data: o.data, arch: o.arch, objectives: o.objectives, algorithm: result.algorithm, predictor: o.predictor === "sum" ? "sum" : "learned",
+    data: o.data, arch: o.arch, objectives: o.objectives, algorithm: result.algorithm, predictor: o.predictor === "sum" ? "sum" : o.predictor === "auto" ? "learned (auto)" : "learned",
     budget: o.budget, seed: o.seed, evaluations: result.evaluations, from_journal: result.fromJournal,
     hypervolume: hypervolume(feasible, referencePoint), reference_point: referencePoint, members, seconds: (performance.now() - t0) / 1000,
   };
@@ -222,6 +231,29 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
   writeFileAtomic(join(o.outDir, "generations.json"), JSON.stringify(generations) + "\n");
   await writeNasReport(o.outDir, { running: false, objectives: o.objectives, archive: result.archive, generations, report });
   return report;
+}
+
+/** Architectures of the space the "auto" predictor is trained on (random ones plus the hand-designed ones). */
+export const AUTO_PREDICTOR_NETWORKS = 40;
+
+/** Trains the "auto" learned predictor on the space's own layer shapes (once; reused when outDir/predictor.json exists). */
+function autoPredictor(space: NasSpace, o: NasSearchOptions): string {
+  const file = join(o.outDir, "predictor.json");
+  if (existsSync(file)) return file;
+  mkdirSync(o.outDir, { recursive: true });
+  const { arch, ert } = loadDesign(o.arch);
+  const rand = uniformRandom((o.seed ^ 0x0ed1c7) >>> 0);
+  const card = geneCardinalities(space);
+  const genomes = [...NAS_REFERENCE_NETWORKS.map((n) => referenceGenome(space, n)), ...Array.from({ length: AUTO_PREDICTOR_NETWORKS }, () => card.map((c) => Math.floor(rand() * c)))];
+  const pool = multiplierPoolNames();
+  const rows = genomes.map((g, index) => {
+    const layers = architectureLayers(decodeGenome(space, g)).map((l) => l.layer);
+    if (!o.quiet) process.stderr.write(`axnn: pricing architecture ${index + 1}/${genomes.length} with the energy model for the predictor\r`);
+    return labelNetwork(o.arch, arch, ert, { index, family: "variable", base: "nas", layers, multipliers: layers.map((_, i) => pool[(index + i) % pool.length]!) }, o.seed, { maxEvaluations: o.energyEvaluations ?? 1000 });
+  });
+  if (!o.quiet) process.stderr.write("\n");
+  savePredictors(file, trainPredictors(rows, { seed: o.seed }));
+  return file;
 }
 
 /** What a candidate is without training: its architecture, size and predicted energy. */
