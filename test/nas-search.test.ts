@@ -27,9 +27,15 @@ test("search nas: a search writes its front, and resuming after a SIGKILL of the
   try {
     const { data } = writeTwoClassIdx(dir, 240, 5);
     const full = join(dir, "full");
-    const r = spawnSync(process.execPath, nasArgs(data, full, ["--json"]), { env, encoding: "utf8" });
+    const r = spawnSync(process.execPath, nasArgs(data, full, ["--json", "--baselines", "lenet5"]), { env, encoding: "utf8" });
     assert.equal(r.status, 0, r.stderr);
-    const front = JSON.parse(r.stdout) as { members: Record<string, unknown>[]; evaluations: number; objectives: string[] };
+    const front = JSON.parse(r.stdout) as { members: Record<string, unknown>[]; evaluations: number; objectives: string[]; baselines: Record<string, unknown>[] };
+    // LeNet-5 of the space with each multiplier everywhere, trained as candidates are, scored as the front is.
+    assert.deepEqual(front.baselines.map((b) => [b.name, b.multiplier]), [["lenet5", "exact"], ["lenet5", "drum_k4_u8x8"], ["lenet5", "trunc_k6c_u8x8"]]);
+    for (const b of front.baselines) {
+      assert.equal(typeof b.dominated_by_front, "boolean");
+      assert.ok(existsSync(join(full, b.model as string)) && (b.energy_pj as number) > 0 && (b.test_top1 as number) >= 0);
+    }
     assert.equal(front.evaluations, 6);
     const archive = archiveOf(full);
     assert.equal(archive.length, 6);

@@ -1,6 +1,7 @@
 // `axnn search nas`: architecture and per-layer multiplier search (src/search/nas), embedded on all
 // cores or through a Redis queue (src/search/queue).
 import type { Command } from "commander";
+import { NAS_REFERENCE_NETWORKS, type NasReferenceNetwork } from "../search/nas/space.js";
 import { NAS_OBJECTIVES, runNasSearch, type NasObjective, type NasProgress } from "../search/nas/search.js";
 import { queueEvaluator } from "../search/queue/coordinator.js";
 import { AxnnError } from "../util/errors.js";
@@ -35,6 +36,7 @@ interface NasCliOptions {
   jobs?: string;
   energyEvaluations: string;
   queue?: string;
+  baselines: string;
 }
 
 const fraction = (v: string, name: string): number => {
@@ -42,6 +44,13 @@ const fraction = (v: string, name: string): number => {
   if (x > 1) throw new AxnnError(`expected a fraction from 0 to 1, got "${v}"`, { field: name });
   return x;
 };
+
+function parseBaselines(v: string): NasReferenceNetwork[] {
+  if (v === "none") return [];
+  const names = v.split(",").map((s) => s.trim());
+  for (const n of names) if (!(NAS_REFERENCE_NETWORKS as readonly string[]).includes(n)) throw new AxnnError(`unknown network "${n}"; expected some of ${NAS_REFERENCE_NETWORKS.join(", ")}, or none`, { field: "--baselines" });
+  return names as NasReferenceNetwork[];
+}
 
 function progressLine(p: NasProgress): string {
   const left = p.secondsLeft === null ? "" : `, ~${(p.secondsLeft / 60).toFixed(1)} min left`;
@@ -78,6 +87,7 @@ export function registerSearchNas(program: Command): void {
     .option("--early-stop <top1>", "stop a candidate whose first epoch's training top-1 is below this (0..1)")
     .option("--jobs <n>", "candidates trained side by side (default: one per core)")
     .option("--energy-evaluations <n>", "mapper evaluations per layer shape for the front's energy-model figures", "1000")
+    .option("--baselines <list>", "hand-designed networks to train with the same schedule, each with every multiplier uniform: some of lenet5, resnet8, resnet20, mobilenetv2, or none", "lenet5,resnet8")
     .option("--queue <url>", "evaluate through a BullMQ queue on Redis (redis://[user:pass@]host:port or rediss://...); start workers with `axnn worker --queue <url>`")
     .requiredOption("-o, --output <dir>", "output directory (journal, models, archive.json, front.json, charts, report.html)")
     .option("--resume", "continue the search in the output directory after a stop or kill")
@@ -105,6 +115,7 @@ export function registerSearchNas(program: Command): void {
           jobs: o.jobs === undefined ? (queue ? 64 : undefined) : int(o.jobs, "--jobs"),
           energyEvaluations: int(o.energyEvaluations, "--energy-evaluations"),
           evaluator: queue?.evaluate,
+          baselines: parseBaselines(o.baselines),
           quiet: o.json === true,
           onProgress: o.json ? undefined : (p) => process.stderr.write(progressLine(p)),
         });
@@ -112,6 +123,11 @@ export function registerSearchNas(program: Command): void {
         process.stdout.write(textTable(["architecture", "val top-1", "test top-1", "energy uJ", "predicted uJ", "params", "model"], report.members.map((m) => [
           m.architecture, (100 * m.val_top1).toFixed(2), (100 * m.test_top1).toFixed(2), (m.energy_pj / 1e6).toFixed(3), (m.predicted_energy_pj / 1e6).toFixed(3), m.params, m.model,
         ])) + "\n");
+        if (report.baselines.length > 0) {
+          process.stdout.write(textTable(["baseline", "multiplier", "val top-1", "test top-1", "energy uJ", "predicted uJ", "dominated"], report.baselines.map((b) => [
+            b.name, b.multiplier, (100 * b.val_top1).toFixed(2), (100 * b.test_top1).toFixed(2), (b.energy_pj / 1e6).toFixed(3), (b.predicted_energy_pj / 1e6).toFixed(3), b.dominated_by_front ? "yes" : "no",
+          ])) + "\n");
+        }
         process.stdout.write(`${report.evaluations} candidates (${report.from_journal} from the journal), hypervolume ${report.hypervolume.toPrecision(4)}; written ${o.output}/front.json, report.html\n`);
       } finally {
         await queue?.close();

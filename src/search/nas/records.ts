@@ -1,6 +1,7 @@
 // What a NAS run records (src/search/nas/search.ts writes them, report.ts draws them): the
 // objectives, progress, each candidate's record, the front's members and the run's report.
 import type { SearchProgress } from "../engine.js";
+import type { NasReferenceNetwork } from "./space.js";
 
 export const NAS_OBJECTIVES = ["accuracy", "energy", "params", "macs"] as const;
 export type NasObjective = (typeof NAS_OBJECTIVES)[number];
@@ -52,5 +53,14 @@ export interface NasSearchReport {
   hypervolume: number;
   reference_point: number[];
   members: NasFrontMember[];
+  baselines: NasBaseline[];
   seconds: number;
+}
+
+/** A hand-designed network with one multiplier everywhere, scored as front members are. */
+export interface NasBaseline extends NasFrontMember {
+  name: NasReferenceNetwork;
+  multiplier: string;
+  /** Whether some front member has at least its validation top-1 and at most its predicted energy, one of them strictly. */
+  dominated_by_front: boolean;
 }

@@ -29,6 +29,9 @@ function shown(k: NasObjective, v: number): number {
 function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
   const xi = input.objectives.indexOf(x), ai = input.objectives.indexOf("accuracy");
   const front = new Set((input.report?.members ?? []).map((m) => m.key));
+  const baselines = (input.report?.baselines ?? []).map((b) => ({
+    x: shown(x, x === "energy" ? b.predicted_energy_pj : x === "params" ? b.params : b.macs), acc: 100 * b.val_top1, kind: `${b.name}, uniform multiplier`, arch: b.multiplier,
+  }));
   const points = input.archive.map((e) => ({
     x: shown(x, e.objectives[xi]!), acc: shown("accuracy", e.objectives[ai]!),
     kind: front.has(e.key) ? "front" : e.violation > 0 ? "infeasible" : "candidate",
@@ -38,12 +41,13 @@ function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: { text: `Candidates: ${AXIS.accuracy} vs ${AXIS[x]}`, subtitle: `${input.archive.length} evaluated` },
     width: 560, height: 340,
-    data: { values: points },
+    data: { values: [...points, ...baselines] },
     mark: { type: "point", filled: true, size: 40 },
     encoding: {
       x: { field: "x", type: "quantitative", title: AXIS[x], scale: { type: x === "accuracy" ? "linear" : "log" } },
       y: { field: "acc", type: "quantitative", title: AXIS.accuracy, scale: { zero: false } },
-      color: { field: "kind", type: "nominal", title: "", scale: { domain: ["candidate", "infeasible", "front"], range: ["#9ab", "#dcb", "#d62728"] } },
+      color: { field: "kind", type: "nominal", title: "", scale: { domain: ["candidate", "infeasible", "front", "lenet5, uniform multiplier", "resnet8, uniform multiplier", "resnet20, uniform multiplier", "mobilenetv2, uniform multiplier"], range: ["#9ab", "#dcb", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"] } },
+      shape: { condition: { test: "indexof(datum.kind, 'uniform') >= 0", value: "diamond" }, value: "circle" },
     },
   } as ChartSpec;
 }
@@ -78,7 +82,7 @@ export async function writeNasReport(outDir: string, input: NasReportInput): Pro
   }
   if (input.archive.length > 0) {
     const pareto = await chart(paretoSpec(input, x));
-    blocks.push({ kind: "figure", svg: pareto.svg, caption: "Every evaluated candidate; red: the final front." });
+    blocks.push({ kind: "figure", svg: pareto.svg, caption: "Every evaluated candidate; red: the final front; diamonds: hand-designed networks with one multiplier everywhere, trained with the same schedule." });
     if (!input.running) {
       writeFileAtomic(join(outDir, "pareto.svg"), pareto.svg);
       writeFileAtomic(join(outDir, "pareto.png"), pareto.png);
@@ -98,6 +102,13 @@ export async function writeNasReport(outDir: string, input: NasReportInput): Pro
       columns: ["architecture", "val top-1 %", "test top-1 %", "energy uJ (model)", "energy uJ (predicted)", "params", "MACs", "model"],
       rows: r.members.map((m) => [m.architecture, 100 * m.val_top1, 100 * m.test_top1, m.energy_pj / 1e6, m.predicted_energy_pj / 1e6, m.params, m.macs, m.model]),
     });
+    if (r.baselines.length > 0) {
+      blocks.push({
+        kind: "table", caption: "Baselines: hand-designed networks with one multiplier everywhere, same training schedule",
+        columns: ["network", "multiplier", "val top-1 %", "test top-1 %", "energy uJ (model)", "energy uJ (predicted)", "params", "dominated by the front"],
+        rows: r.baselines.map((b) => [b.name, b.multiplier, 100 * b.val_top1, 100 * b.test_top1, b.energy_pj / 1e6, b.predicted_energy_pj / 1e6, b.params, b.dominated_by_front ? "yes" : "no"]),
+      });
+    }
   }
   let html = renderHtmlReport("axnn search nas", blocks);
   if (input.running) html = html.replace("<head>", `<head><meta http-equiv="refresh" content="${REPORT_REFRESH_SECONDS}">`);

@@ -29,9 +29,9 @@ import { evaluateInChildProcess, type CandidateJob } from "./candidate-process.j
 import { architectureAssignment, architectureLayers, architectureParams } from "./network.js";
 import { decodeGenome, describeArchitecture, geneCardinalities, NAS_REFERENCE_NETWORKS, referenceGenome, repairGenome, type NasReferenceNetwork, type NasSpace } from "./space.js";
 import { writeNasReport } from "./report.js";
-import { NAS_OBJECTIVES, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
+import { NAS_OBJECTIVES, type NasBaseline, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
-export { NAS_OBJECTIVES, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
+export { NAS_OBJECTIVES, type NasBaseline, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
 /** Evaluates one candidate job somewhere (a child process, a queue) and resolves to its result; the trained model must then be at job.output. */
 export type CandidateEvaluator = (job: CandidateJob) => Promise<CandidateResult>;
@@ -73,6 +73,12 @@ export interface NasSearchOptions {
   evaluator?: CandidateEvaluator;
   /** Seed the first population with the space's hand-designed networks (default lenet5, resnet8; exact multipliers). */
   initial?: NasReferenceNetwork[];
+  /**
+   * Hand-designed networks trained with the same schedule, each with every multiplier used
+   * uniformly, priced and tested as the front is (default lenet5, resnet8; [] for none). Not part
+   * of the budget; written to baselines.json first (reused on resume) and reported beside the front.
+   */
+  baselines?: NasReferenceNetwork[];
   quiet?: boolean;
   onProgress?: (p: NasProgress) => void;
 }
@@ -194,6 +200,7 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
     signature: JSON.stringify({ space, settings, objectives: o.objectives, arch: o.arch, predictor: o.predictor, minAccuracy: o.minAccuracy, maxParams: o.maxParams, inherit: o.inherit ?? false }),
   };
   const initial = (o.initial ?? ["lenet5", "resnet8"]).map((n) => referenceGenome(space, n));
+  const baselineEntries = await evaluateBaselines(o, space, energy, settings, evaluator, jobs, modelPath);
   let lastReport = 0;
   const onProgress = (p: SearchProgress) => {
     const elapsed = (performance.now() - t0) / 1000;
@@ -220,17 +227,52 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
     g.front = frontOf(upTo).map((e) => e.objectives);
   }
   const members = await finishFront(o, space, result.front, modelPath);
+  const scoredBaselines = await finishFront(o, space, baselineEntries.map((b) => b.entry), modelPath, "baselines");
+  const baselines: NasBaseline[] = baselineEntries.map((b) => {
+    const m = scoredBaselines.find((x) => x.key === b.entry.key)!;
+    const dominated = members.some((f) => f.val_top1 >= m.val_top1 && f.predicted_energy_pj <= m.predicted_energy_pj && (f.val_top1 > m.val_top1 || f.predicted_energy_pj < m.predicted_energy_pj));
+    return { ...m, name: b.name, multiplier: b.multiplier, dominated_by_front: dominated };
+  }).filter((b) => b.key !== undefined);
   const feasible = result.front.filter((e) => e.violation <= 0).map((e) => e.objectives);
   const report: NasSearchReport = {
     data: o.data, arch: o.arch, objectives: o.objectives, algorithm: result.algorithm, predictor: o.predictor === "sum" ? "sum" : o.predictor === "auto" ? "learned (auto)" : "learned",
     budget: o.budget, seed: o.seed, evaluations: result.evaluations, from_journal: result.fromJournal,
-    hypervolume: hypervolume(feasible, referencePoint), reference_point: referencePoint, members, seconds: (performance.now() - t0) / 1000,
+    hypervolume: hypervolume(feasible, referencePoint), reference_point: referencePoint, members, baselines, seconds: (performance.now() - t0) / 1000,
   };
   writeFileAtomic(join(o.outDir, "archive.json"), JSON.stringify(result.archive, null, 1) + "\n");
   writeFileAtomic(join(o.outDir, "front.json"), JSON.stringify(report, null, 2) + "\n");
   writeFileAtomic(join(o.outDir, "generations.json"), JSON.stringify(generations) + "\n");
   await writeNasReport(o.outDir, { running: false, objectives: o.objectives, archive: result.archive, generations, report });
   return report;
+}
+
+/**
+ * The baselines' candidates (hand-designed genomes with each multiplier uniform), evaluated like any
+ * candidate (no inheritance), before the search; baselines.json keeps them for a resumed run.
+ */
+async function evaluateBaselines(o: NasSearchOptions, space: NasSpace, energy: SearchEnergy, settings: CandidateSettings, evaluator: CandidateEvaluator, jobs: number, modelPath: (key: string) => string): Promise<{ name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[]> {
+  const file = join(o.outDir, "baselines.json");
+  const todo = (o.baselines ?? ["lenet5", "resnet8"]).flatMap((name) => space.multipliers.map((multiplier, m) => ({ name, multiplier, genome: referenceGenome(space, name, m) })));
+  if (todo.length === 0) return [];
+  if (existsSync(file)) {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as { name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[];
+    if (JSON.stringify(saved.map((b) => b.entry.genome)) === JSON.stringify(todo.map((t) => t.genome))) return saved;
+  }
+  const out: { name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[] = new Array(todo.length);
+  let next = 0, done = 0;
+  const work = async () => {
+    while (next < todo.length) {
+      const t = todo[next++]!;
+      const key = genomeKey(t.genome);
+      const r = await evaluator({ space, genome: t.genome, settings, output: modelPath(key) });
+      const info: NasCandidateInfo = { ...infoBase(space, energy, t.genome), ...r, parent: null };
+      out[todo.indexOf(t)] = { name: t.name, multiplier: t.multiplier, entry: { key, genome: t.genome, objectives: objectivesOf(o.objectives, info), violation: 0, info } };
+      if (!o.quiet) process.stderr.write(`axnn: baseline ${++done}/${todo.length}: ${t.name} with ${t.multiplier}: top-1 ${(100 * r.val_top1).toFixed(2)}%\n`);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, work));
+  writeFileAtomic(file, JSON.stringify(out, null, 1) + "\n");
+  return out;
 }
 
 /** Architectures of the space the "auto" predictor is trained on (random ones plus the hand-designed ones). */
@@ -310,12 +352,12 @@ function readArchiveSoFar(outDir: string): ArchiveEntry[] {
  * ranges) and energy from the energy model (mapping search per distinct shape, cached); its model,
  * sidecar and mult-config copied under front/.
  */
-async function finishFront(o: NasSearchOptions, space: NasSpace, front: readonly ArchiveEntry[], modelPath: (key: string) => string): Promise<NasFrontMember[]> {
-  const feasible = front.filter((e) => e.violation <= 0 && !(e.info as NasCandidateInfo).stopped_early);
+async function finishFront(o: NasSearchOptions, space: NasSpace, front: readonly ArchiveEntry[], modelPath: (key: string) => string, dirName = "front"): Promise<NasFrontMember[]> {
+  const feasible = front.filter((e) => (dirName !== "front" || e.violation <= 0) && !(e.info as NasCandidateInfo).stopped_early);
   if (feasible.length === 0) return [];
   const test = loadDataset(o.data, "test");
   const { arch, ert } = loadDesign(o.arch);
-  const frontDir = join(o.outDir, "front");
+  const frontDir = join(o.outDir, dirName);
   mkdirSync(frontDir, { recursive: true });
   const members: NasFrontMember[] = [];
   for (const e of feasible) {
@@ -330,7 +372,7 @@ async function finishFront(o: NasSearchOptions, space: NasSpace, front: readonly
     const batches = prepareBatches(test, subsetIndices(test.shape[0], o.testSamples ?? test.shape[0], o.seed + 2), 256, parseNormalization(normalize, test.name));
     const { arithmetic, quant } = candidateArithmetic(a);
     const testTop1 = approximateTop1(quantizeModelWithParams(model, sidecar!.quantization!.activations!, quant), arithmetic, batches);
-    const base = `front/${e.key}`;
+    const base = `${dirName}/${e.key}`;
     copyFileSync(modelPath(e.key), join(o.outDir, `${base}.onnx`));
     copyFileSync(modelPath(e.key).replace(/\.onnx$/, ".axnn.json"), join(o.outDir, `${base}.axnn.json`));
     writeFileAtomic(join(o.outDir, `${base}.mult.json`), JSON.stringify({ default: assignment.default, layers: assignment.layers }, null, 2) + "\n");
