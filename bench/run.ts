@@ -15,6 +15,7 @@ import { benchPredict } from "./predict.js";
 import { benchAxp } from "./axp.js";
 import { benchSearch } from "./search.js";
 import { benchGpu } from "./gpu.js";
+import { benchNas } from "./nas.js";
 
 const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["multipliers", benchMultipliers],
@@ -29,6 +30,7 @@ const suites: [string, () => BenchResult[] | Promise<BenchResult[]>][] = [
   ["axp", benchAxp],
   ["search", benchSearch],
   ["gpu", benchGpu],
+  ["nas", benchNas],
 ];
 
 const json = process.argv.includes("--json");
