@@ -5,7 +5,7 @@ import { runModel } from "../nn/run.js";
 import type { Tensor } from "../nn/tensor.js";
 import { foldBatchNorm } from "../nn/passes.js";
 import { loadOnnx } from "../onnx/import.js";
-import { loadDataset, parseNormalization, subsetIndices, type Dataset } from "../data/datasets.js";
+import { loadDataset, parseNormalization, subsetIndices, type Dataset, type Normalization } from "../data/datasets.js";
 import { AccuracyCounter, prepareBatches, type EvalBatches } from "../eval/accuracy.js";
 import { loadSidecar } from "../zoo/sidecar.js";
 import { approximableLayers } from "../nn/analysis.js";
@@ -14,6 +14,7 @@ import { activationScales, calibrationProfiles, emptyCounts, makeAxpLayer, runAx
 import { camKeyWidth, layerEnergy, type LayerEnergyAxp, type PeModel } from "./energy.js";
 import { checkFormat, int8Code, keyLayout, roundWeight, type AxpFormat } from "./formats.js";
 import { memoryFromProfile, type LayerProfile } from "./memory.js";
+import { finetuneClusters, type ClusterFinetuneOptions } from "./finetune.js";
 
 /** A model and its data, prepared once for any number of AxP configurations. */
 export interface AxpContext {
@@ -23,6 +24,9 @@ export interface AxpContext {
   test: EvalBatches;
   calibration: Tensor[];
   normalize: string;
+  normalization: Normalization;
+  /** The training split (null when the data has none): calibration and fine-tuning samples. */
+  train: Dataset | null;
 }
 
 export interface AxpDataSetup {
@@ -50,18 +54,19 @@ export function prepareAxpContext(setup: AxpDataSetup): AxpContext {
   const norm = parseNormalization(normalize, test.name);
   const declared = model.inputs[0]!.shape.slice(1);
   const sampleShape = declared.every((d) => d !== null) ? (declared as number[]) : undefined;
-  let calibSet: Dataset;
+  let train: Dataset | null;
   try {
-    calibSet = loadDataset(setup.data, "train");
+    train = loadDataset(setup.data, "train");
   } catch (e) {
     if (!(e instanceof AxnnError)) throw e;
-    calibSet = test;
+    train = null;
   }
+  const calibSet = train ?? test;
   const calibSize = setup.calibrationSize ?? 256;
   if (!Number.isInteger(calibSize) || calibSize < 1) throw new AxnnError(`expected a positive integer, got ${calibSize}`, { field: "--calib-size" });
   const calib = prepareBatches(calibSet, subsetIndices(calibSet.shape[0], Math.min(calibSize, calibSet.shape[0]), seed + 1), batchSize, norm, sampleShape);
   return {
-    model: foldBatchNorm(model), dataset: setup.data, normalize,
+    model: foldBatchNorm(model), dataset: setup.data, normalize, normalization: norm, train,
     test: prepareBatches(test, subsetIndices(test.shape[0], Math.min(limit, test.shape[0]), seed), batchSize, norm, sampleShape),
     calibration: calib.batches.map((b) => b.input),
   };
@@ -113,21 +118,73 @@ export interface AxpPointResult {
   layers: AxpLayerResult[];
 }
 
+/** Cluster-aware fine-tuning of one clustering: float top-1 on the test split before and after. */
+export interface AxpFinetuneRecord {
+  clusters: number;
+  per_channel: boolean;
+  epochs: number;
+  lr: number;
+  centroid_gradient: string;
+  train_samples: number;
+  /** The unclustered model's float top-1. */
+  float_top1: number;
+  /** The clustered model's float top-1 before and after fine-tuning. */
+  before_top1: number;
+  after_top1: number;
+  /** Training loss (cross-entropy) per epoch. */
+  train_loss: number[];
+}
+
+export interface AxpSessionOptions {
+  /** Cluster-aware fine-tuning of every clustering (before any memory is filled); none by default. */
+  finetune?: Omit<ClusterFinetuneOptions, "normalization">;
+  /** Called once per fine-tuned clustering. */
+  onFinetune?: (r: AxpFinetuneRecord) => void;
+}
+
 /** Caches of one context: clusterings per (K, per-channel, init, seed) and calibration profiles per (that, format, key bits). */
 export class AxpSession {
   private readonly clusterings = new Map<string, ClusteredModel>();
   private readonly profiles = new Map<string, Map<string, LayerProfile>>();
+  private floatTop1Cache: number | undefined;
 
-  constructor(readonly ctx: AxpContext, readonly pe: PeModel) {}
+  constructor(readonly ctx: AxpContext, readonly pe: PeModel, readonly options: AxpSessionOptions = {}) {
+    if (options.finetune && !ctx.train) throw new AxnnError(`fine-tuning needs a training split; "${ctx.dataset}" has none`, { field: "--finetune" });
+  }
 
   clustering(c: AxpConfig): ClusteredModel {
     const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}`;
     let r = this.clusterings.get(k);
     if (!r) {
       r = clusterModel(this.ctx.model, { clusters: c.clusters, perChannel: c.perChannel, init: c.init, seed: c.seed, foldBatchNorm: false });
+      const ft = this.options.finetune;
+      if (ft) {
+        const before = this.floatTop1(r.model);
+        const t = finetuneClusters(r, this.ctx.train!, { ...ft, normalization: this.ctx.normalization });
+        r = t.clustered;
+        this.options.onFinetune?.({
+          clusters: c.clusters, per_channel: c.perChannel ?? false, epochs: ft.epochs, lr: t.lr, centroid_gradient: t.centroidGradient,
+          train_samples: Math.min(ft.trainSamples ?? Infinity, this.ctx.train!.shape[0]),
+          float_top1: this.originalTop1(), before_top1: before, after_top1: this.floatTop1(r.model), train_loss: t.history.map((h) => h.trainLoss),
+        });
+      }
       this.clusterings.set(k, r);
     }
     return r;
+  }
+
+  /** Float top-1 of a model on the test split. */
+  floatTop1(model: Model): number {
+    const inName = model.inputs[0]!.name;
+    const acc = new AccuracyCounter();
+    for (const b of this.ctx.test.batches) acc.add(runModel(model, { [inName]: b.input })[model.outputs[0]!]!, b.labels);
+    return acc.result().top1;
+  }
+
+  /** Float top-1 of the unclustered model on the test split (cached). */
+  originalTop1(): number {
+    this.floatTop1Cache ??= this.floatTop1(this.ctx.model);
+    return this.floatTop1Cache;
   }
 
   profile(c: AxpConfig): Map<string, LayerProfile> {

@@ -6,3 +6,4 @@ export * from "./emulate.js";
 export * from "./energy.js";
 export * from "./evaluate.js";
 export * from "./sweep.js";
+export * from "./finetune.js";

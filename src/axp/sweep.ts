@@ -12,7 +12,7 @@ import { loadDesign } from "../energy/presets.js";
 import type { ComputeScale } from "../energy/approx.js";
 import { checkFormat, keyLayout, type AxpFormat } from "./formats.js";
 import { keySpace } from "./memory.js";
-import { AxpSession, prepareAxpContext, type AxpConfig, type AxpDataSetup, type AxpPointResult } from "./evaluate.js";
+import { AxpSession, prepareAxpContext, type AxpConfig, type AxpDataSetup, type AxpFinetuneRecord, type AxpPointResult, type AxpSessionOptions } from "./evaluate.js";
 import { loadPeModel, type PeModel } from "./energy.js";
 
 export interface AxpSweepOptions extends AxpDataSetup {
@@ -36,6 +36,8 @@ export interface AxpSweepOptions extends AxpDataSetup {
   progress?: boolean;
   /** Throw away an existing journal instead of resuming it. */
   restart?: boolean;
+  /** Cluster-aware fine-tuning of every clustering before its memories are filled (none by default). */
+  finetune?: AxpSessionOptions["finetune"];
 }
 
 export interface AxpSweepResult {
@@ -47,6 +49,8 @@ export interface AxpSweepResult {
   pe_model: PeModel;
   baseline: { format: AxpFormat; top1: number; energy_pj: number; accelerator_energy_pj?: number }[];
   points: AxpPointResult[];
+  /** One record per fine-tuned clustering (with finetune): float top-1 before and after. */
+  finetune: AxpFinetuneRecord[];
   /** Indices into points of the Pareto front (top-1 up, energy down), by energy. */
   front: number[];
   resumed: number;
@@ -114,7 +118,7 @@ function fingerprint(o: AxpSweepOptions, pe: PeModel): string {
     const st = statSync(o.model);
     return { file: o.model, size: st.size, mtime: st.mtimeMs };
   })() : o.model.name;
-  const s = JSON.stringify({ model, data: o.data, limit: o.limit ?? null, calib: o.calibrationSize ?? 256, seed: o.seed ?? 1, normalize: o.normalize ?? null, pe, arch: o.arch ?? null, ert: o.ert ?? null, mapper: o.mapperEvaluations ?? 1000, perChannel: o.perChannel ?? false, init: o.init ?? "kmeans++", hamming: o.hamming ?? 0 });
+  const s = JSON.stringify({ model, data: o.data, limit: o.limit ?? null, calib: o.calibrationSize ?? 256, seed: o.seed ?? 1, normalize: o.normalize ?? null, pe, arch: o.arch ?? null, ert: o.ert ?? null, mapper: o.mapperEvaluations ?? 1000, perChannel: o.perChannel ?? false, init: o.init ?? "kmeans++", hamming: o.hamming ?? 0, ...(o.finetune ? { finetune: o.finetune } : {}) });
   return createHash("sha256").update(s).digest("hex").slice(0, 16);
 }
 
@@ -155,10 +159,11 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   checkSweepOptions(o);
   const pe = loadPeModel(o.peFile);
   const ctx = prepareAxpContext(o);
-  const session = new AxpSession(ctx, pe);
   const { list: configs, skipped } = configsOf(o);
   const fp = fingerprint(o, pe);
   const done = new Map<string, AxpPointResult>();
+  const tuned = new Map<string, AxpFinetuneRecord>();
+  const tunedKey = (r: { clusters: number; per_channel: boolean }) => `K${r.clusters}/${r.per_channel}`;
   let journal: string | undefined;
   if (o.outDir) {
     mkdirSync(o.outDir, { recursive: true });
@@ -172,8 +177,9 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
       for (const l of lines.slice(1)) {
         // A line cut short by a kill is simply redone.
         try {
-          const p = JSON.parse(l) as { key: string; point: AxpPointResult };
-          done.set(p.key, p.point);
+          const p = JSON.parse(l) as { key: string; point?: AxpPointResult; finetune?: AxpFinetuneRecord };
+          if (p.point) done.set(p.key, p.point);
+          if (p.finetune) tuned.set(tunedKey(p.finetune), p.finetune);
         } catch {
           /* incomplete last line */
         }
@@ -182,6 +188,13 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
       writeFileAtomic(journal, `${JSON.stringify({ fingerprint: fp, started: new Date().toISOString() })}\n`);
     }
   }
+  const session = new AxpSession(ctx, pe, {
+    finetune: o.finetune,
+    onFinetune: (r) => {
+      tuned.set(tunedKey(r), r);
+      if (journal) appendFileSync(journal, `${JSON.stringify({ key: `finetune/${tunedKey(r)}`, finetune: r })}\n`);
+    },
+  });
   const resumed = configs.filter((c) => done.has(configKey(c))).length;
   const accel = acceleratorPricing(o, session);
   const bar = progressBar("axp sweep", configs.length - resumed, { quiet: !o.progress, unit: "points" });
@@ -222,7 +235,7 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   const front = points.map((p, i) => ({ p, i })).filter(({ p }) => frontSet.has(p)).sort((a, b) => a.p.energy_pj - b.p.energy_pj).map(({ i }) => i);
   const result: AxpSweepResult = {
     model: typeof o.model === "string" ? o.model : o.model.name, data: o.data, test_samples: ctx.test.count, calibration_samples: ctx.calibration.reduce((a, t) => a + t.shape[0]!, 0),
-    arch: o.arch ?? null, pe_model: pe, baseline, points, front, resumed, skipped, files: [],
+    arch: o.arch ?? null, pe_model: pe, baseline, points, finetune: [...tuned.values()].sort((a, b) => a.clusters - b.clusters), front, resumed, skipped, files: [],
   };
   if (o.outDir) result.files = await writeSweepOutputs(o.outDir, result);
   return result;
@@ -270,6 +283,11 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   const blocks: ReportBlock[] = [
     { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}.` },
     { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-"]) },
+    ...(r.finetune.length > 0 ? [{
+      kind: "table" as const, caption: "Cluster-aware fine-tuning (float top-1 of the clustered model, no memory)",
+      columns: ["K", "per channel", "epochs", "training images", "lr", "centroid gradient", "unclustered", "clustered", "fine-tuned"],
+      rows: r.finetune.map((f) => [f.clusters, f.per_channel ? "yes" : "no", f.epochs, f.train_samples, f.lr, f.centroid_gradient, pct(f.float_top1), pct(f.before_top1), pct(f.after_top1)]),
+    }] : []),
     { kind: "figure", svg: c.svg, caption: "Accuracy against PE compute energy" },
     { kind: "table", caption: "Pareto front", columns: cols, rows: r.front.map((i) => row(r.points[i]!)) },
     { kind: "table", caption: "All points", columns: cols, rows: r.points.map(row) },

@@ -6,6 +6,10 @@ import { clusterModel } from "../axp/cluster.js";
 import { KMEANS_INITS, type KmeansInit } from "../axp/kmeans.js";
 import { checkFormat } from "../axp/formats.js";
 import { axpSweep } from "../axp/sweep.js";
+import { CENTROID_GRADIENTS, DEFAULT_CLUSTER_FINETUNE_LR, type CentroidGradient, type ClusterFinetuneOptions } from "../axp/finetune.js";
+import { AxpSession, prepareAxpContext } from "../axp/evaluate.js";
+import { loadPeModel } from "../axp/energy.js";
+import { saveModel } from "../zoo/sidecar.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 
 function intList(v: string, flag: string, min: number): number[] {
@@ -16,6 +20,34 @@ function intList(v: string, flag: string, min: number): number[] {
     if (!Number.isInteger(n) || n < min) throw new AxnnError(`expected whole numbers >= ${min}, got "${p}"`, { field: flag });
     return n;
   });
+}
+
+interface FinetuneCliOptions {
+  finetune?: string;
+  finetuneLr?: string;
+  centroidGradient: string;
+  trainSamples?: string;
+}
+
+/** The fine-tuning settings of --finetune E (undefined without it). */
+function finetuneOf(o: FinetuneCliOptions, seed: number): ClusterFinetuneOptions | undefined {
+  if (o.finetune === undefined) return undefined;
+  if (!(CENTROID_GRADIENTS as readonly string[]).includes(o.centroidGradient)) throw new AxnnError(`unknown centroid gradient "${o.centroidGradient}"; expected ${CENTROID_GRADIENTS.join(", ")}`, { field: "--centroid-gradient" });
+  return {
+    epochs: parseNumberOption(o.finetune, "--finetune", { integer: true, min: 1 }),
+    lr: o.finetuneLr === undefined ? undefined : parseNumberOption(o.finetuneLr, "--finetune-lr", { positive: true }),
+    centroidGradient: o.centroidGradient as CentroidGradient,
+    trainSamples: o.trainSamples === undefined ? undefined : parseNumberOption(o.trainSamples, "--train-samples", { integer: true, min: 1 }),
+    seed, quiet: true,
+  };
+}
+
+function finetuneFlags(c: Command): Command {
+  return c
+    .option("--finetune <epochs>", "cluster-aware fine-tuning (centroid gradients, bins kept) for this many epochs on the training split")
+    .option("--finetune-lr <lr>", `SGD rate of the fine-tuning (cosine schedule; default ${DEFAULT_CLUSTER_FINETUNE_LR})`)
+    .option("--centroid-gradient <rule>", `a centroid's gradient: mean or sum (Deep Compression's) of its weights' gradients`, "mean")
+    .option("--train-samples <n>", "fine-tune on a seeded subset of the training split");
 }
 
 function initOf(v: string): KmeansInit {
@@ -47,34 +79,75 @@ interface SweepCliOptions {
   json?: boolean;
 }
 
+interface ClusterCliOptions extends FinetuneCliOptions {
+  model: string;
+  clusters: string;
+  perChannel?: boolean;
+  init: string;
+  seed: string;
+  foldBatchnorm: boolean;
+  out: string;
+  json?: boolean;
+  data?: string;
+  limit?: string;
+  normalize?: string;
+}
+
 /** `axnn axp ...`: weight clustering and associative-matching (AxP) sweeps. */
 export function registerAxp(program: Command): void {
   const axp = program.command("axp").description("associative matching (AxP): clustered weights, a memory of precomputed products, partial bit-match");
 
-  axp
+  finetuneFlags(axp
     .command("cluster")
-    .description("cluster every conv and dense layer's weights to K bins (1-D k-means) and write the clustered model as ONNX")
+    .description("cluster every conv and dense layer's weights to K bins (1-D k-means) and write the clustered model as ONNX; optionally fine-tune the centroids")
     .requiredOption("--model <file>", "ONNX model")
     .requiredOption("--clusters <K>", "bins per layer (per output channel with --per-channel)")
     .option("--per-channel", "cluster each output channel separately")
     .option("--init <kind>", `k-means initialisation: ${KMEANS_INITS.join(", ")}`, "kmeans++")
-    .option("--seed <n>", "seed of the k-means++ initialisation", "1")
+    .option("--seed <n>", "seed of the k-means++ initialisation (and of the fine-tuning's subsets)", "1")
     .option("--no-fold-batchnorm", "keep BatchNorm layers instead of folding them into the weights first")
+    .option("--data <spec>", "with --finetune: training data, and the test split for top-1 before and after")
+    .option("--limit <n>", "with --finetune: test images for the top-1 (a seeded subset; default all)")
+    .option("--normalize <spec>", "input normalisation (default: the sidecar's, else unit)"))
     .requiredOption("-o, --out <file>", "output ONNX file")
     .option("--json", "print the result as JSON")
-    .action((o: { model: string; clusters: string; perChannel?: boolean; init: string; seed: string; foldBatchnorm: boolean; out: string; json?: boolean }) => {
+    .action((o: ClusterCliOptions) => {
       const clusters = parseNumberOption(o.clusters, "--clusters", { integer: true, min: 1 });
-      const r = clusterModel(loadOnnx(o.model), { clusters, perChannel: o.perChannel, init: initOf(o.init), seed: parseNumberOption(o.seed, "--seed", { integer: true }), foldBatchNorm: o.foldBatchnorm });
-      writeOnnx(o.out, r.model);
+      const seed = parseNumberOption(o.seed, "--seed", { integer: true });
+      const init = initOf(o.init);
+      const finetune = finetuneOf(o, seed);
+      if (!finetune) {
+        for (const [flag, v] of [["--data", o.data], ["--limit", o.limit], ["--finetune-lr", o.finetuneLr], ["--train-samples", o.trainSamples]] as const) {
+          if (v !== undefined) throw new AxnnError("only applies with --finetune", { field: flag });
+        }
+      }
+      if (finetune && o.data === undefined) throw new AxnnError("--finetune needs --data (the training split to fine-tune on)", { field: "--data" });
+      if (finetune && !o.foldBatchnorm) throw new AxnnError("--finetune trains the folded weights the hardware multiplies; drop --no-fold-batchnorm", { field: "--no-fold-batchnorm" });
+      let r;
+      let tuning: Record<string, unknown> | undefined;
+      if (finetune) {
+        const ctx = prepareAxpContext({ model: o.model, data: o.data!, limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { integer: true, min: 1 }), seed, normalize: o.normalize, calibrationSize: 1 });
+        const session = new AxpSession(ctx, loadPeModel(), { finetune, onFinetune: (rec) => (tuning = { ...rec, test_samples: ctx.test.count }) });
+        r = session.clustering({ clusters, entries: 0, keyBits: 0, dontCare: 0, format: "fp32", perChannel: o.perChannel, init, seed });
+        saveModel(o.out, r.model, { input: { normalize: ctx.normalize } });
+      } else {
+        r = clusterModel(loadOnnx(o.model), { clusters, perChannel: o.perChannel, init, seed, foldBatchNorm: o.foldBatchnorm });
+        writeOnnx(o.out, r.model);
+      }
       const layers = [...r.layers.values()].map((l) => ({ layer: l.name, groups: l.groups, bins: l.centroids.length, objective: l.objective, iterations: l.objectiveHistory.map((h) => h.length - 1) }));
-      if (o.json) printJson({ output: o.out, options: r.options, layers });
+      if (o.json) printJson({ output: o.out, options: r.options, layers, ...(tuning ? { finetune: tuning } : {}) });
       else {
         process.stdout.write(`${textTable(["layer", "groups", "bins", "k-means objective"], layers.map((l) => [l.layer, l.groups, l.bins, l.objective]))}\n`);
+        if (tuning) {
+          const pct = (v: unknown) => `${(100 * (v as number)).toFixed(2)}%`;
+          process.stdout.write(`float top-1 on ${String(tuning.test_samples)} test images: unclustered ${pct(tuning.float_top1)}, clustered ${pct(tuning.before_top1)}, fine-tuned ${pct(tuning.after_top1)} (${String(tuning.epochs)} epoch(s), lr ${String(tuning.lr)}, ${String(tuning.centroid_gradient)} centroid gradients)\n`);
+          if ((tuning.after_top1 as number) < (tuning.before_top1 as number)) process.stdout.write("warning: the fine-tuned model is worse than the clustered one; try a lower --finetune-lr\n");
+        }
         process.stdout.write(`wrote ${o.out}\n`);
       }
     });
 
-  axp
+  finetuneFlags(axp
     .command("sweep")
     .description("accuracy, hit rates and energy of AxP over bins x entries x key bits x don't-care bits x formats; Pareto front, chart, report")
     .requiredOption("--model <file>", "ONNX model (its sidecar's normalisation is used)")
@@ -97,8 +170,9 @@ export function registerAxp(program: Command): void {
     .option("--evaluations <n>", "mapper budget per distinct layer shape", "1000")
     .option("-o, --out <dir>", "write journal.jsonl (resume), results.json, chart.svg/png, report.html")
     .option("--restart", "discard the journal in --out instead of resuming it")
-    .option("--json", "print the result as JSON (no progress)")
-    .action(async (o: SweepCliOptions) => {
+    .option("--json", "print the result as JSON (no progress)"))
+    .action(async (o: SweepCliOptions & FinetuneCliOptions) => {
+      const seed = parseNumberOption(o.seed, "--seed", { integer: true });
       const formats = o.format.split(",").map((f) => checkFormat(f.trim()));
       const r = await axpSweep({
         model: o.model, data: o.data,
@@ -106,7 +180,7 @@ export function registerAxp(program: Command): void {
         dontCare: intList(o.dontCare, "--dont-care", 0), hamming: parseNumberOption(o.hamming, "--hamming", { integer: true, min: 0 }), formats,
         perChannel: o.perChannel, init: initOf(o.init),
         limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { integer: true, min: 1 }),
-        calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { integer: true, min: 1 }), seed: parseNumberOption(o.seed, "--seed", { integer: true }),
+        calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { integer: true, min: 1 }), seed, finetune: finetuneOf(o, seed),
         normalize: o.normalize, peFile: o.pe, arch: o.arch === "none" ? null : o.arch, ert: o.ert,
         mapperEvaluations: parseNumberOption(o.evaluations, "--evaluations", { integer: true, min: 1 }),
         outDir: o.out, restart: o.restart, progress: !o.json,
@@ -119,6 +193,7 @@ export function registerAxp(program: Command): void {
       for (const b of r.baseline) process.stdout.write(`baseline ${b.format}: top-1 ${pct(b.top1)}, PE energy ${(b.energy_pj / 1e6).toFixed(4)} uJ/inference${b.accelerator_energy_pj !== undefined ? `, accelerator ${(b.accelerator_energy_pj / 1e6).toFixed(4)} uJ` : ""}\n`);
       process.stdout.write(`${textTable(["format", "K", "N", "m", "d", "top-1", "hit rate", "non-zero", "energy uJ", "saving", "front"],
         r.points.map((p, i) => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), r.front.includes(i) ? "*" : ""]))}\n`);
+      for (const f of r.finetune) process.stdout.write(`fine-tuned K=${f.clusters}: float top-1 ${pct(f.before_top1)} -> ${pct(f.after_top1)} (unclustered ${pct(f.float_top1)})\n`);
       for (const k of r.skipped) process.stdout.write(`left out: ${k} (more don't-care bits than mantissa bits)\n`);
       if (r.resumed > 0) process.stdout.write(`${r.resumed} points taken from the journal\n`);
       for (const f of r.files) process.stdout.write(`wrote ${f}\n`);

@@ -57,6 +57,12 @@ export interface TrainConfig {
   /** Called after every epoch, after its checkpoint is written. */
   onEpoch?: (m: EpochMetrics) => void;
   /**
+   * Called after every backward pass, before the optimizer step, with the parameters and their
+   * accumulated gradients, which it may change in place: e.g. cluster-aware fine-tuning (src/axp)
+   * gives every weight of a bin the bin's summed gradient, so that tied weights stay tied.
+   */
+  transformGradients?: (params: readonly Param[]) => void;
+  /**
    * Stop with a TrainingDiverged error when the largest parameter magnitude grows past this many
    * times its value at the start (checked after every step). Default DEFAULT_WEIGHT_GROWTH_LIMIT
    * for QAT (fine-tuning a trained model, whose weights move little when it converges), off for
@@ -361,6 +367,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
       if (!Number.isFinite(r.loss)) throw new TrainingDiverged(epoch + 1, b + 1, `the loss became ${r.loss}`);
       zeroGrads(params);
       backwardTape(tape, new Map([[logits, r.grad]]), params);
+      config.transformGradients?.(params);
       lr = learningRate(schedule, config.lr, epoch, b, batches, config.epochs);
       optimizerStep(optimizer, opt, params, lr);
       if (weightLimit > 0) {
