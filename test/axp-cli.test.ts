@@ -76,3 +76,19 @@ test("axp sweep: clear errors for K < 1, a memory larger than the key space, an 
   await assert.rejects(axp([...base, "--format", "fp8"]), /--format: unknown number format "fp8"; expected fp32, fp16, bf16, int8/);
   await assert.rejects(axp([...base, "--key-bits", "2", "--dont-care", "3"]), /--dont-care: no valid combination: fp32 key bits 2 with 3 don't-care bits/);
 });
+
+test("axp sweep --zero-gating: the gated baseline costs less, memory-less points cost their gated FPU energy", async () => {
+  const base = ["sweep", "--model", model, "--data", data, "--clusters", "3", "--entries", "0,4", "--key-bits", "1", "--arch", "none", "--limit", "12", "--calib-size", "6", "--json"];
+  const off = JSON.parse(await axp(base));
+  const on = JSON.parse(await axp([...base, "--zero-gating"]));
+  assert.ok(on.baseline[0].energy_pj < off.baseline[0].energy_pj, `${on.baseline[0].energy_pj} vs ${off.baseline[0].energy_pj}`);
+  for (const p of on.points) {
+    assert.equal(p.zero_gating, true);
+    assert.ok(p.zero_fraction > 0);
+    const q = off.points.find((x: { entries: number }) => x.entries === p.entries);
+    assert.equal(p.top1, q.top1);
+    assert.equal(p.hit_rate, q.hit_rate);
+    assert.ok(p.energy_pj < q.energy_pj);
+    if (p.entries === 0) assert.equal(p.energy_pj, p.fpu_energy_pj);
+  }
+});

@@ -10,7 +10,7 @@ import { clusterModel, distinctWeights } from "../src/axp/cluster.js";
 import { bf16BitsToFloat, floatToBf16Bits, floatToHalfBits, halfBitsToFloat, keyLayout, type AxpFormat } from "../src/axp/formats.js";
 import { checkRule, memoryFromProfile } from "../src/axp/memory.js";
 import { axpLayerForward, calibrationProfiles, emptyCounts, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "../src/axp/emulate.js";
-import { layerEnergy, loadPeModel, searchEnergyPj } from "../src/axp/energy.js";
+import { layerEnergy, loadPeModel, readEnergyPj, searchEnergyPj } from "../src/axp/energy.js";
 
 /** conv 3x3 pad 1 (6) + ReLU + grouped conv stride 2 (6, groups 2) + ReLU + depthwise 3x3 + flatten + dense 5, on [N, 2, 8, 8]. */
 function tinyModel(): Model {
@@ -193,4 +193,22 @@ test("memory and energy: a memory larger than the key space is refused; search e
   const free = { ...pe, cam: { search_fj_per_bit: 0, search_fixed_pj: 0 }, read: { ...pe.read, reference_pj: 0 } };
   const e = layerEnergy(free, "fp32", "l", { macs: 100, hits: 100, zeroMacs: 0, zeroHits: 0, samples: 1 }, 16, 20);
   assert.ok(Math.abs(e.energyPj - 100 * pe.arithmetic.fp32.add_pj) < 1e-9);
+});
+
+test("zero gating: MACs with a zero activation cost nothing, in the FPU-only PE too; no memory still equals the FPU", () => {
+  const pe = loadPeModel();
+  const a = pe.arithmetic.fp32;
+  const counts = { macs: 200, hits: 120, zeroMacs: 80, zeroHits: 80, samples: 2 };
+  const off = layerEnergy(pe, "fp32", "l", counts, 16, 20);
+  const on = layerEnergy(pe, "fp32", "l", counts, 16, 20, { zeroGating: true });
+  // Per sample: 100 MACs, 40 zero (all hits), 60 non-zero of which 20 hit.
+  const search = searchEnergyPj(pe, 16, 20), read = readEnergyPj(pe, 16, 32);
+  assert.ok(Math.abs(off.energyPj - (100 * a.add_pj + 40 * a.mul_pj + 100 * search + 60 * read)) < 1e-9);
+  assert.ok(Math.abs(on.energyPj - (60 * a.add_pj + 40 * a.mul_pj + 60 * search + 20 * read)) < 1e-9);
+  assert.ok(Math.abs(on.fpuEnergyPj - 60 * (a.add_pj + a.mul_pj)) < 1e-9);
+  const none = layerEnergy(pe, "fp32", "l", { ...counts, hits: 0, zeroHits: 0 }, 0, 20, { zeroGating: true });
+  assert.equal(none.energyPj, none.fpuEnergyPj);
+  // The hit rates do not depend on gating.
+  assert.equal(on.hitRate, off.hitRate);
+  assert.equal(on.hitRateNonZero, 20 / 60);
 });

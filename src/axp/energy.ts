@@ -79,16 +79,23 @@ export interface LayerEnergyAxp {
   pjPerMac: number;
 }
 
-/** A layer's PE energy per inference from its measured counts. */
-export function layerEnergy(pe: PeModel, format: AxpFormat, layer: string, counts: LayerCounts, entries: number, keyWidthBits: number): LayerEnergyAxp {
+/**
+ * A layer's PE energy per inference from its measured counts. With zero gating, a MAC whose
+ * activation is zero is skipped whole (no search, multiply, read or add; the zero detector's own
+ * energy is neglected), in the FPU-only PE of `fpuEnergyPj` too.
+ */
+export function layerEnergy(pe: PeModel, format: AxpFormat, layer: string, counts: LayerCounts, entries: number, keyWidthBits: number, opts: { zeroGating?: boolean } = {}): LayerEnergyAxp {
   const s = Math.max(1, counts.samples);
   const macs = counts.macs / s, hits = counts.hits / s, zeroMacs = counts.zeroMacs / s, zeroHits = counts.zeroHits / s;
   const a = pe.arithmetic[format];
   const search = searchEnergyPj(pe, entries, keyWidthBits);
   const read = readEnergyPj(pe, entries, FORMAT_INFO[format].bits);
+  // The MACs (and hits) the PE works on.
+  const active = opts.zeroGating ? macs - zeroMacs : macs;
+  const activeHits = opts.zeroGating ? hits - zeroHits : hits;
   // Same expression shape for both, so that no entries (no search, no hit) gives the FPU's energy exactly.
-  const fpuEnergyPj = macs * a.add_pj + macs * a.mul_pj;
-  const energyPj = macs * a.add_pj + (macs - hits) * a.mul_pj + macs * search + hits * read;
+  const fpuEnergyPj = active * a.add_pj + active * a.mul_pj;
+  const energyPj = active * a.add_pj + (active - activeHits) * a.mul_pj + active * search + activeHits * read;
   const nonZero = macs - zeroMacs;
   return {
     layer, macs, hits, zeroMacs, zeroHits,

@@ -9,8 +9,8 @@ import { loadDataset, parseNormalization, subsetIndices, type Dataset, type Norm
 import { AccuracyCounter, prepareBatches, type EvalBatches } from "../eval/accuracy.js";
 import { loadSidecar } from "../zoo/sidecar.js";
 import { approximableLayers } from "../nn/analysis.js";
-import { clusterModel, type ClusteredModel, type ClusterOptions } from "./cluster.js";
-import { activationScales, calibrationProfiles, emptyCounts, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "./emulate.js";
+import { clusterModel, type ClusteredModel, type ClusterOptions, type LayerClusters } from "./cluster.js";
+import { activationScales, calibrationProfiles, emptyCounts, layerUse, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "./emulate.js";
 import { camKeyWidth, layerEnergy, type LayerEnergyAxp, type PeModel } from "./energy.js";
 import { checkFormat, int8Code, keyLayout, roundWeight, type AxpFormat } from "./formats.js";
 import { memoryFromProfile, type LayerProfile } from "./memory.js";
@@ -82,6 +82,8 @@ export interface AxpConfig {
   perChannel?: boolean;
   init?: ClusterOptions["init"];
   seed?: number;
+  /** Zero gating: MACs with a zero activation are skipped whole (default off). */
+  zeroGating?: boolean;
 }
 
 export interface AxpLayerResult extends LayerEnergyAxp {
@@ -99,6 +101,7 @@ export interface AxpPointResult {
   hamming: number;
   format: AxpFormat;
   per_channel: boolean;
+  zero_gating: boolean;
   top1: number;
   hit_rate: number;
   hit_rate_nonzero: number;
@@ -228,7 +231,7 @@ export class AxpSession {
     const rows: AxpLayerResult[] = [...layers.values()].map((l) => {
       const bins = l.weights.length;
       const kw = camKeyWidth(bins, l.layout.width);
-      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw);
+      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw, { zeroGating: c.zeroGating });
       const cc = calibCounts.get(l.node.name);
       return { ...e, bins, keyWidth: kw, ...(cc ? { calibrationHitRate: cc.macs > 0 ? cc.hits / cc.macs : 0 } : {}) };
     });
@@ -243,15 +246,18 @@ export class AxpSession {
     const hitRate = macs > 0 ? hits / macs : 0;
     const calibRate = cm > 0 ? ch / cm : 0;
     return {
-      clusters: c.clusters, entries: c.entries, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0, format: c.format, per_channel: c.perChannel ?? false,
+      clusters: c.clusters, entries: c.entries, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0, format: c.format, per_channel: c.perChannel ?? false, zero_gating: c.zeroGating ?? false,
       top1: acc.result().top1, hit_rate: hitRate, hit_rate_nonzero: macs - zero > 0 ? (hits - zeroHits) / (macs - zero) : 0, zero_fraction: macs > 0 ? zero / macs : 0,
       calibration_hit_rate: calibRate, hit_rate_drift: hitRate - calibRate,
       energy_pj: energy, fpu_energy_pj: fpu, saving: 1 - energy / (baselineEnergyPj ?? fpu), layers: rows,
     };
   }
 
-  /** The unclustered model on the FPU-only PE in the format: top-1 and compute energy per inference. */
-  baseline(format: AxpFormat, macsPerLayer: Map<string, number>): { top1: number; energy_pj: number } {
+  /**
+   * The unclustered model on the FPU-only PE in the format: top-1, compute energy per inference and
+   * the MACs the PE works on (with zero gating, those with a non-zero activation of this model).
+   */
+  baseline(format: AxpFormat, macsPerLayer: Map<string, number>, opts: { zeroGating?: boolean } = {}): { top1: number; energy_pj: number; active_macs: number } {
     const model = this.ctx.model;
     const inName = model.inputs[0]!.name;
     const scales = format === "int8" ? activationScales(model, this.ctx.calibration) : new Map<string, number>();
@@ -264,16 +270,26 @@ export class AxpSession {
       rounded.set(n.name, { ...n, weight: { shape: n.weight.shape, data: Float32Array.from(n.weight.data, (v) => roundWeight(v, format, ws)) } } as ApproximableNode);
     }
     const acc = new AccuracyCounter();
+    // Zero MACs per layer (for zero gating): a one-bin "clustering" gives layerUse's MACs per input position.
+    const oneBin = new Map<string, LayerClusters>();
+    let zeroMacs = 0, samples = 0;
     for (const b of this.ctx.test.batches) {
+      samples += b.input.shape[0]!;
       const y = runModel(model, { [inName]: b.input }, {
         kernel: (node, ins) => {
           const r = rounded.get(node.name);
-          if (!r || format === "fp32") return undefined;
+          if (!r) return undefined;
           const x = ins[0]!;
           const s = scales.get(node.name) ?? 1;
-          const data = format === "int8" ? Float32Array.from(x.data, (v) => int8Code(v, s) * s)
+          const data = format === "fp32" ? x.data : format === "int8" ? Float32Array.from(x.data, (v) => int8Code(v, s) * s)
             : Float32Array.from(x.data, (v) => roundWeight(v, format, 1));
-          return evalNode(r, [{ shape: x.shape, data }]);
+          if (opts.zeroGating) {
+            let one = oneBin.get(node.name);
+            if (!one) oneBin.set(node.name, (one = { centroids: new Float32Array(1), binOf: new Uint16Array(r.weight.data.length) } as LayerClusters));
+            const use = layerUse(r, one, x.shape);
+            for (let i = 0; i < data.length; i++) if (data[i] === 0) zeroMacs += use.useAll[i % use.positions]!;
+          }
+          return format === "fp32" ? undefined : evalNode(r, [{ shape: x.shape, data }]);
         },
       })[model.outputs[0]!]!;
       acc.add(y, b.labels);
@@ -281,6 +297,7 @@ export class AxpSession {
     const a = this.pe.arithmetic[format];
     let macs = 0;
     for (const m of macsPerLayer.values()) macs += m;
-    return { top1: acc.result().top1, energy_pj: macs * (a.mul_pj + a.add_pj) };
+    const active = opts.zeroGating ? macs - zeroMacs / Math.max(1, samples) : macs;
+    return { top1: acc.result().top1, energy_pj: active * (a.mul_pj + a.add_pj), active_macs: active };
   }
 }

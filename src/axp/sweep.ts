@@ -24,6 +24,8 @@ export interface AxpSweepOptions extends AxpDataSetup {
   formats: AxpFormat[];
   perChannel?: boolean;
   init?: AxpConfig["init"];
+  /** Zero gating in the PE (and in the FPU-only baseline): MACs with a zero activation cost nothing. Default off. */
+  zeroGating?: boolean;
   /** PE model file (default data/axp-pe.json). */
   peFile?: string;
   /** Accelerator preset or file for accelerator_energy_pj; null: none. */
@@ -47,7 +49,7 @@ export interface AxpSweepResult {
   calibration_samples: number;
   arch: string | null;
   pe_model: PeModel;
-  baseline: { format: AxpFormat; top1: number; energy_pj: number; accelerator_energy_pj?: number }[];
+  baseline: { format: AxpFormat; top1: number; energy_pj: number; active_macs: number; accelerator_energy_pj?: number }[];
   points: AxpPointResult[];
   /** One record per fine-tuned clustering (with finetune): float top-1 before and after. */
   finetune: AxpFinetuneRecord[];
@@ -73,7 +75,7 @@ function configsOf(o: AxpSweepOptions): { list: AxpConfig[]; skipped: string[] }
               if (entries === o.entries[0] && clusters === o.clusters[0]) skipped.push(`${format} key bits ${keyBits} with ${dontCare} don't-care bits`);
               continue;
             }
-            list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed });
+            list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed, zeroGating: o.zeroGating });
           }
         }
       }
@@ -118,7 +120,7 @@ function fingerprint(o: AxpSweepOptions, pe: PeModel): string {
     const st = statSync(o.model);
     return { file: o.model, size: st.size, mtime: st.mtimeMs };
   })() : o.model.name;
-  const s = JSON.stringify({ model, data: o.data, limit: o.limit ?? null, calib: o.calibrationSize ?? 256, seed: o.seed ?? 1, normalize: o.normalize ?? null, pe, arch: o.arch ?? null, ert: o.ert ?? null, mapper: o.mapperEvaluations ?? 1000, perChannel: o.perChannel ?? false, init: o.init ?? "kmeans++", hamming: o.hamming ?? 0, ...(o.finetune ? { finetune: o.finetune } : {}) });
+  const s = JSON.stringify({ model, data: o.data, limit: o.limit ?? null, calib: o.calibrationSize ?? 256, seed: o.seed ?? 1, normalize: o.normalize ?? null, pe, arch: o.arch ?? null, ert: o.ert ?? null, mapper: o.mapperEvaluations ?? 1000, perChannel: o.perChannel ?? false, init: o.init ?? "kmeans++", hamming: o.hamming ?? 0, ...(o.finetune ? { finetune: o.finetune } : {}), ...(o.zeroGating ? { zeroGating: true } : {}) });
   return createHash("sha256").update(s).digest("hex").slice(0, 16);
 }
 
@@ -219,7 +221,7 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   // Baselines: the unclustered model on the FPU-only PE, same MACs as the points.
   const baseline = o.formats.map((format) => {
     const any = points.find((p) => p.format === format)!;
-    const b = session.baseline(format, new Map(any.layers.map((l) => [l.layer, l.macs])));
+    const b = session.baseline(format, new Map(any.layers.map((l) => [l.layer, l.macs])), { zeroGating: o.zeroGating });
     const a = pe.arithmetic[format];
     const acc = accel ? { accelerator_energy_pj: accel.price(new Map(any.layers.map((l) => [l.layer, a.mul_pj + a.add_pj]))) } : {};
     return { format, ...b, ...acc };
@@ -228,8 +230,9 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
     const b = baseline.find((x) => x.format === p.format)!;
     p.saving = 1 - p.energy_pj / b.energy_pj;
     // The same saving counted on the multiplications alone (the adds are the same in both PEs).
-    const adds = p.layers.reduce((a, l) => a + l.macs, 0) * pe.arithmetic[p.format].add_pj;
-    p.multiply_saving = 1 - (p.energy_pj - adds) / (b.energy_pj - adds);
+    const add = pe.arithmetic[p.format].add_pj;
+    const adds = p.layers.reduce((a, l) => a + (o.zeroGating ? l.macs - l.zeroMacs : l.macs), 0) * add;
+    p.multiply_saving = 1 - (p.energy_pj - adds) / (b.energy_pj - b.active_macs * add);
   }
   const frontSet = paretoFront(points, (p) => p.energy_pj, (p) => -p.top1);
   const front = points.map((p, i) => ({ p, i })).filter(({ p }) => frontSet.has(p)).sort((a, b) => a.p.energy_pj - b.p.energy_pj).map(({ i }) => i);
@@ -281,7 +284,7 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-"];
   const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)"];
   const blocks: ReportBlock[] = [
-    { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}.` },
+    { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}. Zero gating: ${r.points[0]?.zero_gating ? "on (MACs with a zero activation skipped, in the baseline too)" : "off"}.` },
     { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-"]) },
     ...(r.finetune.length > 0 ? [{
       kind: "table" as const, caption: "Cluster-aware fine-tuning (float top-1 of the clustered model, no memory)",

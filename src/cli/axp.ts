@@ -66,6 +66,7 @@ interface SweepCliOptions {
   format: string;
   perChannel?: boolean;
   init: string;
+  zeroGating?: boolean;
   limit?: string;
   calibSize: string;
   seed: string;
@@ -160,6 +161,7 @@ export function registerAxp(program: Command): void {
     .option("--format <list>", "PE number formats: fp32, fp16, bf16, int8", "fp32")
     .option("--per-channel", "cluster each output channel separately")
     .option("--init <kind>", `k-means initialisation: ${KMEANS_INITS.join(", ")}`, "kmeans++")
+    .option("--zero-gating", "skip MACs with a zero activation (no search, multiply or add), in the FPU-only baseline too")
     .option("--limit <n>", "test images (a seeded subset; default all)")
     .option("--calib-size <n>", "calibration images from the training split", "256")
     .option("--seed <n>", "seed of the subsets and of k-means++", "1")
@@ -178,7 +180,7 @@ export function registerAxp(program: Command): void {
         model: o.model, data: o.data,
         clusters: intList(o.clusters, "--clusters", 1), entries: intList(o.entries, "--entries", 0), keyBits: intList(o.keyBits, "--key-bits", 0),
         dontCare: intList(o.dontCare, "--dont-care", 0), hamming: parseNumberOption(o.hamming, "--hamming", { integer: true, min: 0 }), formats,
-        perChannel: o.perChannel, init: initOf(o.init),
+        perChannel: o.perChannel, init: initOf(o.init), zeroGating: o.zeroGating,
         limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { integer: true, min: 1 }),
         calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { integer: true, min: 1 }), seed, finetune: finetuneOf(o, seed),
         normalize: o.normalize, peFile: o.pe, arch: o.arch === "none" ? null : o.arch, ert: o.ert,
