@@ -12,6 +12,8 @@
 # (ResNet-8 runs on axnn's TypeScript float kernels here, ~0.1-0.3 s per image with AxP on the shared
 # 2-core machine, hence its smaller grid and test subset.)
 #   MULTS="trunc_k4c_u8x8 bam_h2_v7_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 drum_k3_u8x8"
+#   FINETUNE=1 FT_SAMPLES=10000: a second sweep per model (sweep-<arch>-<data>-ft) with cluster-aware
+#   fine-tuning of every clustering (epochs, training images); FINETUNE=0 leaves it out
 # A killed run resumes: trained models are kept and each sweep resumes from its journal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,6 +39,12 @@ for arch in $ARCHS; do
     echo "AxP sweep of $arch on $data" >&2
     $AXNN axp sweep --model "$model" --data "$data" --clusters "$clusters" --entries "$entries" --key-bits "$keybits" \
       --dont-care "${DONTCARE:-0}" --format fp32 --limit "$limit" --calib-size "$calib" --arch eyeriss -o "$OUT/sweep-$arch-$data" --json > "$OUT/sweep-$arch-$data.json"
+    if [ "${FINETUNE:-1}" != 0 ]; then
+      echo "AxP sweep of $arch on $data with cluster-aware fine-tuning" >&2
+      $AXNN axp sweep --model "$model" --data "$data" --clusters "$clusters" --entries "$entries" --key-bits "$keybits" \
+        --dont-care "${DONTCARE:-0}" --format fp32 --limit "$limit" --calib-size "$calib" --arch eyeriss \
+        --finetune "${FINETUNE:-1}" --train-samples "${FT_SAMPLES:-10000}" -o "$OUT/sweep-$arch-$data-ft" --json > "$OUT/sweep-$arch-$data-ft.json"
+    fi
     for mult in $MULTS; do
       f="$OUT/eval-$arch-$data-$mult.json"
       [ -f "$f" ] && continue
@@ -61,9 +69,11 @@ const pct = (v) => `${(100 * v).toFixed(1)}%`;
 const exactPower = read("metrics-exact_u8x8.json").power_estimate;
 const rows = [];
 const lines = ["| model | data | test images | fp32 top-1 | best AxP within 1 pt: K / N / m | top-1 | hit rate (non-zero) | PE saving | saving on multiplies | accelerator saving | PE saving, memory energies / 4 (K / N / m) | best approx. multiplier within 1 pt | top-1 | saving vs exact int8 MAC | int8 PE energy / fp32 FPU |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"];
+const { existsSync } = await import("node:fs");
 for (const arch of archs.split(" ")) {
-  for (const data of datasets.split(" ")) {
-    const s = read(`sweep-${arch}-${data}.json`);
+  for (const [data, ft] of datasets.split(" ").flatMap((d) => [[d, ""], [d, "-ft"]])) {
+    if (ft && !existsSync(`${dir}/sweep-${arch}-${data}${ft}.json`)) continue;
+    const s = read(`sweep-${arch}-${data}${ft}.json`);
     const base = s.baseline[0];
     const ok = s.points.filter((p) => p.top1 >= base.top1 - 0.01 && p.entries > 0);
     const best = ok.sort((a, b) => b.saving - a.saving)[0];
@@ -85,8 +95,8 @@ for (const arch of archs.split(" ")) {
     const okM = multRows.filter((r) => r.top1 >= r.float_top1 - 0.01).sort((a, b) => b.saving - a.saving)[0];
     const int8VsFp32 = (pe.int8.mul_pj + pe.int8.add_pj) / (pe.fp32.mul_pj + pe.fp32.add_pj);
     const accel = best && best.accelerator_energy_pj !== undefined ? 1 - best.accelerator_energy_pj / base.accelerator_energy_pj : undefined;
-    rows.push({ arch, data, test_samples: s.test_samples, baseline: base, best_axp: best ? { ...best, layers: undefined, accelerator_saving: accel } : null, best_axp_cheap_memory: bestCheap ? { clusters: bestCheap.p.clusters, entries: bestCheap.p.entries, key_bits: bestCheap.p.key_bits, top1: bestCheap.p.top1, saving: bestCheap.saving } : null, multipliers: multRows, best_multiplier: okM ?? null, front: s.front.map((i) => { const p = s.points[i]; return { clusters: p.clusters, entries: p.entries, key_bits: p.key_bits, top1: p.top1, hit_rate: p.hit_rate, saving: p.saving }; }) });
-    lines.push(`| ${arch} | ${data} | ${s.test_samples} | ${pct(base.top1)} | ${best ? `${best.clusters} / ${best.entries} / ${best.key_bits}` : "none"} | ${best ? pct(best.top1) : "-"} | ${best ? `${pct(best.hit_rate)} (${pct(best.hit_rate_nonzero)})` : "-"} | ${best ? pct(best.saving) : "-"} | ${best ? pct(best.multiply_saving) : "-"} | ${accel !== undefined ? pct(accel) : "-"} | ${bestCheap ? `${pct(bestCheap.saving)} (${bestCheap.p.clusters} / ${bestCheap.p.entries} / ${bestCheap.p.key_bits})` : "-"} | ${okM ? okM.mult : "none"} | ${okM ? pct(okM.top1) : "-"} | ${okM ? pct(okM.saving) : "-"} | ${okM ? pct(int8VsFp32 * (1 - okM.saving)) : "-"} |`);
+    rows.push({ arch, data, finetuned: ft !== "", finetune: s.finetune ?? [], test_samples: s.test_samples, baseline: base, best_axp: best ? { ...best, layers: undefined, accelerator_saving: accel } : null, best_axp_cheap_memory: bestCheap ? { clusters: bestCheap.p.clusters, entries: bestCheap.p.entries, key_bits: bestCheap.p.key_bits, top1: bestCheap.p.top1, saving: bestCheap.saving } : null, multipliers: multRows, best_multiplier: okM ?? null, front: s.front.map((i) => { const p = s.points[i]; return { clusters: p.clusters, entries: p.entries, key_bits: p.key_bits, top1: p.top1, hit_rate: p.hit_rate, saving: p.saving }; }) });
+    lines.push(`| ${arch}${ft ? " (fine-tuned)" : ""} | ${data} | ${s.test_samples} | ${pct(base.top1)} | ${best ? `${best.clusters} / ${best.entries} / ${best.key_bits}` : "none"} | ${best ? pct(best.top1) : "-"} | ${best ? `${pct(best.hit_rate)} (${pct(best.hit_rate_nonzero)})` : "-"} | ${best ? pct(best.saving) : "-"} | ${best ? pct(best.multiply_saving) : "-"} | ${accel !== undefined ? pct(accel) : "-"} | ${bestCheap ? `${pct(bestCheap.saving)} (${bestCheap.p.clusters} / ${bestCheap.p.entries} / ${bestCheap.p.key_bits})` : "-"} | ${okM ? okM.mult : "none"} | ${okM ? pct(okM.top1) : "-"} | ${okM ? pct(okM.saving) : "-"} | ${okM ? pct(int8VsFp32 * (1 - okM.saving)) : "-"} |`);
   }
 }
 writeFileSync(`${dir}/summary.json`, JSON.stringify(rows, null, 2) + "\n");

@@ -73,6 +73,7 @@ test("axp sweep: clear errors for K < 1, a memory larger than the key space, an 
   const base = ["sweep", "--model", model, "--data", data, "--arch", "none", "--limit", "4"];
   await assert.rejects(axp([...base, "--clusters", "0"]), /--clusters: expected whole numbers >= 1, got "0"/);
   await assert.rejects(axp([...base, "--clusters", "2", "--format", "int8", "--key-bits", "2", "--entries", "9"]), /--entries: 9 entries are more than the key space of 2 bins x 2\^2 int8 keys of 2 bits \(8\)/);
+  await assert.rejects(axp([...base, "--pes", "0"]), /--pes: expected an integer >= 1, got "0"/);
   await assert.rejects(axp([...base, "--format", "fp8"]), /--format: unknown number format "fp8"; expected fp32, fp16, bf16, int8/);
   await assert.rejects(axp([...base, "--key-bits", "2", "--dont-care", "3"]), /--dont-care: no valid combination: fp32 key bits 2 with 3 don't-care bits/);
 });
@@ -81,6 +82,12 @@ test("axp sweep --zero-gating: the gated baseline costs less, memory-less points
   const base = ["sweep", "--model", model, "--data", data, "--clusters", "3", "--entries", "0,4", "--key-bits", "1", "--arch", "none", "--limit", "12", "--calib-size", "6", "--json"];
   const off = JSON.parse(await axp(base));
   const on = JSON.parse(await axp([...base, "--zero-gating"]));
+  const pes = JSON.parse(await axp([...base, "--pes", "2"]));
+  for (const p of pes.points) {
+    assert.equal(p.pes, 2);
+    const q = off.points.find((x: { entries: number }) => x.entries === p.entries);
+    if (p.entries === 0) assert.equal(p.energy_pj, q.energy_pj);
+  }
   assert.ok(on.baseline[0].energy_pj < off.baseline[0].energy_pj, `${on.baseline[0].energy_pj} vs ${off.baseline[0].energy_pj}`);
   for (const p of on.points) {
     assert.equal(p.zero_gating, true);

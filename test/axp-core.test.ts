@@ -6,10 +6,10 @@ import { isApproximable, type Model } from "../src/nn/graph.js";
 import { Rng, type Tensor } from "../src/nn/tensor.js";
 import { uniformRandom } from "../src/util/random.js";
 import { kmeans1d, kmeansObjective, KMEANS_INITS } from "../src/axp/kmeans.js";
-import { clusterModel, distinctWeights } from "../src/axp/cluster.js";
+import { clusterModel, distinctWeights, perPeClusters } from "../src/axp/cluster.js";
 import { bf16BitsToFloat, floatToBf16Bits, floatToHalfBits, halfBitsToFloat, keyLayout, type AxpFormat } from "../src/axp/formats.js";
-import { checkRule, memoryFromProfile } from "../src/axp/memory.js";
-import { axpLayerForward, calibrationProfiles, emptyCounts, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "../src/axp/emulate.js";
+import { checkRule, memoryFromProfile, perPeMemoryFromProfile } from "../src/axp/memory.js";
+import { axpLayerForward, axpLayerReference, calibrationProfiles, emptyCounts, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "../src/axp/emulate.js";
 import { layerEnergy, loadPeModel, readEnergyPj, searchEnergyPj } from "../src/axp/energy.js";
 
 /** conv 3x3 pad 1 (6) + ReLU + grouped conv stride 2 (6, groups 2) + ReLU + depthwise 3x3 + flatten + dense 5, on [N, 2, 8, 8]. */
@@ -211,4 +211,46 @@ test("zero gating: MACs with a zero activation cost nothing, in the FPU-only PE 
   // The hit rates do not depend on gating.
   assert.equal(on.hitRate, off.hitRate);
   assert.equal(on.hitRateNonZero, 20 / 60);
+});
+
+test("per-PE memories: each PE's N most frequent pairs hit at least as often as one N-entry memory per layer; fast = reference; P = 1 is the per-layer memory", () => {
+  const m = tinyModel();
+  const calib = [randomInput(6, 8)];
+  const cl = clusterModel(m, { clusters: 4, seed: 5 });
+  const layout = keyLayout("fp32", 2);
+  const rule = { dontCare: 0, hamming: 0 };
+  // On the calibration data itself, layer by layer on the clustered model's activations (so that the profile's frequencies are the hits).
+  const inputs = new Map<string, Tensor>();
+  runModel(cl.model, { x: calib[0]! }, { kernel: (node, ins) => (isApproximable(node) && inputs.set(node.name, ins[0]!), undefined) });
+  const perLayer = calibrationProfiles(cl.model, cl.layers, "fp32", layout, calib);
+  assert.equal(perPeClusters(cl.layers.get("c1")!, 6, 1), cl.layers.get("c1"));
+  for (const pes of [2, 3]) {
+    const peLayers = new Map([...cl.layers].map(([name, l]) => [name, perPeClusters(l, (m.nodes.find((n) => n.name === name) as { weight: { shape: number[] } }).weight.shape[0]!, pes)]));
+    const perPe = calibrationProfiles(cl.model, peLayers, "fp32", layout, calib);
+    let gained = 0;
+    for (const n of cl.model.nodes.filter(isApproximable)) {
+      const pc = peLayers.get(n.name)!;
+      assert.equal(pc.centroids.length, pes * cl.layers.get(n.name)!.centroids.length);
+      for (const entries of [1, 3, 8]) {
+        const a = emptyCounts(), b = emptyCounts(), r = emptyCounts();
+        const one = makeAxpLayer(n, cl.layers.get(n.name)!, perLayer.get(n.name)!, memoryFromProfile(perLayer.get(n.name)!, entries, rule));
+        const mem = perPeMemoryFromProfile(perPe.get(n.name)!, entries, rule, pes);
+        // At most N entries per PE.
+        for (let p = 0; p < pes; p++) assert.ok(mem.entries.filter((e) => Math.floor(e.bin / cl.layers.get(n.name)!.centroids.length) === p).length <= entries);
+        const many = makeAxpLayer(n, pc, perPe.get(n.name)!, mem);
+        axpLayerForward(one, inputs.get(n.name)!, a);
+        const y = axpLayerForward(many, inputs.get(n.name)!, b);
+        const yr = axpLayerReference(many, inputs.get(n.name)!, r);
+        assert.ok(sameBits(y.data, yr.data), `${n.name} P=${pes} N=${entries}: fast = reference`);
+        assert.deepEqual(b, r);
+        assert.equal(b.macs, a.macs);
+        assert.ok(b.hits >= a.hits, `${n.name} P=${pes} N=${entries}: ${b.hits} < ${a.hits}`);
+        if (b.hits > a.hits) gained++;
+      }
+    }
+    assert.ok(gained > 0, `P=${pes}: some layer gains hits`);
+  }
+  const p1 = perPeMemoryFromProfile(perLayer.get("c2")!, 5, rule, 1);
+  assert.deepEqual(p1, memoryFromProfile(perLayer.get("c2")!, 5, rule));
+  assert.throws(() => perPeMemoryFromProfile(perLayer.get("c2")!, 5, rule, 0), /--pes: expected a whole number of PEs >= 1, got 0/);
 });

@@ -92,6 +92,23 @@ export function clusterModel(model: Model, opts: ClusterOptions): ClusteredModel
   };
 }
 
+/**
+ * The clustering as P per-PE memories see it: output channel (or feature) o runs on PE o mod P, and
+ * bin b of a weight on PE p becomes bin p * bins + b (same centroid), so that a memory search, which
+ * compares the bin exactly, finds only its own PE's entries. P = 1 returns the clustering itself.
+ */
+export function perPeClusters(cl: LayerClusters, outChannels: number, pes: number): LayerClusters {
+  if (pes === 1) return cl;
+  const bins = cl.centroids.length;
+  if (bins * pes > 65535) throw new AxnnError(`${pes} PEs x ${bins} bins are more than 65535 bins`, { field: `layer "${cl.name}"` });
+  const per = cl.binOf.length / outChannels;
+  const binOf = new Uint16Array(cl.binOf.length);
+  for (let i = 0; i < binOf.length; i++) binOf[i] = (Math.floor(i / per) % pes) * bins + cl.binOf[i]!;
+  const centroids = new Float32Array(bins * pes);
+  for (let p = 0; p < pes; p++) centroids.set(cl.centroids, p * bins);
+  return { ...cl, centroids, binOf };
+}
+
 /** Number of distinct weight values of a layer (the K at which clustering changes nothing). */
 export function distinctWeights(node: ApproximableNode): number {
   return new Set(node.weight.data).size;

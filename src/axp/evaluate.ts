@@ -9,11 +9,11 @@ import { loadDataset, parseNormalization, subsetIndices, type Dataset, type Norm
 import { AccuracyCounter, prepareBatches, type EvalBatches } from "../eval/accuracy.js";
 import { loadSidecar } from "../zoo/sidecar.js";
 import { approximableLayers } from "../nn/analysis.js";
-import { clusterModel, type ClusteredModel, type ClusterOptions, type LayerClusters } from "./cluster.js";
+import { clusterModel, perPeClusters, type ClusteredModel, type ClusterOptions, type LayerClusters } from "./cluster.js";
 import { activationScales, calibrationProfiles, emptyCounts, layerUse, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "./emulate.js";
 import { camKeyWidth, layerEnergy, type LayerEnergyAxp, type PeModel } from "./energy.js";
 import { checkFormat, int8Code, keyLayout, roundWeight, type AxpFormat } from "./formats.js";
-import { memoryFromProfile, type LayerProfile } from "./memory.js";
+import { perPeMemoryFromProfile, type LayerProfile } from "./memory.js";
 import { finetuneClusters, type ClusterFinetuneOptions } from "./finetune.js";
 
 /** A model and its data, prepared once for any number of AxP configurations. */
@@ -84,6 +84,8 @@ export interface AxpConfig {
   seed?: number;
   /** Zero gating: MACs with a zero activation are skipped whole (default off). */
   zeroGating?: boolean;
+  /** Memories per layer: 1 (default) = one per layer; P = one of `entries` entries per PE, output channels spread over P PEs. */
+  pes?: number;
 }
 
 export interface AxpLayerResult extends LayerEnergyAxp {
@@ -102,6 +104,8 @@ export interface AxpPointResult {
   format: AxpFormat;
   per_channel: boolean;
   zero_gating: boolean;
+  /** PEs with a memory each (1: one memory per layer). */
+  pes: number;
   top1: number;
   hit_rate: number;
   hit_rate_nonzero: number;
@@ -149,6 +153,7 @@ export interface AxpSessionOptions {
 export class AxpSession {
   private readonly clusterings = new Map<string, ClusteredModel>();
   private readonly profiles = new Map<string, Map<string, LayerProfile>>();
+  private readonly peClusters = new Map<string, Map<string, LayerClusters>>();
   private floatTop1Cache: number | undefined;
 
   constructor(readonly ctx: AxpContext, readonly pe: PeModel, readonly options: AxpSessionOptions = {}) {
@@ -190,14 +195,30 @@ export class AxpSession {
     return this.floatTop1Cache;
   }
 
+  /** The clustering of every layer as the configuration's memories see it (per-PE bins with pes > 1; cached). */
+  memoryClusters(c: AxpConfig): Map<string, LayerClusters> {
+    const pes = c.pes ?? 1;
+    const cl = this.clustering(c);
+    if (pes === 1) return cl.layers;
+    const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}/P${pes}`;
+    let r = this.peClusters.get(k);
+    if (!r) {
+      r = new Map();
+      for (const n of cl.model.nodes) if (isApproximable(n)) r.set(n.name, perPeClusters(cl.layers.get(n.name)!, n.weight.shape[0]!, pes));
+      this.peClusters.set(k, r);
+    }
+    return r;
+  }
+
   profile(c: AxpConfig): Map<string, LayerProfile> {
     const format = checkFormat(c.format);
     const layout = keyLayout(format, c.keyBits);
-    const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}/${format}/${c.keyBits}`;
+    const pes = c.pes ?? 1;
+    const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}/${format}/${c.keyBits}${pes > 1 ? `/P${pes}` : ""}`;
     let r = this.profiles.get(k);
     if (!r) {
       const cl = this.clustering(c);
-      r = calibrationProfiles(cl.model, cl.layers, format, layout, this.ctx.calibration);
+      r = calibrationProfiles(cl.model, this.memoryClusters(c), format, layout, this.ctx.calibration);
       this.profiles.set(k, r);
     }
     return r;
@@ -207,12 +228,13 @@ export class AxpSession {
   layers(c: AxpConfig): Map<string, AxpLayer> {
     const cl = this.clustering(c);
     const profiles = this.profile(c);
+    const clusters = this.memoryClusters(c);
     const out = new Map<string, AxpLayer>();
     for (const n of cl.model.nodes) {
       if (!isApproximable(n)) continue;
       const prof = profiles.get(n.name)!;
-      const mem = memoryFromProfile(prof, c.entries, { dontCare: c.dontCare, hamming: c.hamming ?? 0 });
-      out.set(n.name, makeAxpLayer(n, cl.layers.get(n.name)!, prof, mem));
+      const mem = perPeMemoryFromProfile(prof, c.entries, { dontCare: c.dontCare, hamming: c.hamming ?? 0 }, c.pes ?? 1);
+      out.set(n.name, makeAxpLayer(n, clusters.get(n.name)!, prof, mem));
     }
     return out;
   }
@@ -229,7 +251,8 @@ export class AxpSession {
     // Drift: the same memory's hit rate on the first calibration batch (the memory was filled from the whole split).
     if (c.entries > 0 && this.ctx.calibration.length > 0) runAxp(net, this.ctx.calibration[0]!, { counts: calibCounts });
     const rows: AxpLayerResult[] = [...layers.values()].map((l) => {
-      const bins = l.weights.length;
+      // A PE's memory tells apart the bins of the layer (not the PEs).
+      const bins = l.weights.length / (c.pes ?? 1);
       const kw = camKeyWidth(bins, l.layout.width);
       const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw, { zeroGating: c.zeroGating });
       const cc = calibCounts.get(l.node.name);
@@ -246,7 +269,7 @@ export class AxpSession {
     const hitRate = macs > 0 ? hits / macs : 0;
     const calibRate = cm > 0 ? ch / cm : 0;
     return {
-      clusters: c.clusters, entries: c.entries, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0, format: c.format, per_channel: c.perChannel ?? false, zero_gating: c.zeroGating ?? false,
+      clusters: c.clusters, entries: c.entries, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0, format: c.format, per_channel: c.perChannel ?? false, zero_gating: c.zeroGating ?? false, pes: c.pes ?? 1,
       top1: acc.result().top1, hit_rate: hitRate, hit_rate_nonzero: macs - zero > 0 ? (hits - zeroHits) / (macs - zero) : 0, zero_fraction: macs > 0 ? zero / macs : 0,
       calibration_hit_rate: calibRate, hit_rate_drift: hitRate - calibRate,
       energy_pj: energy, fpu_energy_pj: fpu, saving: 1 - energy / (baselineEnergyPj ?? fpu), layers: rows,

@@ -67,6 +67,35 @@ export function memoryFromProfile(profile: LayerProfile, entries: number, rule: 
   return { layer: profile.layer, layout: profile.layout, rule, entries: profile.candidates.slice(0, entries) };
 }
 
+/**
+ * Per-PE memories: the layer's multiplications are spread over `pes` PEs and each PE has its own
+ * memory of `entries` entries, filled with the most frequent pairs of its own multiplications. The
+ * profile must be of the per-PE clustering (perPeClusters: bin p * binsPerPe + b is bin b on PE p),
+ * so that a search (which compares the bin exactly) only finds its own PE's entries.
+ */
+export function perPeMemoryFromProfile(profile: LayerProfile, entries: number, rule: MatchRule, pes: number): LayerMemory {
+  if (!Number.isInteger(pes) || pes < 1) throw new AxnnError(`expected a whole number of PEs >= 1, got ${pes}`, { field: "--pes" });
+  if (pes === 1) return memoryFromProfile(profile, entries, rule);
+  const binsPerPe = profile.bins / pes;
+  if (!Number.isInteger(binsPerPe)) throw new AxnnError(`internal error: ${profile.bins} bins are not ${pes} PEs' bins`, { field: `layer "${profile.layer}"` });
+  if (!Number.isInteger(entries) || entries < 0) throw new AxnnError(`expected a whole number of entries >= 0, got ${entries}`, { field: "--entries" });
+  const space = keySpace(binsPerPe, profile.layout);
+  if (entries > space) {
+    throw new AxnnError(`${entries} entries are more than a PE of layer "${profile.layer}" has keys (${binsPerPe} bins x 2^${profile.layout.width} ${profile.layout.format} keys = ${space})`, { field: "--entries" });
+  }
+  checkRule(profile.layout, rule);
+  const taken = new Array<number>(pes).fill(0);
+  const chosen: MemoryEntry[] = [];
+  for (const c of profile.candidates) {
+    const pe = Math.floor(c.bin / binsPerPe);
+    if (taken[pe]! < entries) {
+      taken[pe]!++;
+      chosen.push(c);
+    }
+  }
+  return { layer: profile.layer, layout: profile.layout, rule, entries: chosen };
+}
+
 function popcount(v: number): number {
   v = v - ((v >>> 1) & 0x55555555);
   v = (v & 0x33333333) + ((v >>> 2) & 0x33333333);

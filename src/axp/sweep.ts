@@ -24,6 +24,8 @@ export interface AxpSweepOptions extends AxpDataSetup {
   formats: AxpFormat[];
   perChannel?: boolean;
   init?: AxpConfig["init"];
+  /** PEs per layer with a memory of `entries` entries each (default 1: one memory per layer). */
+  pes?: number;
   /** Zero gating in the PE (and in the FPU-only baseline): MACs with a zero activation cost nothing. Default off. */
   zeroGating?: boolean;
   /** PE model file (default data/axp-pe.json). */
@@ -75,7 +77,7 @@ function configsOf(o: AxpSweepOptions): { list: AxpConfig[]; skipped: string[] }
               if (entries === o.entries[0] && clusters === o.clusters[0]) skipped.push(`${format} key bits ${keyBits} with ${dontCare} don't-care bits`);
               continue;
             }
-            list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed, zeroGating: o.zeroGating });
+            list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed, zeroGating: o.zeroGating, pes: o.pes });
           }
         }
       }
@@ -86,7 +88,7 @@ function configsOf(o: AxpSweepOptions): { list: AxpConfig[]; skipped: string[] }
 }
 
 function configKey(c: AxpConfig): string {
-  return `${c.format}/K${c.clusters}/N${c.entries}/m${c.keyBits}/d${c.dontCare}/h${c.hamming ?? 0}`;
+  return `${c.format}/K${c.clusters}/N${c.entries}/m${c.keyBits}/d${c.dontCare}/h${c.hamming ?? 0}${(c.pes ?? 1) > 1 ? `/P${c.pes}` : ""}`;
 }
 
 /** Checks every value before any work: K >= 1, formats, key bits, don't-care bits, and memories no larger than a layer's key space. */
@@ -99,6 +101,7 @@ export function checkSweepOptions(o: AxpSweepOptions): void {
   ints(o.entries, "--entries", 0);
   ints(o.keyBits, "--key-bits", 0);
   ints(o.dontCare, "--dont-care", 0);
+  ints([o.pes ?? 1], "--pes", 1);
   if (o.formats.length === 0) throw new AxnnError("expected at least one format", { field: "--format" });
   for (const f of o.formats) checkFormat(f);
   for (const f of o.formats) {
@@ -284,7 +287,7 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-"];
   const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)"];
   const blocks: ReportBlock[] = [
-    { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}. Zero gating: ${r.points[0]?.zero_gating ? "on (MACs with a zero activation skipped, in the baseline too)" : "off"}.` },
+    { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}. Memories: ${(r.points[0]?.pes ?? 1) > 1 ? `one per PE, ${r.points[0]!.pes} PEs per layer (N entries each)` : "one per layer"}. Zero gating: ${r.points[0]?.zero_gating ? "on (MACs with a zero activation skipped, in the baseline too)" : "off"}.` },
     { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-"]) },
     ...(r.finetune.length > 0 ? [{
       kind: "table" as const, caption: "Cluster-aware fine-tuning (float top-1 of the clustered model, no memory)",

@@ -67,6 +67,7 @@ interface SweepCliOptions {
   perChannel?: boolean;
   init: string;
   zeroGating?: boolean;
+  pes: string;
   limit?: string;
   calibSize: string;
   seed: string;
@@ -161,6 +162,7 @@ export function registerAxp(program: Command): void {
     .option("--format <list>", "PE number formats: fp32, fp16, bf16, int8", "fp32")
     .option("--per-channel", "cluster each output channel separately")
     .option("--init <kind>", `k-means initialisation: ${KMEANS_INITS.join(", ")}`, "kmeans++")
+    .option("--pes <P>", "one memory of N entries per PE, a layer's output channels spread over P PEs (default 1: one memory per layer)", "1")
     .option("--zero-gating", "skip MACs with a zero activation (no search, multiply or add), in the FPU-only baseline too")
     .option("--limit <n>", "test images (a seeded subset; default all)")
     .option("--calib-size <n>", "calibration images from the training split", "256")
@@ -180,7 +182,7 @@ export function registerAxp(program: Command): void {
         model: o.model, data: o.data,
         clusters: intList(o.clusters, "--clusters", 1), entries: intList(o.entries, "--entries", 0), keyBits: intList(o.keyBits, "--key-bits", 0),
         dontCare: intList(o.dontCare, "--dont-care", 0), hamming: parseNumberOption(o.hamming, "--hamming", { integer: true, min: 0 }), formats,
-        perChannel: o.perChannel, init: initOf(o.init), zeroGating: o.zeroGating,
+        perChannel: o.perChannel, init: initOf(o.init), zeroGating: o.zeroGating, pes: parseNumberOption(o.pes, "--pes", { integer: true, min: 1 }),
         limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { integer: true, min: 1 }),
         calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { integer: true, min: 1 }), seed, finetune: finetuneOf(o, seed),
         normalize: o.normalize, peFile: o.pe, arch: o.arch === "none" ? null : o.arch, ert: o.ert,
