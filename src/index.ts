@@ -14,6 +14,7 @@ export * from "./data/index.js";
 export * from "./eval/index.js";
 // The kernel backends (TypeScript reference, native ISA levels, WebGPU): which one runs, and the registry.
 export { availableBackends, backend, kernelBackend, registerBackend, setBackend, type Backend, type BackendName } from "./kernels/index.js";
+export { DEVICES, kernelDevice, parseDevice, selectDevice, type Device, type DeviceChoice } from "./kernels/index.js";
 export { buildZooModel, zooNames, lenet5, mobileNetV2, cifarResNet, smallVgg, type ZooBuildOptions, type ZooModelName } from "./zoo/index.js";
 export * from "./zoo/sidecar.js";
 // The training API under its own names (energy already exports an "evaluate" for mappings).

@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { Option, type Command } from "commander";
+import { parseDevice, selectDevice } from "../kernels/index.js";
 import { AxnnError } from "../util/errors.js";
 import { parseJson } from "../util/json.js";
 
@@ -55,4 +57,27 @@ export function textTable(columns: string[], rows: (string | number | undefined)
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((r) => r[i]?.length ?? 0)));
   const line = (r: string[]) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
   return [line(columns), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n");
+}
+
+/**
+ * `--device cpu|gpu|auto` (default: the AXNN_DEVICE environment variable, else the CPU) on a
+ * command that runs kernels, applied before its action: useDevice.
+ */
+export function deviceOption(cmd: Command): Command {
+  return cmd
+    .addOption(new Option("--device <device>", "where the kernels run: cpu, gpu (WebGPU; an error without a usable adapter) or auto (a hardware GPU when there is one, else the CPU)").env("AXNN_DEVICE"))
+    .hook("preAction", (_command, action) => useDevice(action));
+}
+
+/**
+ * Selects the device `cmd`'s --device (or AXNN_DEVICE) names, if any: an AxnnError naming the
+ * option or the variable when the value is unknown or gpu has no usable adapter; a one-line note
+ * on stderr when auto runs on the CPU. Child processes (search nas) follow through AXNN_DEVICE.
+ */
+export function useDevice(cmd: Command): void {
+  const value = cmd.opts().device as string | undefined;
+  if (value === undefined || value === "") return;
+  const field = cmd.getOptionValueSource("device") === "env" ? "AXNN_DEVICE" : "--device";
+  const choice = selectDevice(parseDevice(value, field), field);
+  if (choice.note) process.stderr.write(`axnn: ${choice.note}\n`);
 }

@@ -8,7 +8,7 @@ import type { QuantScheme } from "../quant/params.js";
 import type { EvalSetup } from "../eval/session.js";
 import { runEvaluation } from "../eval/evaluate.js";
 import { runSensitivity, sensitivityChart } from "../eval/sensitivity.js";
-import { parseNumberOption, printJson, textTable } from "./common.js";
+import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface CommonOptions {
   model: string;
@@ -41,7 +41,7 @@ interface SensitivityOptions extends CommonOptions {
 }
 
 function addCommonOptions(cmd: Command): Command {
-  return cmd
+  return deviceOption(cmd)
     .requiredOption("--model <file>", "ONNX model (single input, class scores as first output)")
     .requiredOption("--data <dataset>", "mnist, fashion-mnist, cifar10:<dir> (binary version) or idx:<images>,<labels>")
     .option("--limit <n>", "evaluate a seeded subset of n test samples (default: all)")

@@ -5,7 +5,7 @@ import { DEFAULT_FINETUNE_RANGES, runFinetune } from "../train/finetune.js";
 import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, QAT_RANGES, RANGE_MOMENTUM, type QatRanges } from "../train/qat.js";
 import { AxnnError } from "../util/errors.js";
 import { checkOutputFile } from "../util/fs.js";
-import { parseNumberOption, printJson, textTable } from "./common.js";
+import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface FinetuneCliOptions {
   model: string;
@@ -41,8 +41,7 @@ function parseFraction(value: string, name: string): number {
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
 
 export function registerFinetune(program: Command): void {
-  program
-    .command("finetune")
+  deviceOption(program.command("finetune"))
     .description("quantization-aware retraining with approximate multipliers in the forward pass (STE or table backward); accuracy before and after")
     .requiredOption("--model <file>", "ONNX model")
     .requiredOption("--data <spec>", "mnist, fashion-mnist or cifar10:<dir>")

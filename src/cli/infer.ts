@@ -10,7 +10,7 @@ import { CALIBRATION_METHODS, type CalibrationMethod } from "../quant/calibrate.
 import { checkMultiplierFits, EXACT_INT8, quantizeModel, type LayerArithmetic } from "../quant/model.js";
 import type { QuantScheme } from "../quant/params.js";
 import type { Model } from "../nn/graph.js";
-import { parseNumberOption } from "./common.js";
+import { deviceOption, parseNumberOption } from "./common.js";
 
 interface InferOptions {
   model: string;
@@ -50,8 +50,7 @@ function calibrationBatches(model: Model, data: Tensor, count: number, batchSize
 
 /** `axnn infer`: runs an ONNX model on a .npy batch, in float, exact int8 or through an approximate multiplier. */
 export function registerInfer(program: Command): void {
-  program
-    .command("infer")
+  deviceOption(program.command("infer"))
     .description("run an ONNX model on a .npy batch (float32, batch first) and write the output as .npy")
     .requiredOption("--model <file>", "ONNX model")
     .requiredOption("--input <file>", ".npy input, batch first (converted to float32)")

@@ -5,7 +5,7 @@ import { NAS_REFERENCE_NETWORKS, type NasReferenceNetwork } from "../search/nas/
 import { NAS_OBJECTIVES, runNasSearch, type NasObjective, type NasProgress } from "../search/nas/search.js";
 import { queueEvaluator } from "../search/queue/coordinator.js";
 import { AxnnError } from "../util/errors.js";
-import { parseNumberOption, printJson, textTable } from "./common.js";
+import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface NasCliOptions {
   data: string;
@@ -60,8 +60,7 @@ function progressLine(p: NasProgress): string {
 /** Registers `nas` under the `search` command group (created here when no other file made it yet). */
 export function registerSearchNas(program: Command): void {
   const search = program.commands.find((c) => c.name() === "search") ?? program.command("search").description("multi-objective searches (NSGA-II engine, src/search)");
-  search
-    .command("nas")
+  deviceOption(search.command("nas"))
     .description("search CNN architectures and each layer's approximate multiplier together (EvoApproxNAS-style): accuracy (QAT) vs energy and/or size")
     .requiredOption("--data <spec>", "mnist, fashion-mnist or cifar10:<dir>")
     .requiredOption("--mults <names>", "candidate multipliers, comma-separated (exact, generator names, library names)")

@@ -3,7 +3,7 @@ import { AxnnError } from "../util/errors.js";
 import { searchAssignment, type AssignmentProgress } from "../search/assign-search.js";
 import { assignmentSummaryJson, writeAssignmentReport } from "../search/assign-report.js";
 import type { AssignmentObjective } from "../search/assign.js";
-import { parseNumberOption, printJson, textTable } from "./common.js";
+import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface AssignOptions {
   model: string;
@@ -60,8 +60,7 @@ function statusLine(quiet: boolean, budget: number) {
 }
 
 function registerAssign(search: Command): void {
-  search
-    .command("assign")
+  deviceOption(search.command("assign"))
     .description("search per-layer multiplier assignments of a trained model (NSGA-II, with uniform, greedy and random baselines)")
     .requiredOption("--model <file>", "trained ONNX model")
     .requiredOption("--data <spec>", "dataset with a training split (mnist, fashion-mnist, cifar10:<dir>); validation is carved from it")

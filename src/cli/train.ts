@@ -7,7 +7,7 @@ import { AxnnError } from "../util/errors.js";
 import { checkOutputFile } from "../util/fs.js";
 import { trainModel, type AugmentConfig, type EpochMetrics } from "../train/loop.js";
 import type { OptimizerConfig, ScheduleConfig } from "../train/optim.js";
-import { parseNumberOption, printJson, textTable } from "./common.js";
+import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface TrainCliOptions {
   arch?: string;
@@ -65,8 +65,7 @@ function parseDropout(spec: string, model: Model): Record<string, number> {
 
 /** `axnn train`: trains a zoo architecture or an ONNX model on a dataset and writes ONNX. */
 export function registerTrain(program: Command): void {
-  program
-    .command("train")
+  deviceOption(program.command("train"))
     .description("train a CNN (softmax cross-entropy) on the CPU and write it as ONNX")
     .option("--arch <name>", "zoo architecture (lenet5, resnet8, resnet14, resnet20, mobilenetv2, vgg), fresh weights from --seed")
     .option("--model <file>", "ONNX model to train further (instead of --arch)")

@@ -1,6 +1,6 @@
 // The kernels' public entry point: every kernel and switch, re-exported from
 //   backend.ts    the interface every backend implements
-//   registry.ts   the one place where the backend is chosen (setBackend, setKernelIsa, AXNN_ISA)
+//   registry.ts   the one place where the backend is chosen (setBackend, selectDevice, setKernelIsa, AXNN_ISA, AXNN_DEVICE)
 //   addon.ts      loading the native addon; GEMM backend and thread switches
 //   inference.ts  integer (LUT, exact) and float32 conv2d / depthwise / dense of inference
 //   training.ts   float32 GEMM, conv as GEMM, backward passes, BatchNorm, ReLU, Add
@@ -14,6 +14,7 @@ export type { Backend, BackendName, DequantizeDims, QuantizeParams } from "./bac
 export {
   availableBackends, availableIsaLevels, backend, findBackend, kernelBackend, registerBackend, registeredBackends, setBackend, setKernelIsa,
   type KernelBackend,
+  DEVICES, kernelDevice, parseDevice, selectDevice, type Device, type DeviceChoice,
 } from "./registry.js";
 export * from "./inference.js";
 export * from "./training.js";

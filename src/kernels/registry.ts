@@ -2,14 +2,14 @@
 // TensorFlow.js's backend registry). Backends register a factory and a priority; the first kernel
 // call picks the available CPU backend of highest priority (the native kernels at the addon's
 // fastest ISA level, else the TypeScript reference) unless AXNN_NO_NATIVE=1 or AXNN_ISA says
-// otherwise; setBackend switches (a GPU backend is only ever chosen explicitly). The public kernel
-// functions call backend() and nothing else.
+// otherwise, or AXNN_DEVICE asks for a GPU; setBackend and selectDevice switch (a GPU backend is
+// only ever chosen explicitly). The public kernel functions call backend() and nothing else.
 import { AxnnError } from "../util/errors.js";
 import { native, type IsaLevel } from "./addon.js";
 import type { Backend, BackendName } from "./backend.js";
 import { createNativeBackend } from "./native-backend.js";
 import { typescriptBackend } from "./typescript-backend.js";
-import { createWebGpuBackend } from "./webgpu/backend.js";
+import { createWebGpuBackend, webGpuAdapter } from "./webgpu/backend.js";
 
 /** Which implementation the kernels run on (a BackendName). */
 export type KernelBackend = BackendName;
@@ -85,12 +85,13 @@ function chooseDefault(): Backend {
   return best?.backend ?? typescriptBackend;
 }
 
-/** The backend the kernels run on now. AXNN_ISA (an unknown or unavailable level) fails every call alike. */
+/** The backend the kernels run on now. AXNN_ISA or AXNN_DEVICE (unknown, or unavailable) fails every call alike. */
 export function backend(): Backend {
   if (active) return active;
   if (defaultError) throw defaultError;
   try {
-    active = chooseDefault();
+    const device = process.env.AXNN_DEVICE;
+    active = device ? findBackend(selectDeviceChoice(parseDevice(device, "AXNN_DEVICE"), "AXNN_DEVICE").backend)! : chooseDefault();
   } catch (e) {
     if (e instanceof AxnnError) defaultError = e;
     throw e;
@@ -107,9 +108,58 @@ export function setBackend(name: BackendName): void {
   defaultError = undefined;
 }
 
+/** Where the kernels run: the CPU, a GPU, or (auto) a GPU when a hardware adapter exists, else the CPU. */
+export type Device = "cpu" | "gpu" | "auto";
+export const DEVICES: readonly Device[] = ["cpu", "gpu", "auto"];
+
+export interface DeviceChoice {
+  device: "cpu" | "gpu";
+  backend: BackendName;
+  /** Why auto runs on the CPU (no adapter, or only a software one); "" otherwise. */
+  note: string;
+}
+
+/** `value` as a Device; AxnnError naming `field` otherwise. */
+export function parseDevice(value: string, field = "device"): Device {
+  if (!(DEVICES as readonly string[]).includes(value)) throw new AxnnError(`expected cpu, gpu or auto, got "${value}"`, { field });
+  return value as Device;
+}
+
+function selectDeviceChoice(device: Device, field: string): DeviceChoice {
+  if (device === "cpu") return { device, backend: chooseDefault().name, note: "" };
+  const { info, why } = webGpuAdapter();
+  if (device === "gpu") {
+    if (!info || !findBackend("webgpu")) throw new AxnnError(`no usable GPU: ${why || "the WebGPU backend cannot run here"}`, { field });
+    return { device, backend: "webgpu", note: "" };
+  }
+  const cpu = chooseDefault().name;
+  if (!info) return { device: "cpu", backend: cpu, note: `no usable GPU (${why}); running on the CPU (${cpu})` };
+  // A software adapter (SwiftShader) emulates the GPU on the CPU, far slower than the CPU kernels.
+  if (info.isFallbackAdapter) return { device: "cpu", backend: cpu, note: `the only GPU adapter is a software one (${info.description}), slower than the CPU kernels; running on the CPU (${cpu}); device gpu uses it anyway` };
+  return { device: "gpu", backend: "webgpu", note: "" };
+}
+
+/**
+ * Makes the kernels run on `device` from now on (the library's device switch, as --device and
+ * AXNN_DEVICE): cpu is the default CPU backend (AXNN_ISA honoured), gpu the WebGPU backend
+ * (AxnnError naming `field` without a usable adapter), auto the GPU when a hardware adapter
+ * exists and the CPU otherwise, with a note saying why.
+ */
+export function selectDevice(device: Device, field = "device"): DeviceChoice {
+  const choice = selectDeviceChoice(device, field);
+  active = findBackend(choice.backend)!;
+  defaultError = undefined;
+  return choice;
+}
+
 /** Which implementation the kernels run on now. */
 export function kernelBackend(): KernelBackend {
   return backend().name;
+}
+
+/** The device the kernels run on now (as AXNN_DEVICE passes it on to child processes). */
+export function kernelDevice(): "cpu" | "gpu" {
+  return registrations.get(backend().name)?.device ?? "cpu";
 }
 
 /** ISA levels of the native kernels that this CPU runs (empty without the addon), most portable first. */

@@ -5,15 +5,24 @@
 // (Atomics.wait): one round trip per layer. Weights and tables are uploaded once and reused while
 // their contents are unchanged (compared with the copy sent, so an array changed in place is
 // uploaded again, never silently stale).
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { AxnnError } from "../../util/errors.js";
 import type { Backend, LutTable } from "../backend.js";
 import { geometryArray, type ConvGeometry } from "../geometry.js";
-import { CONTROL_BYTES, errorOf, type Operand, type Request } from "./protocol.js";
+import { CONTROL_BYTES, errorOf, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
 import { PARAM_COUNT, type ConvKind } from "./shaders.js";
 
 /** The GPU an adapter reports (SwiftShader for the software driver). */
-export interface WebGpuInfo { vendor: string; architecture: string; description: string; maxStorageBufferBindingSize: number }
+export interface WebGpuInfo {
+  vendor: string;
+  architecture: string;
+  description: string;
+  maxStorageBufferBindingSize: number;
+  /** A software implementation on the CPU (SwiftShader): correct, but slower than the CPU kernels. */
+  isFallbackAdapter: boolean;
+}
 
 // A kernel call that takes longer than this is taken for a hung driver.
 const CALL_TIMEOUT_MS = 600_000;
@@ -69,17 +78,40 @@ class GpuConnection {
 let started: { connection: GpuConnection | null; why: string } | undefined;
 
 /**
+ * Asks a child process (probe.ts) whether Dawn finds an adapter, so that the warnings Dawn and the
+ * Vulkan loader print on stderr when there is no driver stay out of this process's output: the
+ * reason without an adapter, with those warnings in one line, or "" when there is one.
+ */
+function probeAdapter(): string {
+  const r = spawnSync(process.execPath, [fileURLToPath(new URL("./probe.js", import.meta.url))], { encoding: "utf8", timeout: START_TIMEOUT_MS, env: process.env });
+  const warnings = [...new Set((r.stderr ?? "").split("\n").map((l) => l.trim().replace(/^Warning:\s*/, "")).filter((l) => l && !l.startsWith("at ")))];
+  const said = warnings.length > 0 ? ` [driver messages: ${warnings.join("; ").slice(0, 300)}]` : "";
+  if (r.error) return `the WebGPU probe did not run (${r.error.message})${said}`;
+  const line = (r.stdout ?? "").trim().split("\n").pop() ?? "";
+  let answer: ProbeAnswer;
+  try {
+    answer = JSON.parse(line) as ProbeAnswer;
+  } catch {
+    return `the WebGPU probe ${r.signal ? `was killed by ${r.signal}` : `exited with code ${r.status}`} without an answer${said}`;
+  }
+  return answer.why && answer.why + said;
+}
+
+/**
  * Starts the GPU worker once per process and waits for its adapter: the connection, or null and
  * why there is none (no driver, no adapter, the package missing).
  */
 export function webGpu(): { connection: GpuConnection | null; why: string } {
   if (started) return started;
+  const why = probeAdapter();
+  if (why) return (started = { connection: null, why });
   const control = new SharedArrayBuffer(CONTROL_BYTES);
   const info = new Uint8Array(new SharedArrayBuffer(1024));
   const state = new Int32Array(control, 0, 2);
   let worker: Worker;
   try {
-    worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { control, info } });
+    // No execArgv: flags of the parent (--input-type, -e, test runners' options) do not apply to the worker.
+    worker = new Worker(new URL("./worker.js", import.meta.url), { workerData: { control, info }, execArgv: [] });
   } catch (e) {
     return (started = { connection: null, why: `the WebGPU worker cannot start (${(e as Error).message})` });
   }

@@ -27,6 +27,9 @@ export type Request = ConvRequest | { op: "free"; id: number };
 
 export const CONTROL_BYTES = 4096;
 
+/** What the adapter probe (probe.ts, a child process) prints: why there is no adapter, "" when there is one. */
+export interface ProbeAnswer { why: string }
+
 export function signalDone(control: SharedArrayBuffer, error: string): void {
   const state = new Int32Array(control, 0, 2);
   if (error) {

@@ -52,7 +52,7 @@ async function init(): Promise<string> {
   if (invalid) return `the WebGPU shaders do not compile here: ${invalid.message}`;
   const info = adapter.info ?? {};
   data.info.set(new TextEncoder().encode(JSON.stringify({
-    vendor: info.vendor ?? "", architecture: info.architecture ?? "", description: info.description ?? "",
+    vendor: info.vendor ?? "", architecture: info.architecture ?? "", description: info.description ?? "", isFallbackAdapter: info.isFallbackAdapter === true,
     maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxComputeWorkgroupsPerDimension: limits.maxComputeWorkgroupsPerDimension,
   })).slice(0, data.info.length));
   return "";

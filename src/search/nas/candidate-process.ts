@@ -4,6 +4,7 @@
 // and, run as a forked child, the child itself.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { kernelDevice } from "../../kernels/index.js";
 import { AxnnError, isAxnnError } from "../../util/errors.js";
 import { evaluateCandidate, prepareCandidateData, type CandidateResult, type CandidateSettings } from "./candidate.js";
 import type { NasSpace } from "./space.js";
@@ -30,7 +31,8 @@ const SELF = fileURLToPath(import.meta.url);
  */
 export function evaluateInChildProcess(job: CandidateJob, opts: { threads?: number } = {}): Promise<CandidateResult> {
   return new Promise((resolve, reject) => {
-    const env = { ...process.env, ...(opts.threads !== undefined ? { AXNN_THREADS: String(opts.threads) } : {}) };
+    // The child runs its kernels on the parent's device (--device auto resolved once, here).
+    const env = { ...process.env, AXNN_DEVICE: kernelDevice(), ...(opts.threads !== undefined ? { AXNN_THREADS: String(opts.threads) } : {}) };
     const child = fork(SELF, [], { env, stdio: ["ignore", "ignore", "inherit", "ipc"], serialization: "json" });
     let reply: ChildReply | undefined;
     child.on("message", (m: ChildReply) => {
