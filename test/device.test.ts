@@ -15,6 +15,7 @@ import { registerTrain } from "../src/cli/train.js";
 import { registerFinetune } from "../src/cli/finetune.js";
 import { registerSearch } from "../src/cli/search.js";
 import { registerSearchNas } from "../src/cli/search-nas.js";
+import { registerWorker } from "../src/cli/worker.js";
 import { kernelBackend, kernelDevice, selectDevice, setBackend } from "../src/kernels/index.js";
 import { webGpuAdapter } from "../src/kernels/webgpu/backend.js";
 import { writeNpy } from "../src/nn/npy.js";
@@ -38,6 +39,7 @@ const COMMANDS: { register: (p: Command) => void; args: string[] }[] = [
   { register: registerFinetune, args: ["finetune", "--model", "m.onnx", "--data", "mnist", "--epochs", "1", "-o", "f.onnx"] },
   { register: registerSearch, args: ["search", "assign", "--model", "m.onnx", "--data", "mnist", "--mults", "exact", "-o", "out"] },
   { register: registerSearchNas, args: ["search", "nas", "--data", "mnist", "--mults", "exact", "-o", "out"] },
+  { register: registerWorker, args: ["worker", "--queue", "redis://127.0.0.1:1"] },
 ];
 
 /** Runs fn and then restores the kernel backend in use before (an in-process --device switches it). */

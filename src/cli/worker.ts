@@ -1,11 +1,10 @@
 // `axnn worker`: evaluates `axnn search nas` candidates from a Redis queue (src/search/queue).
 import type { Command } from "commander";
 import { runQueueWorker } from "../search/queue/worker.js";
-import { parseNumberOption } from "./common.js";
+import { deviceOption, parseNumberOption } from "./common.js";
 
 export function registerWorker(program: Command): void {
-  program
-    .command("worker")
+  deviceOption(program.command("worker"))
     .description("train `axnn search nas` candidates taken from a BullMQ queue on Redis, until stopped (Ctrl-C / SIGTERM)")
     .requiredOption("--queue <url>", "redis://[user:pass@]host:port or rediss://... (TLS)")
     .option("--concurrency <n>", "candidates trained at once (default: one per core)")
