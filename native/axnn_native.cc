@@ -689,7 +689,7 @@ Napi::Value PlanQuantize(const Napi::CallbackInfo& info) {
   if (!(scale > 0) || qmin > qmax || qmin < -128 || qmax > 255 || zeroPoint < qmin || zeroPoint > qmax)
     throw Napi::RangeError::New(info.Env(), "params must be [scale > 0, zeroPoint in [qmin, qmax], qmin <= qmax within -128..255]");
   auto codes = bnArray<Napi::Uint8Array>(info, 2, n, "codes");
-  planQuantize(x.Data(), n, scale, zeroPoint, qmin, qmax, codes.Data());
+  planQuantize(isa().current, x.Data(), n, scale, zeroPoint, qmin, qmax, codes.Data());
   return info.Env().Undefined();
 }
 

@@ -10,6 +10,11 @@
 #include <cstring>
 #include <vector>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define AXNN_PLAN_AVX2 1
+#endif
+
 #include "conv_backward.h"
 #include "conv_phases.h"
 #include "gemm.h"
@@ -37,6 +42,127 @@ inline void finish(const Epilogue& e, int64_t i, float v) {
   if (e.hi >= 0) v = v > 0 ? (double(v) < e.hi ? v : float(e.hi)) : 0.0f;
   if (e.outFloat) e.outFloat[i] = v;
   if (e.outCodes) e.outCodes[i] = quantizeOne(v, e.codeScale, e.codeZero, e.codeMin, e.codeMax);
+}
+
+// ---- runs of outputs ----
+// The epilogue works on runs of consecutive outputs of one channel: first the layer's own values
+// into a small buffer (kRun at most), then the shared steps. Each has a scalar twin (the code above,
+// element by element) and an AVX2 version doing the same IEEE operations in the same order (double
+// lanes for the double arithmetic; no FMA: the target is "avx2" alone, so nothing is contracted),
+// hence the same bits. The AVX2 versions serve every x86 level above scalar (AVX-512 included).
+
+constexpr int64_t kRun = 64;
+
+// The integer layer's values of channel m: float((acc + constant - zw * sum) * scale + bias).
+struct IntChannel {
+  double constant, scale, bias, zw;
+  bool withSums;
+};
+
+void intValuesScalar(const IntChannel& c, const int32_t* acc, const int32_t* sums, int64_t n, float* v) {
+  for (int64_t k = 0; k < n; k++) {
+    const double t = c.withSums ? double(acc[k]) + c.constant - c.zw * double(sums[k]) : double(acc[k]) + c.constant;
+    v[k] = float(t * c.scale + c.bias);
+  }
+}
+
+void finishRunScalar(const Epilogue& e, const float* v, int64_t n, int64_t out0) {
+  for (int64_t k = 0; k < n; k++) finish(e, out0 + k, v[k]);
+}
+
+void quantizeRunScalar(const float* x, int64_t n, double scale, int zeroPoint, int qmin, int qmax, uint8_t* codes) {
+  for (int64_t i = 0; i < n; i++) codes[i] = quantizeOne(x[i], scale, zeroPoint, qmin, qmax);
+}
+
+#if AXNN_PLAN_AVX2
+__attribute__((target("avx2"))) void intValuesAvx2(const IntChannel& c, const int32_t* acc, const int32_t* sums, int64_t n, float* v) {
+  const __m256d cv = _mm256_set1_pd(c.constant), sv = _mm256_set1_pd(c.scale), bv = _mm256_set1_pd(c.bias), zv = _mm256_set1_pd(c.zw);
+  int64_t k = 0;
+  for (; k + 4 <= n; k += 4) {
+    __m256d t = _mm256_add_pd(_mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(acc + k))), cv);
+    if (c.withSums) t = _mm256_sub_pd(t, _mm256_mul_pd(zv, _mm256_cvtepi32_pd(_mm_loadu_si128(reinterpret_cast<const __m128i*>(sums + k)))));
+    _mm_storeu_ps(v + k, _mm256_cvtpd_ps(_mm256_add_pd(_mm256_mul_pd(t, sv), bv)));
+  }
+  intValuesScalar(c, acc + k, sums ? sums + k : nullptr, n - k, v + k);
+}
+
+// Codes of 4 floats (quantizeOne lane by lane); false when a lane is NaN (the caller goes scalar).
+__attribute__((target("avx2"))) inline bool codes4(__m128 x, __m256d scale, __m128i zero, __m128i lo, __m128i hi, __m128i* out) {
+  const __m256d q = _mm256_div_pd(_mm256_cvtps_pd(x), scale);
+  const __m256d half = _mm256_or_pd(_mm256_and_pd(q, _mm256_set1_pd(-0.0)), _mm256_set1_pd(0.5));
+  __m256d t = _mm256_add_pd(q, half);
+  if (_mm256_movemask_pd(_mm256_cmp_pd(t, t, _CMP_ORD_Q)) != 0xF) return false;
+  t = _mm256_max_pd(_mm256_set1_pd(-kFar), _mm256_min_pd(t, _mm256_set1_pd(kFar)));
+  const __m128i i = _mm_add_epi32(_mm256_cvttpd_epi32(t), zero);
+  *out = _mm_and_si128(_mm_min_epi32(_mm_max_epi32(i, lo), hi), _mm_set1_epi32(0xff));
+  return true;
+}
+
+// 8 codes from 8 floats: the low bytes of the clamped integers.
+__attribute__((target("avx2"))) inline bool codes8(const float* x, __m256d scale, __m128i zero, __m128i lo, __m128i hi, uint8_t* out) {
+  __m128i a, b;
+  if (!codes4(_mm_loadu_ps(x), scale, zero, lo, hi, &a) || !codes4(_mm_loadu_ps(x + 4), scale, zero, lo, hi, &b)) return false;
+  const __m128i words = _mm_packs_epi32(a, b);  // 0..255: no saturation
+  _mm_storel_epi64(reinterpret_cast<__m128i*>(out), _mm_packus_epi16(words, words));
+  return true;
+}
+
+__attribute__((target("avx2"))) void finishRunAvx2(const Epilogue& e, const float* v, int64_t n, int64_t out0) {
+  alignas(32) float buf[kRun];
+  const bool relu = e.hi >= 0;
+  const __m256 hiv = _mm256_set1_ps(float(e.hi)), zero = _mm256_setzero_ps();
+  const __m256d scale = _mm256_set1_pd(e.codeScale);
+  const __m128i zp = _mm_set1_epi32(e.codeZero), lo = _mm_set1_epi32(e.codeMin), hi = _mm_set1_epi32(e.codeMax);
+  for (int64_t k0 = 0; k0 < n; k0 += kRun) {
+    const int64_t len = std::min(kRun, n - k0);
+    int64_t k = 0;
+    for (; k + 8 <= len; k += 8) {
+      __m256 x = _mm256_loadu_ps(v + k0 + k);
+      if (e.residual) x = _mm256_add_ps(x, _mm256_loadu_ps(e.residual + out0 + k0 + k));
+      // v > 0 ? min(v, hi) : 0 (hi is 6 or inf, exact in float; NaN gives 0).
+      if (relu) x = _mm256_and_ps(_mm256_min_ps(x, hiv), _mm256_cmp_ps(x, zero, _CMP_GT_OQ));
+      _mm256_store_ps(buf + k, x);
+      if (e.outFloat) _mm256_storeu_ps(e.outFloat + out0 + k0 + k, x);
+    }
+    for (; k < len; k++) {  // the tail as finish's first steps
+      float x = v[k0 + k];
+      if (e.residual) x = x + e.residual[out0 + k0 + k];
+      if (relu) x = x > 0 ? (double(x) < e.hi ? x : float(e.hi)) : 0.0f;
+      buf[k] = x;
+      if (e.outFloat) e.outFloat[out0 + k0 + k] = x;
+    }
+    if (!e.outCodes) continue;
+    uint8_t* codes = e.outCodes + out0 + k0;
+    k = 0;
+    for (; k + 8 <= len; k += 8)
+      if (!codes8(buf + k, scale, zp, lo, hi, codes + k)) quantizeRunScalar(buf + k, 8, e.codeScale, e.codeZero, e.codeMin, e.codeMax, codes + k);
+    quantizeRunScalar(buf + k, len - k, e.codeScale, e.codeZero, e.codeMin, e.codeMax, codes + k);
+  }
+}
+
+__attribute__((target("avx2"))) void quantizeRunAvx2(const float* x, int64_t n, double scale, int zeroPoint, int qmin, int qmax, uint8_t* codes) {
+  const __m256d sv = _mm256_set1_pd(scale);
+  const __m128i zp = _mm_set1_epi32(zeroPoint), lo = _mm_set1_epi32(qmin), hi = _mm_set1_epi32(qmax);
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    if (!codes8(x + i, sv, zp, lo, hi, codes + i)) quantizeRunScalar(x + i, 8, scale, zeroPoint, qmin, qmax, codes + i);
+  quantizeRunScalar(x + i, n - i, scale, zeroPoint, qmin, qmax, codes + i);
+}
+#endif
+
+// The epilogue's entry points at the plan's ISA level (vector: any x86 level above scalar).
+struct RunOps {
+  void (*intValues)(const IntChannel&, const int32_t*, const int32_t*, int64_t, float*);
+  void (*finishRun)(const Epilogue&, const float*, int64_t, int64_t);
+  void (*quantizeRun)(const float*, int64_t, double, int, int, int, uint8_t*);
+};
+
+RunOps runOps(const Cores& cores) {
+#if AXNN_PLAN_AVX2
+  if (std::strcmp(cores.name, "scalar") != 0) return RunOps{intValuesAvx2, finishRunAvx2, quantizeRunAvx2};
+#endif
+  (void)cores;
+  return RunOps{intValuesScalar, finishRunScalar, quantizeRunScalar};
 }
 
 struct Layout {
@@ -68,11 +194,11 @@ T* preparedBuffer(size_t n) {
   return buffer.data();
 }
 
-// The direct driver: core(base, taps, sel, K, pos0, nPos, acc) fills acc; value(m, k, acc[k], sums) is
-// the layer's own float value of position k of the block for output channel m.
+// The direct driver: core(base, taps, sel, K, pos0, nPos, acc) fills acc; emit(m, acc, sums, n, out0)
+// applies the epilogue to n consecutive outputs of channel m from out0 on (acc, sums: theirs).
 // sumCore(base, taps, K, pos0, nPos, sums) fills the block's window sums when withSums.
-template <typename T, typename Acc, typename Core, typename SumCore, typename Value>
-void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, const Epilogue& e, Core core, SumCore sumCore, Value value) {
+template <typename T, typename Acc, typename Core, typename SumCore, typename Emit>
+void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, Core core, SumCore sumCore, Emit emit) {
   const Phases ph = phasesOf(g);
   const Layout L = layoutOf(g, ph);
   const size_t total = size_t(g.N * L.imageStride + kTailElements);
@@ -115,7 +241,7 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
         if (q < g.Q && p < g.P) {
           const int64_t stop = std::min(rowEnd, pos - q + g.Q);
           const int64_t out0 = plane + p * g.Q - (pos - q);
-          for (int64_t k = pos; k < stop; k++) finish(e, out0 + k, value(m, k - pos0, acc[k - pos0], sums));
+          emit(m, acc + (pos - pos0), sums + (pos - pos0), stop - pos, out0 + pos);
         }
         pos = rowEnd;
       }
@@ -140,7 +266,7 @@ float* gemmScratch(int slot, size_t n) {
 constexpr int64_t kMinColumns = 256;
 constexpr int64_t kChunkFloats = int64_t(1) << 18;
 
-void gemmChunk(const GemmMicro& micro, const ConvGeom& g, const float* x, const float* w, const Epilogue& e, int64_t n0, int64_t count, bool threaded) {
+void gemmChunk(const GemmMicro& micro, const RunOps& ops, const ConvGeom& g, const float* x, const float* w, const Epilogue& e, int64_t n0, int64_t count, bool threaded) {
   const int64_t Cg = g.C / g.groups, Mg = g.M / g.groups, Kg = Cg * g.R * g.S, PQ = g.P * g.Q, len = count * PQ;
   float* col = gemmScratch(0, size_t(Kg * len));
   float* tmp = gemmScratch(1, size_t(Mg * len));
@@ -149,16 +275,12 @@ void gemmChunk(const GemmMicro& micro, const ConvGeom& g, const float* x, const 
     gemm(micro, Mg, len, Kg, MatView{w + grp * Mg * Kg, Kg, 1}, MatView{col, len, 1}, tmp, len, false, threaded);
     for (int64_t ml = 0; ml < Mg; ml++) {
       const int64_t m = grp * Mg + ml;
-      for (int64_t n = 0; n < count; n++) {
-        const float* src = tmp + ml * len + n * PQ;
-        const int64_t out0 = ((n0 + n) * g.M + m) * PQ;
-        if (e.floatBias) {
-          const float b = e.floatBias[m];
-          for (int64_t k = 0; k < PQ; k++) finish(e, out0 + k, src[k] + b);
-        } else {
-          for (int64_t k = 0; k < PQ; k++) finish(e, out0 + k, src[k]);
-        }
+      float* row = tmp + ml * len;
+      if (e.floatBias) {
+        const float b = e.floatBias[m];
+        for (int64_t k = 0; k < len; k++) row[k] = row[k] + b;
       }
+      for (int64_t n = 0; n < count; n++) ops.finishRun(e, row + n * PQ, PQ, ((n0 + n) * g.M + m) * PQ);
     }
   }
 }
@@ -176,20 +298,23 @@ void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, co
     exact(base, taps, one, K, false, pos0, nPos, reinterpret_cast<uint32_t*>(out));
   };
   // (acc + constant - zw * sum) * scale + bias in double, as dequantizeAcc.
-  auto value = [&](int64_t m, int64_t k, int32_t acc, const int32_t* sums) {
-    const double t = withSums && e.zw[m] != 0 ? double(acc) + e.constant[m] - double(e.zw[m]) * double(sums[k]) : double(acc) + e.constant[m];
-    return float(t * e.scale[m] + e.bias[m]);
+  const RunOps ops = runOps(cores);
+  auto emit = [&](int64_t m, const int32_t* acc, const int32_t* sums, int64_t n, int64_t out0) {
+    const IntChannel c{e.constant[m], e.scale[m], e.bias[m], withSums ? double(e.zw[m]) : 0.0, withSums && e.zw[m] != 0};
+    alignas(32) float v[kMaxBlock];
+    ops.intValues(c, acc, sums, n, v);
+    ops.finishRun(e, v, n, out0);
   };
   if (mode == IntMode::Lut) {
     auto core = [&](const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* out) {
       lutCore(base, taps, sel, K, *lut, pos0, nPos, reinterpret_cast<uint32_t*>(out));
     };
-    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, e, core, sumCore, value);
+    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit);
   } else {
     auto core = [&](const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* out) {
       exact(base, taps, sel, K, isSigned, pos0, nPos, reinterpret_cast<uint32_t*>(out));
     };
-    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, e, core, sumCore, value);
+    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit);
   }
 }
 
@@ -202,26 +327,35 @@ void planConvFloat(const Cores& cores, const ConvGeom& g, const float* x, const 
       flt(base, taps, sel, K, pos0, nPos, out);
     };
     auto noSums = [](const float*, const int64_t*, int, int64_t, int, int32_t*) {};
-    auto value = [&](int64_t m, int64_t, float acc, const int32_t*) { return e.floatBias ? acc + e.floatBias[m] : acc; };
-    directConv<float, float>(g, x, w, 0.0f, false, e, core, noSums, value);
+    const RunOps ops = runOps(cores);
+    auto emit = [&](int64_t m, const float* acc, const int32_t*, int64_t n, int64_t out0) {
+      alignas(32) float v[kMaxBlock];
+      const float b = e.floatBias ? e.floatBias[m] : 0.0f;
+      if (e.floatBias)
+        for (int64_t k = 0; k < n; k++) v[k] = acc[k] + b;
+      ops.finishRun(e, e.floatBias ? v : acc, n, out0);
+    };
+    directConv<float, float>(g, x, w, 0.0f, false, core, noSums, emit);
     return;
   }
   const int64_t Kg = (g.C / g.groups) * g.R * g.S, PQ = g.P * g.Q;
   const int64_t nb = std::max<int64_t>(1, std::min({g.N, (kMinColumns + PQ - 1) / PQ, kChunkFloats / std::max<int64_t>(1, Kg * PQ)}));
   const int64_t chunks = (g.N + nb - 1) / nb;
+  const RunOps ops = runOps(cores);
   if (chunks >= 2 * int64_t(pool().size())) {
-    pool().parallelFor(chunks, [&](int64_t c) { gemmChunk(cores.gemm, g, x, w, e, c * nb, std::min(nb, g.N - c * nb), false); });
+    pool().parallelFor(chunks, [&](int64_t c) { gemmChunk(cores.gemm, ops, g, x, w, e, c * nb, std::min(nb, g.N - c * nb), false); });
   } else {
-    for (int64_t n0 = 0; n0 < g.N; n0 += nb) gemmChunk(cores.gemm, g, x, w, e, n0, std::min(nb, g.N - n0), true);
+    for (int64_t n0 = 0; n0 < g.N; n0 += nb) gemmChunk(cores.gemm, ops, g, x, w, e, n0, std::min(nb, g.N - n0), true);
   }
 }
 
-void planQuantize(const float* x, int64_t n, double scale, int zeroPoint, int qmin, int qmax, uint8_t* codes) {
+void planQuantize(const Cores& cores, const float* x, int64_t n, double scale, int zeroPoint, int qmin, int qmax, uint8_t* codes) {
   constexpr int64_t kBlock = int64_t(1) << 15;
   const int64_t count = (n + kBlock - 1) / kBlock;
+  const RunOps ops = runOps(cores);
   auto run = [&](int64_t b) {
-    const int64_t end = std::min(n, (b + 1) * kBlock);
-    for (int64_t i = b * kBlock; i < end; i++) codes[i] = quantizeOne(x[i], scale, zeroPoint, qmin, qmax);
+    const int64_t from = b * kBlock, end = std::min(n, from + kBlock);
+    ops.quantizeRun(x + from, end - from, scale, zeroPoint, qmin, qmax, codes + from);
   };
   if (count <= 1) {
     if (count == 1) run(0);

@@ -47,6 +47,6 @@ void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, co
 void planConvFloat(const Cores& cores, const ConvGeom& g, const float* x, const float* w, bool direct, const Epilogue& e);
 
 // codes[i] = quantize(x[i]) with the epilogue's rule (the same codes as quantizeToCodes).
-void planQuantize(const float* x, int64_t n, double scale, int zeroPoint, int qmin, int qmax, uint8_t* codes);
+void planQuantize(const Cores& cores, const float* x, int64_t n, double scale, int zeroPoint, int qmin, int qmax, uint8_t* codes);
 
 }  // namespace axnn
