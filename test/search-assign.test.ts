@@ -12,7 +12,8 @@ import { assignmentScales, evaluatePlan, layersFromModel, planNetwork } from "..
 import { loadDesign } from "../src/energy/presets.js";
 import { loadOnnx } from "../src/onnx/import.js";
 import type { QuantizedWeights } from "../src/quant/model.js";
-import { frontCovers, measureAccuracy, searchAssignment, tuneWeights, writeAssignmentReport } from "../src/search/index.js";
+import { frontCovers, layerArithmetic, measureAccuracy, prepareAssignment, searchAssignment, tuneWeights, writeAssignmentReport } from "../src/search/index.js";
+import { plannedRunner } from "../src/plan/index.js";
 import { registerSearch } from "../src/cli/search.js";
 import { isAxnnError } from "../src/util/errors.js";
 import { runCommand } from "./cli-inprocess.js";
@@ -42,7 +43,8 @@ test("search assign: baselines and NSGA-II on one archive each; fronts re-measur
     // Greedy: the 1 + 2 x 3 single-layer table, then its path (at most one step per multiplier per layer).
     const greedy = byMethod.get("greedy")!.evaluations;
     assert.ok(greedy > 7 && greedy <= 12, `greedy ${greedy}`);
-    // NSGA-II starts from the uniform assignments: its front covers theirs.
+    // NSGA-II's first population holds every uniform assignment (more than its population of 4): its front covers theirs.
+    assert.deepEqual(byMethod.get("nsga2")!.archive.slice(0, MULTS.length + 1).map((a) => a.choice), byMethod.get("uniform")!.archive.map((a) => a.choice));
     assert.ok(frontCovers(byMethod.get("nsga2")!.front, byMethod.get("uniform")!.front));
     // Every archive holds distinct assignments.
     for (const m of r.methods) assert.equal(new Set(m.archive.map((a) => a.choice.join(","))).size, m.archive.length);
@@ -110,6 +112,29 @@ test("search assign: bad input gets a clear error naming what is wrong", async (
     await fails(["--mults", "trunc_k8_u8x8", "--layers", "nope"], /--layers: unknown layer "nope"; the model's approximable layers are: /);
     await fails(["--mults", "trunc_k8_u8x8", "--budget", "0"], /--budget: expected a whole number of evaluations >= 1, got 0/);
     await fails(["--mults", "trunc_k8_u8x8", "--objectives", "energy,accuracy"], /--objectives: expected accuracy first/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("candidates are measured on compiled plans, bit for bit the reference engine's results, tuned weights included", () => {
+  const { dir, data, model } = fixture();
+  try {
+    const p = prepareAssignment({ model, data, multipliers: MULTS, tuneWeights: true, validationSize: 64, calibrationSize: 32, batchSize: 25, mapperEvaluations: 200 });
+    // The tuned weights differ from the layer's own (else this test could not see them ignored).
+    const own = (l: number) => p.qmodel.weights(p.layers[l]!, 8).codes;
+    assert.ok(p.layers.every((_, l) => p.weights[l]!.some((w) => w !== undefined && !w.codes.every((c, i) => c === own(l)[i]))));
+    for (let a = 0; a <= MULTS.length; a++) {
+      for (let b = 0; b <= MULTS.length; b++) {
+        const arithmetic = layerArithmetic(p, [a, b]);
+        const planned = plannedRunner(p.qmodel, arithmetic);
+        for (const batch of p.validation.batches) {
+          const x = { [p.inputName]: batch.input };
+          assert.deepEqual(planned(x)[p.outputName]!.data, p.qmodel.run(x, arithmetic)[p.outputName]!.data, `choice ${a},${b}`);
+        }
+        assert.equal(measureAccuracy(p, [a, b], p.validation), measureAccuracy(p, [a, b], p.validation, "reference"));
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -154,9 +154,45 @@ test("greedy by sensitivity: evaluates the single-gene table, then walks the bes
   const r = await greedySearch(p, { budget: 100, start: [0, 0] });
   // Table: (0,0) (1,0) (2,0) (0,1) (0,2); path: gene 0 -> 1 (4 per loss), gene 1 -> 1 (8/4 = 2),
   // gene 0 -> 2 (6/4), gene 1 -> 2 (1/1).
-  assert.deepEqual(r.archive.map((e) => e.genome), [[0, 0], [1, 0], [2, 0], [0, 1], [0, 2], [1, 1], [2, 1], [2, 2]]);
-  // (loss, cost): (0,20) (1,16) (5,10) (4,12) (5,11) (5,8) (9,2) (10,1); (5,8) dominates (5,10) and (5,11).
+  // The table goes round-robin over the genes.
+  assert.deepEqual(r.archive.map((e) => e.genome), [[0, 0], [1, 0], [0, 1], [2, 0], [0, 2], [1, 1], [2, 1], [2, 2]]);
+  // (loss, cost): (0,20) (1,16) (4,12) (5,10) (5,11) (5,8) (9,2) (10,1); (5,8) dominates (5,10) and (5,11).
   assert.deepEqual(r.front.map((e) => e.genome), [[0, 0], [1, 0], [0, 1], [1, 1], [2, 1], [2, 2]]);
+});
+
+test("greedy on a budget smaller than its table: every gene in the table, in valueOrder, and a third of the budget walks the path", async () => {
+  // 4 genes x 6 values, the table limited by valueOrder to 1 + 3 + 2 + 1 + 2 = 9 genomes (the start value
+  // is skipped); budget 8 buys 6 of them and a path of 2.
+  // Gene value v costs 10 - 2v and loses v * (gene + 1).
+  const p: SearchProblem = {
+    cardinalities: [6, 6, 6, 6],
+    objectives: 2,
+    evaluate: async (batch) => batch.map((g) => ({ objectives: [g.reduce((s, v, i) => s + v * (i + 1), 0), g.reduce((s, v) => s + 10 - 2 * v, 0)] })),
+  };
+  const valueOrder = [[5, 3, 1], [2, 4], [1], [4, 0, 1]];
+  const r = await greedySearch(p, { budget: 8, start: [0, 0, 0, 0], valueOrder });
+  assert.equal(r.evaluations, 8);
+  assert.deepEqual(r.archive.slice(0, 6).map((e) => e.genome), [[0, 0, 0, 0], [5, 0, 0, 0], [0, 2, 0, 0], [0, 0, 1, 0], [0, 0, 0, 4], [3, 0, 0, 0]]);
+  // Saving per loss from the table: gene 0 -> 5 (10/5 = 2) and -> 3 (6/3 = 2, less saving), gene 1 -> 2 (4/4),
+  // gene 2 -> 1 (2/3), gene 3 -> 4 (8/16). Path: gene 0 -> 5 (already in the table), gene 1 -> 2, gene 2 -> 1, gene 3 -> 4.
+  assert.deepEqual(r.archive.slice(6).map((e) => e.genome), [[5, 2, 0, 0], [5, 2, 1, 0]]);
+  await assert.rejects(greedySearch(p, { budget: 9, start: [0, 0, 0, 0], valueOrder: [[6], [], [], []] }), (e) => isAxnnError(e) && /gene 0: expected distinct values in 0..5/.test(e.message));
+});
+
+test("NSGA-II evaluates every initial genome, even more than a population, so its front weakly dominates them all", async () => {
+  const counts = new Map<string, number>();
+  const p = countingProblem([6, 6, 6], counts);
+  const initial = Array.from({ length: 6 }, (_, v) => [v, v, v]).concat(Array.from({ length: 6 }, (_, v) => [v, 5 - v, v]));
+  const r = await nsga2(p, { budget: 40, seed: 5, populationSize: 4, initial });
+  assert.equal(r.evaluations, 40);
+  const archived = new Set(r.archive.map((e) => genomeKey(e.genome)));
+  for (const g of initial) assert.ok(archived.has(genomeKey(g)), `initial ${g} not evaluated`);
+  // The first 12 evaluations are the initial genomes, in order.
+  assert.deepEqual(r.archive.slice(0, 12).map((e) => e.genome), initial);
+  for (const g of initial) {
+    const e = r.archive.find((a) => genomeKey(a.genome) === genomeKey(g))!;
+    assert.ok(r.front.some((f) => f.objectives.every((v, k) => v <= e.objectives[k]!)), `initial ${g} not weakly dominated by the front`);
+  }
 });
 
 test("bad settings and journals get clear errors", async () => {

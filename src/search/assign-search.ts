@@ -174,17 +174,23 @@ export async function searchAssignment(opts: AssignmentSearchOptions): Promise<A
   if (opts.baselines ?? true) {
     // Every uniform assignment (exact included): not budgeted, it is the reference front.
     results.push({ method: "uniform", r: await run("uniform", () => evaluateList(uniformChoices, problem(perLayer.decode, perLayer.cardinalities), join(opts.outDir, "journal", "uniform.jsonl"), opts.resume ?? false)) });
-    results.push({ method: "greedy", r: await run("greedy", () => greedySearch(problem(perLayer.decode, perLayer.cardinalities), { ...common("greedy.jsonl"), start: new Array(L).fill(0), lossObjective: 0, costObjective: 1 })) });
+    // Greedy's table tries the candidates in an order that spreads over their power range, so a
+    // budget that buys only part of the table still sees cheap, middling and costly multipliers.
+    const byPower = p.candidates.map((c, k) => ({ k: k + 1, power: c.powerRatio })).sort((a, b) => a.power - b.power || a.k - b.k).map((c) => c.k);
+    const valueOrder = new Array(L).fill(spreadOrder(M).map((j) => byPower[j]!));
+    results.push({ method: "greedy", r: await run("greedy", () => greedySearch(problem(perLayer.decode, perLayer.cardinalities), { ...common("greedy.jsonl"), start: new Array(L).fill(0), lossObjective: 0, costObjective: 1, valueOrder })) });
     results.push({ method: "random", r: await run("random", () => randomSearch(problem(perLayer.decode, perLayer.cardinalities), { ...common("random.jsonl"), batchSize: opts.populationSize ?? 24 })) });
   }
   const enc = assignmentEncoding(L, M, opts.tiles);
-  // The first population holds the uniform assignments (as ALWANN's does), the rest is random.
+  // The first population holds every uniform assignment (as ALWANN's does; it grows beyond the
+  // population size if needed), so the NSGA-II front weakly dominates the uniform front whenever
+  // the budget covers them (they count against it; measuring them again costs nothing, the cache has them).
   const initial = opts.tiles === undefined ? uniformChoices : uniformChoices.map((c) => [...new Array(opts.tiles!).fill(c[0]!), ...new Array(L).fill(0)]);
   results.push({
     method: "nsga2",
     r: await run("nsga2", () => nsga2(problem(enc.decode, enc.cardinalities), {
       ...common(opts.tiles === undefined ? "nsga2.jsonl" : `nsga2-tiles${opts.tiles}.jsonl`),
-      populationSize: opts.populationSize ?? 24, initial: initial.slice(0, opts.populationSize ?? 24),
+      populationSize: opts.populationSize ?? 24, initial,
     })),
   });
 
@@ -245,6 +251,19 @@ export async function searchAssignment(opts: AssignmentSearchOptions): Promise<A
     },
     seconds: (Date.now() - start) / 1000,
   };
+}
+
+/** 0 .. n-1 in bit-reversed order (0, n/2, n/4, 3n/4, ...): every prefix spreads evenly over the range. */
+export function spreadOrder(n: number): number[] {
+  let bits = 0;
+  while (1 << bits < n) bits++;
+  const out: number[] = [];
+  for (let i = 0; i < 1 << bits; i++) {
+    let r = 0;
+    for (let b = 0; b < bits; b++) if (i & (1 << b)) r |= 1 << (bits - 1 - b);
+    if (r < n) out.push(r);
+  }
+  return out;
 }
 
 /** Evaluates a fixed list of genomes through the engine (journaled like the searches). */

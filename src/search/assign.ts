@@ -14,6 +14,7 @@ import type { Tensor } from "../nn/tensor.js";
 import { loadOnnx } from "../onnx/import.js";
 import { checkMultiplierFits, EXACT_INT8, quantizeModel, type LayerArithmetic, type QuantizedModel, type QuantizedWeights } from "../quant/model.js";
 import type { QuantScheme } from "../quant/params.js";
+import { plannedRunner } from "../plan/runner.js";
 import { loadSidecar } from "../zoo/sidecar.js";
 import type { GenomeEvaluation } from "./archive.js";
 import { activationHistograms, tuneWeights } from "./weight-tuning.js";
@@ -269,10 +270,15 @@ export function layerArithmetic(p: PreparedAssignment, choice: readonly number[]
   return out;
 }
 
-/** Top-1 of a per-layer choice on a set of batches. */
-export function measureAccuracy(p: PreparedAssignment, choice: readonly number[], batches: EvalBatches): number {
+/**
+ * Top-1 of a per-layer choice on a set of batches, on a compiled execution plan (src/plan: one
+ * compile per choice and batch shape, then every batch); `engine: "reference"` runs
+ * QuantizedModel.run instead, the obviously-correct twin it matches bit for bit.
+ */
+export function measureAccuracy(p: PreparedAssignment, choice: readonly number[], batches: EvalBatches, engine: "plan" | "reference" = "plan"): number {
   const arithmetic = layerArithmetic(p, choice);
-  const run = (x: Tensor) => p.qmodel.run({ [p.inputName]: x }, arithmetic)[p.outputName]!;
+  const planned = engine === "plan" ? plannedRunner(p.qmodel, arithmetic) : undefined;
+  const run = (x: Tensor) => (planned ? planned({ [p.inputName]: x }) : p.qmodel.run({ [p.inputName]: x }, arithmetic))[p.outputName]!;
   return evaluatePass(batches, run, { warmUp: false }).top1;
 }
 

@@ -43,14 +43,22 @@ export interface GreedyOptions extends SearchOptions {
   lossObjective?: number;
   /** The objective moves reduce (e.g. the energy); default the last. */
   costObjective?: number;
+  /**
+   * Per gene, the order in which the sensitivity table tries its values (default ascending);
+   * values left out are never tried. Matters when the budget cannot buy the whole table: the
+   * table then holds a prefix of this order for every gene.
+   */
+  valueOrder?: readonly (readonly number[])[];
 }
 
 /**
- * Greedy by sensitivity: first every single-gene change of `start` is evaluated (the sensitivity
+ * Greedy by sensitivity: first single-gene changes of `start` are evaluated (the sensitivity
  * table); then, assuming the changes add up, the path that repeatedly takes the change with the
  * most cost saved per unit of loss added is evaluated, one genome per step, until no change
  * saves cost or the budget is spent. The path is planned from the table alone, so it is evaluated
- * as one parallel batch.
+ * as one parallel batch. The table goes round-robin over the genes (each gene's next value in
+ * `valueOrder`), so a budget smaller than the whole table still covers every gene; it then gets
+ * at most two thirds of the budget, and the path the rest.
  */
 export async function greedySearch(problem: SearchProblem, opts: GreedyOptions): Promise<SearchResult> {
   const cards = problem.cardinalities;
@@ -60,17 +68,27 @@ export async function greedySearch(problem: SearchProblem, opts: GreedyOptions):
   for (const [k, f] of [[lossK, "lossObjective"], [costK, "costObjective"]] as const) {
     if (!Number.isInteger(k) || k < 0 || k >= problem.objectives) throw new AxnnError(`expected an objective index in 0..${problem.objectives - 1}, got ${k}`, { field: f });
   }
-  const runner = new EvaluationRunner(problem, opts, "greedy", { start: [...opts.start], lossK, costK });
+  const order = cards.map((c, i) => {
+    const o = opts.valueOrder?.[i] ?? Array.from({ length: c }, (_, v) => v);
+    if (o.some((v) => !Number.isInteger(v) || v < 0 || v >= c) || new Set(o).size !== o.length) {
+      throw new AxnnError(`gene ${i}: expected distinct values in 0..${c - 1}, got ${o.join(",")}`, { field: "valueOrder" });
+    }
+    return o.filter((v) => v !== opts.start[i]);
+  });
+  const runner = new EvaluationRunner(problem, opts, "greedy", { start: [...opts.start], lossK, costK, table: "round-robin", order });
   const start = [...opts.start];
   const singles: Genome[] = [start];
   const singleIndex = cards.map((c) => new Array<number>(c).fill(0));
-  for (let i = 0; i < cards.length; i++) {
-    for (let v = 0; v < cards[i]!; v++) {
-      if (v === start[i]) continue;
+  for (let r = 0; r < Math.max(0, ...order.map((o) => o.length)); r++) {
+    for (let i = 0; i < cards.length; i++) {
+      const v = order[i]![r];
+      if (v === undefined) continue;
       singleIndex[i]![v] = singles.length;
       singles.push(start.map((s, j) => (j === i ? v : s)));
     }
   }
+  // A table the budget cannot buy whole leaves a third of the budget for the path.
+  if (singles.length > opts.budget) singles.length = Math.max(1, opts.budget - Math.floor(opts.budget / 3));
   const table = await runner.evaluate(singles);
   runner.progress("greedy", 0);
   const base = table[0];
@@ -78,7 +96,8 @@ export async function greedySearch(problem: SearchProblem, opts: GreedyOptions):
   // delta[i][v]: the change of (loss, cost) when gene i takes value v, all else at start.
   const delta = cards.map((c, i) => Array.from({ length: c }, (_, v) => {
     if (v === start[i]) return { loss: 0, cost: 0 };
-    const e = table[singleIndex[i]![v]!];
+    const j = singleIndex[i]![v]!;
+    const e = j > 0 ? table[j] : undefined;
     return e ? { loss: e.objectives[lossK]! - base.objectives[lossK]!, cost: e.objectives[costK]! - base.objectives[costK]! } : undefined;
   }));
   const path: Genome[] = [];

@@ -18,7 +18,12 @@ export interface Nsga2Options extends SearchOptions {
    * (for ordered genes, e.g. discretised numbers).
    */
   mutation?: "reset" | "creep";
-  /** Genomes to put in the first population (e.g. known good designs); the rest is random. */
+  /**
+   * Genomes to put in the first population (e.g. known good designs), all of them: with more than
+   * `populationSize`, the first population grows to hold every one (as far as the budget allows)
+   * and selection then keeps `populationSize`. The archive, hence the returned front, holds them
+   * all, so the front weakly dominates every one of them. With fewer, the rest is random.
+   */
   initial?: readonly Genome[];
   /** Stop after this many generations (default: when the budget is spent). */
   maxGenerations?: number;
@@ -64,7 +69,7 @@ export async function nsga2(problem: SearchProblem, opts: Nsga2Options): Promise
   const stallLimit = opts.stallGenerations ?? 25;
   const repair = (g: number[], rand: () => number) => (problem.repair ? problem.repair(g, rand) : g);
 
-  // Generation 0: the given genomes, then random ones, all distinct.
+  // Generation 0: every given genome, then random ones up to the population size, all distinct.
   let rand = stepRandom(opts.seed ?? 0, "nsga2", 0);
   const first: Genome[] = [];
   const keys = new Set<string>();
@@ -75,7 +80,7 @@ export async function nsga2(problem: SearchProblem, opts: Nsga2Options): Promise
     first.push(g);
     return true;
   };
-  for (const g of settings.initial) if (first.length < n) push(repair([...g], rand));
+  for (const g of settings.initial) push(repair([...g], rand));
   for (let tries = 0; first.length < n && tries < n * DUPLICATE_RETRIES; tries++) push(repair(randomGenome(rand, cards), rand));
   let population = select((await runner.evaluate(first)).filter((e): e is ArchiveEntry => e !== undefined), n);
   runner.progress("nsga2", 0);
