@@ -4,11 +4,15 @@
 # uniform assignment; then out/search-results/table.md with the multiplier-energy saving at
 # validation drops of at most 0.5/1/2 points (median and min..max over seeds) and hypervolumes.
 # Build first: npx tsc -p .
-# Knobs (environment; defaults are the full run):
+# Knobs (environment; defaults are the full run; a per-architecture KNOB_<arch> overrides KNOB):
 #   ARCHS="lenet5 resnet8"  DATASETS="mnist fashion-mnist"  SEEDS="1 2 3"  TUNE="no yes"
-#   BUDGET=300  POP=24  VAL=1000  TEST_LIMIT=  (empty: the whole test split)
+#   BUDGET=300  POP=24  VAL=1000  TEST_LIMIT=  (empty: the whole test split)  e.g. BUDGET_resnet8=100 SEEDS_resnet8=1
 #   MULTS="$AXNN_SHARED/data/evoapprox-tfapprox-luts,builtin" (the 36 EvoApproxLib mul8u tables + built-in designs)
-#   EPOCHS_lenet5=4  EPOCHS_resnet8=5 (models trained here unless out/search-results/<arch>-<data>.onnx exists)
+#   EPOCHS_lenet5=4  EPOCHS_resnet8=5  TRAIN_SAMPLES= (empty: the whole training split)
+#   (models trained here unless out/search-results/<arch>-<data>.onnx exists)
+# Runs go seed by seed (every model and setting with seed 1, then seed 2, ...), so a run stopped
+# early still has every cell once. Killed runs resume: finished runs are skipped, a run cut short
+# continues from its journals (--resume), trained models are kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SHARED=${AXNN_SHARED:-../shared}
@@ -16,27 +20,32 @@ AXNN="node dist/src/cli/main.js"
 OUT=${OUT:-out/search-results}
 ARCHS=${ARCHS:-"lenet5 resnet8"}
 DATASETS=${DATASETS:-"mnist fashion-mnist"}
-SEEDS=${SEEDS:-"1 2 3"}
-TUNE=${TUNE:-"no yes"}
-BUDGET=${BUDGET:-300}
-POP=${POP:-24}
-VAL=${VAL:-1000}
-TEST_LIMIT=${TEST_LIMIT:-}
 MULTS=${MULTS:-"$SHARED/data/evoapprox-tfapprox-luts,builtin"}
 mkdir -p "$OUT"
+# knob NAME ARCH DEFAULT: NAME_ARCH, else NAME, else DEFAULT.
+knob() { local v="$1_$2"; if [ -n "${!v:-}" ]; then echo "${!v}"; elif [ -n "${!1:-}" ]; then echo "${!1}"; else echo "$3"; fi; }
 
-for arch in $ARCHS; do
-  epochs_var="EPOCHS_$arch"; default_epochs=4; [ "$arch" = resnet8 ] && default_epochs=5
-  epochs=${!epochs_var:-$default_epochs}
-  for data in $DATASETS; do
-    model="$OUT/$arch-$data.onnx"
-    [ -f "$model" ] || $AXNN train --arch "$arch" --data "$data" --epochs "$epochs" --seed 1 --quiet --json -o "$model" > "$OUT/train-$arch-$data.json"
-    for tune in $TUNE; do
-      for seed in $SEEDS; do
+all_seeds=""
+for arch in $ARCHS; do all_seeds="$all_seeds $(knob SEEDS "$arch" "1 2 3")"; done
+for seed in $(echo $all_seeds | tr ' ' '\n' | sort -nu); do
+  for arch in $ARCHS; do
+    case " $(knob SEEDS "$arch" "1 2 3") " in *" $seed "*) ;; *) continue ;; esac
+    default_epochs=4; [ "$arch" = resnet8 ] && default_epochs=5
+    epochs=$(knob EPOCHS "$arch" "$default_epochs"); samples=$(knob TRAIN_SAMPLES "$arch" "")
+    budget=$(knob BUDGET "$arch" 300); pop=$(knob POP "$arch" 24); val=$(knob VAL "$arch" 1000); test_limit=$(knob TEST_LIMIT "$arch" "")
+    for data in $DATASETS; do
+      model="$OUT/$arch-$data.onnx"
+      if [ ! -f "$model" ]; then
+        echo "training $arch on $data" >&2
+        $AXNN train --arch "$arch" --data "$data" --epochs "$epochs" ${samples:+--train-samples "$samples"} --seed 1 --quiet --json -o "$model.tmp.onnx" > "$OUT/train-$arch-$data.json"
+        mv "$model.tmp.onnx" "$model"; [ -f "$model.tmp.axnn.json" ] && mv "$model.tmp.axnn.json" "$OUT/$arch-$data.axnn.json"
+      fi
+      for tune in $(knob TUNE "$arch" "no yes"); do
         run="$OUT/$arch-$data-tune_$tune-seed$seed"
         [ -f "$run/front.json" ] && continue
+        echo "$(date +%T) $arch $data tune=$tune seed=$seed (budget $budget, $val validation images)" >&2
         $AXNN search assign --model "$model" --data "$data" --mults "$MULTS" --objectives accuracy,multiplier-energy \
-          --budget "$BUDGET" --population "$POP" --val-size "$VAL" ${TEST_LIMIT:+--test-limit "$TEST_LIMIT"} --seed "$seed" \
+          --budget "$budget" --population "$pop" --val-size "$val" ${test_limit:+--test-limit "$test_limit"} --seed "$seed" \
           $([ "$tune" = yes ] && echo --tune-weights) -o "$run" --resume --json > "$run.json.tmp" && mv "$run.json.tmp" "$run.json"
       done
     done

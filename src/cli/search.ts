@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
 import { searchAssignment, type AssignmentProgress } from "../search/assign-search.js";
 import { assignmentSummaryJson, writeAssignmentReport } from "../search/assign-report.js";
-import type { AssignmentObjective } from "../search/assign.js";
+import type { AssignmentEnergySource, AssignmentObjective } from "../search/assign.js";
 import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface AssignOptions {
@@ -13,9 +13,12 @@ interface AssignOptions {
   tiles?: string;
   objectives: string;
   energy: string;
+  predictor?: string;
   arch: string;
   ert?: string;
   tuneWeights?: boolean;
+  finetuneFront?: string;
+  finetuneSamples?: string;
   budget: string;
   population: string;
   seed: string;
@@ -68,10 +71,13 @@ function registerAssign(search: Command): void {
     .option("--layers <names>", "search only these layers (comma-separated); the others stay exact")
     .option("--tiles <T>", "ALWANN's tiles: T multipliers, each layer on one tile")
     .option("--objectives <list>", "accuracy, then energy and/or multiplier-energy", "accuracy,energy")
-    .option("--energy <source>", "energy source: model (the accelerator energy model)", "model")
+    .option("--energy <source>", "energy source: model (the accelerator energy model), predictor (a learned predictor, --predictor) or sum (MACs x MAC energy, no data movement)", "model")
+    .option("--predictor <file>", "predictor JSON (axnn predict train) for --energy predictor")
     .option("--arch <arch>", "accelerator preset (eyeriss, simba, ...) or YAML", "eyeriss")
     .option("--ert <file>", "ERT_summary.yaml for an architecture file")
     .option("--tune-weights", "ALWANN's weight update per layer and multiplier (no training)")
+    .option("--finetune-front <epochs>", "then a few QAT epochs for each NSGA-II front member (before/after in front.json; models in finetuned/)")
+    .option("--finetune-samples <n>", "training samples of each --finetune-front run (default the whole training split)")
     .option("--budget <n>", "distinct assignments each search evaluates", "300")
     .option("--population <n>", "NSGA-II population", "24")
     .option("--seed <n>", "search seed", "1")
@@ -89,7 +95,7 @@ function registerAssign(search: Command): void {
     .action(async (o: AssignOptions) => {
       const budget = parseNumberOption(o.budget, "--budget", { integer: true });
       if (budget < 1) throw new AxnnError(`expected a whole number of evaluations >= 1, got ${o.budget}`, { field: "--budget" });
-      if (o.energy !== "model") throw new AxnnError(`only "model" (the accelerator energy model) is supported, got "${o.energy}"`, { field: "--energy" });
+      if (!["model", "predictor", "sum"].includes(o.energy)) throw new AxnnError(`expected model, predictor or sum, got "${o.energy}"`, { field: "--energy" });
       if (o.quant !== undefined && o.quant !== "sym" && o.quant !== "asym") throw new AxnnError(`expected sym or asym, got "${o.quant}"`, { field: "--quant" });
       const objectives = o.objectives.split(",").map((s) => s.trim()) as AssignmentObjective[];
       for (const ob of objectives) if (!["accuracy", "energy", "multiplier-energy"].includes(ob)) throw new AxnnError(`unknown objective "${ob}"; expected accuracy, energy, multiplier-energy`, { field: "--objectives" });
@@ -98,7 +104,13 @@ function registerAssign(search: Command): void {
         model: o.model, data: o.data, multipliers: o.mults.split(",").map((s) => s.trim()).filter((s) => s !== ""),
         ...(o.layers !== undefined ? { layers: o.layers.split(",").map((s) => s.trim()) } : {}),
         ...(o.tiles !== undefined ? { tiles: parseNumberOption(o.tiles, "--tiles", { integer: true, min: 1 }) } : {}),
-        objectives, arch: o.arch, ...(o.ert !== undefined ? { ert: o.ert } : {}), tuneWeights: o.tuneWeights ?? false,
+        objectives, arch: o.arch, energy: o.energy as AssignmentEnergySource, ...(o.predictor !== undefined ? { predictor: o.predictor } : {}), ...(o.ert !== undefined ? { ert: o.ert } : {}), tuneWeights: o.tuneWeights ?? false,
+        ...(o.finetuneFront !== undefined ? {
+          finetuneFront: {
+            epochs: parseNumberOption(o.finetuneFront, "--finetune-front", { integer: true, min: 1 }),
+            ...(o.finetuneSamples !== undefined ? { trainSamples: parseNumberOption(o.finetuneSamples, "--finetune-samples", { integer: true, min: 1 }) } : {}),
+          },
+        } : {}),
         budget, populationSize: parseNumberOption(o.population, "--population", { integer: true, min: 2 }),
         seed: parseNumberOption(o.seed, "--seed", { integer: true }),
         ...(o.maxDrop !== undefined ? { maxDrop: parseNumberOption(o.maxDrop, "--max-drop", { min: 0 }) } : {}),
@@ -121,6 +133,9 @@ function registerAssign(search: Command): void {
       process.stdout.write(`exact int8: val top-1 ${pct(result.exact.val_top1)}, test top-1 ${pct(result.exact.test_top1)}, ${result.exact.energy_pj.toExponential(3)} pJ/inference\n\n`);
       process.stdout.write(textTable(["method", "evaluations", "front", "hypervolume"], result.methods.map((m) => [m.method, m.evaluations, m.front.length, m.hypervolume])) + "\n\n");
       process.stdout.write(textTable(["method", "max drop", "saving", "mult. saving", "val drop", "test drop"], result.savings.map((s) => [s.method, s.max_drop, pct(s.saving), pct(s.multiplier_saving), s.val_drop.toFixed(2), s.test_drop === null ? "-" : s.test_drop.toFixed(2)])) + "\n\n");
+      if (result.front.some((m) => m.finetune)) {
+        process.stdout.write(textTable(["member", "test top-1", "QAT epochs", "eval before", "eval after"], result.front.map((m, i) => [i + 1, m.test_top1 === undefined ? "-" : pct(m.test_top1), m.finetune?.epochs ?? "-", m.finetune ? pct(m.finetune.before_test_top1) : "-", m.finetune ? pct(m.finetune.after_test_top1) : "-"])) + "\n\n");
+      }
       process.stdout.write(`front            : ${o.output}/front.json (${result.front.length} members, mult-configs in ${o.output}/configs)\n`);
       process.stdout.write(`report           : ${o.output}/report.html\n`);
     });

@@ -2,28 +2,23 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../util/fs.js";
 import { chart, type ChartSpec } from "../report/charts.js";
 import { renderHtmlReport, type ReportBlock } from "../report/html.js";
-import type { AssignmentPoint, AssignmentSearchResult } from "./assign-search.js";
+import { choiceConfig, memberConfigPath, type AssignmentPoint, type AssignmentSearchResult } from "./assign-search.js";
 
 const METHOD_LABEL: Record<string, string> = { nsga2: "NSGA-II", random: "random", greedy: "greedy (sensitivity)", uniform: "uniform" };
 
 /** The mult-config of one assignment: what `axnn eval`, `axnn energy net` and `axnn finetune` take. */
 export function assignmentConfig(r: AssignmentSearchResult, pt: AssignmentPoint): { default: string; layers: Record<string, string> } {
-  const p = r.prepared;
-  const layers: Record<string, string> = {};
-  p.layers.forEach((l, i) => {
-    const k = pt.choice[i]!;
-    if (k > 0) layers[l] = p.candidates[k - 1]!.ref;
-  });
-  return { default: "exact", layers };
+  return choiceConfig(r.prepared, pt.choice);
 }
 
 /** The front as front.json's members (mult_config relative to the output directory). */
 export function frontMembers(r: AssignmentSearchResult) {
   return r.front.map((pt, i) => ({
-    mult_config: `configs/member-${String(i + 1).padStart(2, "0")}.json`,
+    mult_config: memberConfigPath(i),
     val_top1: pt.val_top1, test_top1: pt.test_top1 ?? null, val_drop: pt.val_drop, test_drop: pt.test_drop ?? null,
     energy_pj: pt.energy_pj, multiplier_pj: pt.multiplier_pj, saving: pt.saving, multiplier_saving: pt.multiplier_saving,
     multipliers: pt.multipliers,
+    ...(pt.finetune ? { finetune: pt.finetune } : {}),
   }));
 }
 
@@ -62,6 +57,18 @@ export function assignmentChartSpec(r: Pick<AssignmentSearchResult, "methods" | 
   } as unknown as ChartSpec;
 }
 
+function energySourceText(r: AssignmentSearchResult): string {
+  const p = r.prepared;
+  if (p.energySource === "model") return `${p.arch} accelerator energy model`;
+  if (p.energySource === "sum") return `MACs x ${p.arch}'s MAC energy with each layer's multiplier (no data movement)`;
+  return `learned predictor ${String(r.settings.predictor)} for ${p.arch}${p.predictorDomain?.inside ? " (every layer inside its training domain)" : " (some layers OUTSIDE its training domain: extrapolated, see settings.predictor_domain)"}`;
+}
+
+function approximateLayers(layers: readonly string[], multipliers: Record<string, string>): string {
+  const parts = layers.filter((l) => multipliers[l] !== "exact").map((l) => `${l}: ${multipliers[l]}`);
+  return parts.length === 0 ? "none (exact)" : parts.join(", ");
+}
+
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const pts = (v: number | null | undefined) => (v === null || v === undefined ? "-" : v.toFixed(2));
 
@@ -79,13 +86,19 @@ export async function writeAssignmentReport(r: AssignmentSearchResult, dir: stri
   put("pareto.svg", svg);
   put("pareto.png", png);
   const blocks: ReportBlock[] = [
-    { kind: "paragraph", text: `Model ${r.settings.model}, data ${r.settings.data}: ${r.prepared.layers.length} layers searched over ${r.prepared.candidates.length} multipliers plus exact; accuracy on ${r.settings.validation_size} validation samples carved from the training split, fronts re-measured on ${r.settings.test_size} test samples. Energy: ${r.settings.arch} accelerator model; budget ${r.settings.budget} evaluations per method, seed ${r.settings.seed}${r.prepared.tunedWeights ? ", weights tuned (ALWANN update)" : ""}.` },
+    { kind: "paragraph", text: `Model ${r.settings.model}, data ${r.settings.data}: ${r.prepared.layers.length} layers searched over ${r.prepared.candidates.length} multipliers plus exact; accuracy on ${r.settings.validation_size} validation samples carved from the training split, fronts re-measured on ${r.settings.test_size} test samples. Energy: ${energySourceText(r)}; budget ${r.settings.budget} evaluations per method, seed ${r.settings.seed}${r.prepared.tunedWeights ? ", weights tuned (ALWANN update)" : ""}.` },
     { kind: "paragraph", text: `Exact int8: validation top-1 ${pct(r.exact.val_top1)}, test top-1 ${pct(r.exact.test_top1)}, ${r.exact.energy_pj.toExponential(3)} pJ per inference, of which the multiplications ${r.exact.multiplier_pj.toExponential(3)} pJ (${pct(r.exact.multiplier_pj / r.exact.energy_pj)}).` },
     { kind: "figure", svg, caption: "Every evaluated assignment (dots) and each method's validation front (lines)." },
     { kind: "table", caption: `Hypervolume in (drop points, energy fraction) against (${(r.settings.hv_reference as { max_drop_points: number }).max_drop_points}, 1); larger is better`, columns: ["method", "evaluations", "front size", "hypervolume"], rows: r.methods.map((m) => [METHOD_LABEL[m.method]!, m.evaluations, m.front.length, m.hypervolume]) },
     { kind: "table", caption: "Best energy saving within a validation drop (the chosen member's test drop beside it)", columns: ["method", "max drop", "saving", "multiplier saving", "val drop", "test drop"], rows: r.savings.map((s) => [METHOD_LABEL[s.method]!, pts(s.max_drop), pct(s.saving), pct(s.multiplier_saving), pts(s.val_drop), pts(s.test_drop)]) },
+    ...(r.front.some((m) => m.finetune) ? [{
+      kind: "table" as const, caption: "Front members retrained (QAT, as axnn finetune): approximate test top-1 before and after, as axnn eval measures it (own calibration, no tuned weights)",
+      columns: ["member", "search test top-1", "QAT epochs", "before", "after", "model"],
+      rows: r.front.map((m, i) => [members[i]!.mult_config, m.test_top1 === undefined ? "-" : pct(m.test_top1), m.finetune?.epochs ?? "-", m.finetune ? pct(m.finetune.before_test_top1) : "-", m.finetune ? pct(m.finetune.after_test_top1) : "-", m.finetune?.model ?? "-"]),
+    }] : []),
     { kind: "heading", text: "NSGA-II front" },
-    { kind: "table", columns: ["mult_config", "val top-1", "test top-1", "saving", "multiplier saving", ...r.prepared.layers], rows: members.map((m) => [m.mult_config, pct(m.val_top1), m.test_top1 === null ? "-" : pct(m.test_top1), pct(m.saving), pct(m.multiplier_saving), ...r.prepared.layers.map((l) => m.multipliers[l]!)]) },
+    // The per-layer multipliers as one wrapping column (a column per layer was wider than the page on ResNet-8).
+    { kind: "table", caption: "Layers not listed use the exact multiplier", columns: ["mult_config", "val top-1", "test top-1", "saving", "multiplier saving", "approximate layers"], rows: members.map((m) => [m.mult_config, pct(m.val_top1), m.test_top1 === null ? "-" : pct(m.test_top1), pct(m.saving), pct(m.multiplier_saving), approximateLayers(r.prepared.layers, m.multipliers)]) },
   ];
   put("report.html", renderHtmlReport("axnn search assign", blocks));
   files.push(join(dir, "front.json"));

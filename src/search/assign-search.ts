@@ -1,8 +1,10 @@
 import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AxnnError } from "../util/errors.js";
 import { exportOnnx } from "../onnx/export.js";
+import { runFinetune } from "../train/finetune.js";
+import { writeFileAtomic } from "../util/fs.js";
 import type { ArchiveEntry } from "./archive.js";
 import { EvaluationRunner, type BatchEvaluator, type SearchProblem, type SearchProgress, type SearchResult } from "./engine.js";
 import type { Genome } from "./genome.js";
@@ -31,6 +33,12 @@ export interface AssignmentSearchOptions extends AssignmentSetup {
   hvMaxDrop?: number;
   /** Also run the baselines (uniform, greedy, random) in the same run (default true). */
   baselines?: boolean;
+  /**
+   * A few QAT epochs (src/train/finetune.ts, as `axnn finetune`) for each NSGA-II front member,
+   * its approximate test top-1 before and after (as `axnn eval` measures it) reported beside it;
+   * the retrained models go to outDir/finetuned/. Off by default.
+   */
+  finetuneFront?: { epochs: number; trainSamples?: number; lr?: number };
   /** Called as evaluations finish and after each generation. */
   onProgress?: (p: AssignmentProgress) => void;
 }
@@ -58,6 +66,19 @@ export interface AssignmentPoint {
   multiplier_saving: number;
   val_drop: number;
   test_drop?: number;
+  /** With finetuneFront: the QAT run of this member. */
+  finetune?: FrontFinetune;
+}
+
+/** A front member retrained with its multipliers in the loop (no weight tuning: QAT starts from the model's own weights). */
+export interface FrontFinetune {
+  epochs: number;
+  /** The retrained model, relative to the output directory (its sidecar names the multipliers). */
+  model: string;
+  /** Approximate test top-1 before and after, as `axnn eval` measures it (its own calibration; no tuned weights). */
+  before_test_top1: number;
+  after_test_top1: number;
+  warnings: string[];
 }
 
 export interface MethodResult {
@@ -146,6 +167,8 @@ export async function searchAssignment(opts: AssignmentSearchOptions): Promise<A
     model: createHash("sha256").update(typeof opts.model === "string" ? readFileSync(opts.model) : exportOnnx(opts.model)).digest("hex"), data: opts.data, candidates: p.candidates.map((c) => c.ref), layers: p.layers,
     tune: p.tunedWeights, objectives, maxDrop: opts.maxDrop ?? null, val: opts.validationSize ?? 1000, calib: opts.calibrationSize ?? 256,
     dataSeed: opts.dataSeed ?? 1, arch: p.arch, scheme: p.scheme,
+    // The energies themselves: another energy source or predictor file is another search.
+    energy: createHash("sha256").update(JSON.stringify([p.energySource, p.energyPj, p.multiplierPj, p.fixed])).digest("hex"),
   })).digest("hex");
   const norm = (e: ArchiveEntry) => {
     const info = e.info as ChoiceResult["info"];
@@ -238,19 +261,71 @@ export async function searchAssignment(opts: AssignmentSearchOptions): Promise<A
     }
   }
   const front = methods.find((m) => m.method === "nsga2")!.front;
+  if (opts.finetuneFront) finetuneFrontMembers(p, front, opts, seed, (line) => opts.onStatus?.(line));
   return {
     prepared: p, objectives, energyObjective,
     exact: { val_top1: p.exact.valTop1, test_top1: exactTest, energy_pj: p.exact.energyPj, multiplier_pj: p.exact.multiplierPj },
     methods, front, savings,
     settings: {
       model: p.modelFile, data: opts.data, budget, seed, population: opts.populationSize ?? 24, tiles: opts.tiles ?? null, objectives,
-      max_drop: opts.maxDrop ?? null, hv_reference: { max_drop_points: hvMaxDrop, energy_fraction: 1 }, tune_weights: p.tunedWeights,
+      finetune_front: opts.finetuneFront ?? null, max_drop: opts.maxDrop ?? null, hv_reference: { max_drop_points: hvMaxDrop, energy_fraction: 1 }, tune_weights: p.tunedWeights,
       validation_size: p.validation.count, test_size: p.test().count, arch: p.arch, scheme: p.scheme,
+      energy: p.energySource, ...(opts.predictor !== undefined ? { predictor: opts.predictor } : {}),
+      ...(p.predictorDomain ? { predictor_domain: { known: p.predictorDomain.known, inside: p.predictorDomain.inside, outside: p.predictorDomain.outside } } : {}),
       candidates: p.candidates.map((c) => ({ name: c.name, ref: c.ref, power_ratio: c.powerRatio, power_source: c.powerSource })),
       layers: p.layers,
     },
     seconds: (Date.now() - start) / 1000,
   };
+}
+
+/** The mult-config file of front member i (0-based), relative to the output directory. */
+export function memberConfigPath(i: number): string {
+  return `configs/member-${String(i + 1).padStart(2, "0")}.json`;
+}
+
+/** The mult-config of one assignment: what `axnn eval`, `axnn energy net` and `axnn finetune` take. */
+export function choiceConfig(p: PreparedAssignment, choice: readonly number[]): { default: string; layers: Record<string, string> } {
+  const layers: Record<string, string> = {};
+  p.layers.forEach((l, i) => {
+    const k = choice[i]!;
+    if (k > 0) layers[l] = p.candidates[k - 1]!.ref;
+  });
+  return { default: "exact", layers };
+}
+
+/**
+ * QAT for each front member (runFinetune, as `axnn finetune --mult-config`), one after another;
+ * each finished member's record is kept in finetuned/, so a resumed search retrains only the rest.
+ */
+function finetuneFrontMembers(p: PreparedAssignment, front: AssignmentPoint[], opts: AssignmentSearchOptions, seed: number, status: (line: string) => void): void {
+  const ft = opts.finetuneFront!;
+  if (!Number.isInteger(ft.epochs) || ft.epochs < 1) throw new AxnnError(`expected a whole number of epochs >= 1, got ${ft.epochs}`, { field: "--finetune-front" });
+  mkdirSync(join(opts.outDir, "finetuned"), { recursive: true });
+  front.forEach((pt, i) => {
+    const config = choiceConfig(p, pt.choice);
+    const configFile = memberConfigPath(i);
+    const model = `finetuned/member-${String(i + 1).padStart(2, "0")}.onnx`;
+    const recordFile = join(opts.outDir, model.replace(/\.onnx$/, ".json"));
+    const key = JSON.stringify({ config, ...ft, seed });
+    if (opts.resume && existsSync(recordFile) && existsSync(join(opts.outDir, model))) {
+      const rec = JSON.parse(readFileSync(recordFile, "utf8")) as { key: string; finetune: FrontFinetune };
+      if (rec.key === key) {
+        pt.finetune = rec.finetune;
+        return;
+      }
+    }
+    writeFileAtomic(join(opts.outDir, configFile), JSON.stringify(config, null, 2) + "\n");
+    status(`fine-tuning front member ${i + 1}/${front.length} (${ft.epochs} QAT epoch${ft.epochs > 1 ? "s" : ""})`);
+    const { report } = runFinetune({
+      model: typeof opts.model === "string" ? opts.model : p.model, data: opts.data, multConfig: join(opts.outDir, configFile), epochs: ft.epochs, seed, quiet: true, quant: p.scheme,
+      ...(ft.trainSamples !== undefined ? { trainSamples: ft.trainSamples } : {}), ...(ft.lr !== undefined ? { lr: ft.lr } : {}),
+      ...(opts.testLimit !== undefined ? { limit: opts.testLimit } : {}), calibrationSize: opts.calibrationSize ?? 256,
+      normalize: p.normalize, output: join(opts.outDir, model),
+    });
+    pt.finetune = { epochs: ft.epochs, model, before_test_top1: report.before_top1, after_test_top1: report.after_top1, warnings: report.warnings };
+    writeFileAtomic(recordFile, JSON.stringify({ key, finetune: pt.finetune }, null, 2) + "\n");
+  });
 }
 
 /** 0 .. n-1 in bit-reversed order (0, n/2, n/4, 3n/4, ...): every prefix spreads evenly over the range. */

@@ -5,7 +5,8 @@ import { loadDataset, parseNormalization, subsetIndices } from "../data/datasets
 import { evaluatePass, prepareBatches, type EvalBatches } from "../eval/accuracy.js";
 import { loadDesign } from "../energy/presets.js";
 import { computeScaleFor, type ComputeScale } from "../energy/approx.js";
-import { evaluatePlan, layersFromModel, planNetwork } from "../energy/network.js";
+import { evaluatePlan, layerMacs, layersFromModel, planNetwork, type NetworkLayer } from "../energy/network.js";
+import { describeDomain, designConstants, EnergyPredictors, type PredictionDomain } from "../predict/predictors.js";
 import { defaultCatalogue, generate } from "../multipliers/generators/index.js";
 import { resolveMultiplier, withPublishedFigures } from "../multipliers/resolve.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
@@ -47,6 +48,15 @@ export interface AssignmentSetup {
   ert?: string;
   /** Mapper budget per distinct layer shape (default 3000; cached on disk like `axnn energy net`). */
   mapperEvaluations?: number;
+  /**
+   * Where the energies come from: "model" (default) the accelerator energy model (a mapping search
+   * per layer shape); "predictor" the learned energy predictor of `predictor` (src/predict, no
+   * mapping search); "sum" the MACs times the MAC energy with each layer's multiplier (no file, no
+   * data movement). Either way energy adds over layers, so each (layer, multiplier) pair is priced once.
+   */
+  energy?: AssignmentEnergySource;
+  /** The predictor file (`axnn predict train`) for energy "predictor". */
+  predictor?: string;
   /** ALWANN's weight update per (layer, multiplier). */
   tuneWeights?: boolean;
   /** Seed of the data subsets. */
@@ -54,6 +64,8 @@ export interface AssignmentSetup {
   /** Status lines while preparing (calibration, energy plan, weight tuning). */
   onStatus?: (line: string) => void;
 }
+
+export type AssignmentEnergySource = "model" | "predictor" | "sum";
 
 /** One candidate multiplier: gene value k + 1 (0 is the exact multiplier). */
 export interface CandidateMultiplier {
@@ -84,6 +96,8 @@ export interface PreparedAssignment {
   /** Index 0 is the exact multiplier (undefined), k >= 1 the candidates. */
   candidates: CandidateMultiplier[];
   scheme: QuantScheme;
+  /** The input normalisation (option, else the model's sidecar, else unit). */
+  normalize: string;
   validation: EvalBatches;
   /** The test split, loaded on first use (the final re-measurement). */
   test: () => EvalBatches;
@@ -94,6 +108,9 @@ export interface PreparedAssignment {
   fixed: { energyPj: number; multiplierPj: number };
   exact: { energyPj: number; multiplierPj: number; valTop1: number };
   arch: string;
+  /** Where energyPj / multiplierPj come from, and, for a predictor, whether the layers lie inside its training domain. */
+  energySource: AssignmentEnergySource;
+  predictorDomain?: PredictionDomain;
   tunedWeights: boolean;
   /** weights[l][k]: the tuned weights of searched layer l for gene value k (undefined: the layer's own). */
   weights: (QuantizedWeights | undefined)[][];
@@ -214,21 +231,28 @@ export function prepareAssignment(setup: AssignmentSetup): PreparedAssignment {
   if (new Set(layers).size !== layers.length) throw new AxnnError(`a layer is named twice`, { field: "--layers" });
   const ordered = allLayers.filter((l) => layers.includes(l));
 
-  // Energy: one mapping per layer shape, then every layer priced once per multiplier (energy adds over layers).
-  status(`energy: mapping ${allLayers.length} layers on ${setup.arch ?? "eyeriss"}`);
+  const source = setup.energy ?? "model";
+  if (!["model", "predictor", "sum"].includes(source)) throw new AxnnError(`expected model, predictor or sum, got "${String(source)}"`, { field: "--energy" });
+  if ((source === "predictor") !== (setup.predictor !== undefined)) {
+    throw new AxnnError(source === "predictor" ? "--energy predictor needs --predictor FILE (axnn predict train)" : `--predictor is only used with --energy predictor (got --energy ${source})`, { field: "--predictor" });
+  }
   const netLayers = layersFromModel(model, sampleShape ? { inputShape: [1, ...sampleShape] } : {});
-  const plan = planNetwork(arch, ert, netLayers, { maxEvaluations: setup.mapperEvaluations, seed: 1 });
-  const exactEnergy = evaluatePlan(plan);
-  const byName = (r: typeof exactEnergy) => new Map(r.layers.map((l) => [l.name, l]));
-  const exactLayers = byName(exactEnergy);
-  const perMultiplier = candidates.map((c) => byName(evaluatePlan(plan, () => c.scale)));
-  const energyPj = ordered.map((l) => [exactLayers.get(l)!.energyPj, ...perMultiplier.map((m) => m.get(l)!.energyPj)]);
-  const multiplierPj = ordered.map((l) => [exactLayers.get(l)!.multiplierPj, ...perMultiplier.map((m) => m.get(l)!.multiplierPj)]);
+  const priced = source === "model" ? priceByModel(arch, ert, netLayers, candidates, setup, status) : priceByPredictor(source, setup.predictor, setup.arch ?? "eyeriss", netLayers, candidates);
+  const at = (l: string) => {
+    const r = priced.byLayer.get(l);
+    if (!r) throw new Error(`search assign: no energy for layer ${l}`);
+    return r;
+  };
+  const energyPj = ordered.map((l) => at(l).energyPj);
+  const multiplierPj = ordered.map((l) => at(l).multiplierPj);
   const fixedLayers = allLayers.filter((l) => !ordered.includes(l));
   const fixed = {
-    energyPj: fixedLayers.reduce((s, l) => s + exactLayers.get(l)!.energyPj, 0),
-    multiplierPj: fixedLayers.reduce((s, l) => s + exactLayers.get(l)!.multiplierPj, 0),
+    energyPj: priced.otherPj + fixedLayers.reduce((s, l) => s + at(l).energyPj[0]!, 0),
+    multiplierPj: fixedLayers.reduce((s, l) => s + at(l).multiplierPj[0]!, 0),
   };
+  const exactEnergyPj = fixed.energyPj + energyPj.reduce((s, e) => s + e[0]!, 0);
+  const exactMultiplierPj = fixed.multiplierPj + multiplierPj.reduce((s, e) => s + e[0]!, 0);
+  if (priced.domain && !priced.domain.inside) for (const line of describeDomain(priced.domain)) status(`warning: ${line}`);
 
   const weights: (QuantizedWeights | undefined)[][] = ordered.map(() => new Array(candidates.length + 1).fill(undefined));
   if (setup.tuneWeights) {
@@ -242,15 +266,70 @@ export function prepareAssignment(setup: AssignmentSetup): PreparedAssignment {
   }
   const p: PreparedAssignment = {
     model, modelFile: typeof setup.model === "string" ? setup.model : `${model.name} (in memory)`, data: setup.data, qmodel, inputName, outputName: model.outputs[0]!, layers: ordered, allLayers,
-    candidates, scheme, validation, test, energyPj, multiplierPj, fixed,
-    exact: { energyPj: exactEnergy.totals.energyPj, multiplierPj: exactEnergy.totals.multiplierPj, valTop1: NaN },
-    arch: setup.arch ?? "eyeriss", tunedWeights: setup.tuneWeights ?? false, weights,
-    macs: ordered.map((l) => exactLayers.get(l)!.macs), prepareSeconds: 0,
+    candidates, scheme, normalize, validation, test, energyPj, multiplierPj, fixed,
+    exact: { energyPj: exactEnergyPj, multiplierPj: exactMultiplierPj, valTop1: NaN },
+    arch: setup.arch ?? "eyeriss", energySource: source, ...(priced.domain ? { predictorDomain: priced.domain } : {}), tunedWeights: setup.tuneWeights ?? false, weights,
+    macs: ordered.map((l) => at(l).macs), prepareSeconds: 0,
   };
   status(`measuring the exact int8 model on ${validationSize} validation samples`);
   p.exact.valTop1 = measureAccuracy(p, new Array(ordered.length).fill(0), p.validation);
   p.prepareSeconds = (Date.now() - start) / 1000;
   return p;
+}
+
+/** Energy per layer and gene value (0 = exact, k = candidates[k-1]), pJ per inference. */
+interface PricedLayers {
+  byLayer: Map<string, { energyPj: number[]; multiplierPj: number[]; macs: number }>;
+  /** Energy not attributed to any approximable layer (none in the energy model's per-layer account). */
+  otherPj: number;
+  domain?: PredictionDomain;
+}
+
+/** The accelerator energy model: one mapping per layer shape (cached on disk), then every layer priced once per multiplier. */
+function priceByModel(
+  arch: ReturnType<typeof loadDesign>["arch"], ert: ReturnType<typeof loadDesign>["ert"], netLayers: NetworkLayer[], candidates: readonly CandidateMultiplier[],
+  setup: AssignmentSetup, status: (line: string) => void,
+): PricedLayers {
+  status(`energy: mapping ${netLayers.length} layers on ${setup.arch ?? "eyeriss"}`);
+  const plan = planNetwork(arch, ert, netLayers, { maxEvaluations: setup.mapperEvaluations, seed: 1 });
+  const exact = evaluatePlan(plan);
+  const perMultiplier = candidates.map((c) => new Map(evaluatePlan(plan, () => c.scale).layers.map((l) => [l.name, l])));
+  const byLayer: PricedLayers["byLayer"] = new Map();
+  for (const l of exact.layers) {
+    byLayer.set(l.name, {
+      energyPj: [l.energyPj, ...perMultiplier.map((m) => m.get(l.name)!.energyPj)],
+      multiplierPj: [l.multiplierPj, ...perMultiplier.map((m) => m.get(l.name)!.multiplierPj)],
+      macs: l.macs,
+    });
+  }
+  return { byLayer, otherPj: exact.totals.energyPj - exact.layers.reduce((s, l) => s + l.energyPj, 0) };
+}
+
+/**
+ * A predictor (src/predict): "predictor" the learned one (each layer's predicted memory energy plus
+ * its compute energy), its training domain checked as `axnn predict energy` checks it; "sum" the
+ * compute energy alone. The multiplications' part is the MACs x the multiplier's share of the MAC
+ * energy x the power ratio, as the predictors count it.
+ */
+function priceByPredictor(source: "predictor" | "sum", file: string | undefined, arch: string, netLayers: NetworkLayer[], candidates: readonly CandidateMultiplier[]): PricedLayers {
+  const learned = source === "predictor" ? EnergyPredictors.load(file!) : undefined;
+  if (learned && !learned.archs().includes(arch)) throw new AxnnError(`the predictor file has no model for "${arch}" (it has: ${learned.archs().join(", ")})`, { file, field: "--arch" });
+  const { macPj, multiplierShare } = learned ? { macPj: learned.file.archs[arch]!.macPj, multiplierShare: learned.file.archs[arch]!.multiplierShare } : designConstants(arch);
+  const ratios = [1, ...candidates.map((c) => c.powerRatio)];
+  const byLayer: PricedLayers["byLayer"] = new Map();
+  for (const layer of netLayers) {
+    const macs = layerMacs(layer);
+    const multiplierPj = ratios.map((r) => macs * macPj * multiplierShare * r);
+    const energyPj = learned ? ratios.map((r) => learned.learned(arch, [{ layer, powerRatio: r }])) : ratios.map((r) => macs * macPj * (1 - multiplierShare + multiplierShare * r));
+    byLayer.set(layer.name, { energyPj, multiplierPj, macs });
+  }
+  const domain = learned ? learned.domain(arch, netLayers.map((layer) => ({ layer, powerRatio: 1 }))) : undefined;
+  // Only the learned predictor prices here: the sum predictor's fit (and its domain) is not used.
+  if (domain) {
+    domain.outside = domain.outside.filter((o) => o.predictor === "learned");
+    domain.inside = domain.known && domain.outside.length === 0;
+  }
+  return { byLayer, otherPj: 0, ...(domain ? { domain } : {}) };
 }
 
 function modelLayerNames(model: Model): string[] {
