@@ -2,6 +2,11 @@
 // that start with "axnn:", flags that imply each other where a new user expects it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Command } from "commander";
 import { parseNumberOption } from "../src/cli/common.js";
 import { AxnnError } from "../src/util/errors.js";
 
@@ -20,4 +25,59 @@ test("parseNumberOption: one parser and one wording for every command's numbers"
   fails("", { min: 0 }, 'expected a number >= 0, got ""');
   fails("-1", { min: 0 }, 'expected a number >= 0, got "-1"');
   fails("Infinity", {}, 'expected a number, got "Infinity"');
+});
+
+const CLI_DIR = fileURLToPath(new URL("../src/cli/", import.meta.url));
+
+/** The command tree as buildProgram makes it: the register functions main.ts calls, in its order. */
+async function allCommands(): Promise<Command[]> {
+  const main = readFileSync(join(CLI_DIR, "main.js"), "utf8");
+  const modules = new Map<string, string>();
+  for (const m of main.matchAll(/import \{([^}]+)\} from "\.\/([\w-]+)\.js"/g)) {
+    for (const name of m[1]!.split(",").map((s) => s.trim())) modules.set(name, m[2]!);
+  }
+  const program = new Command();
+  const calls = [...main.matchAll(/\b(register\w+)\(program\)/g)].map((m) => m[1]!);
+  assert.ok(calls.length >= 10, "main.js registers its commands with registerX(program)");
+  for (const name of calls) {
+    const mod = (await import(pathToFileURL(join(CLI_DIR, `${modules.get(name)}.js`)).href)) as Record<string, (p: Command) => void>;
+    mod[name]!(program);
+  }
+  const walk = (c: Command): Command[] => [c, ...c.commands.flatMap(walk)];
+  return walk(program).slice(1);
+}
+
+test("every command's output option is -o, --out (an old --output stays only as a hidden alias)", async () => {
+  const commands = await allCommands();
+  const path = (c: Command): string => (c.parent && c.parent.name() ? `${path(c.parent)} ${c.name()}` : c.name());
+  const withOut: string[] = [];
+  for (const c of commands) {
+    for (const o of c.options) {
+      if (o.long === "--out") {
+        assert.equal(o.short, "-o", `${path(c)}: --out has -o`);
+        withOut.push(path(c));
+      }
+      if (o.long === "--output") assert.ok(o.hidden, `${path(c)}: --output is only a hidden alias of -o, --out`);
+      if (o.short === "-o") assert.equal(o.long, "--out", `${path(c)}: -o means --out`);
+    }
+  }
+  // The commands that write files all have it (a command losing it fails here).
+  for (const name of ["infer", "train", "finetune", "sensitivity", "mult lut", "mult show", "mult generate", "energy layer", "energy net", "demo", "search assign", "search nas"]) {
+    assert.ok(withOut.includes(name), `${name} has -o, --out`);
+  }
+});
+
+test("usage errors start with 'axnn: error:' like every other error, exit code 1", () => {
+  const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+  for (const [args, message] of [
+    [["no-such-command"], "axnn: error: unknown command 'no-such-command'"],
+    [["infer", "--model", "m.onnx"], "axnn: error: required option '--input <file>' not specified"],
+    [["mult", "lut", "exact_u8x8", "--frob"], "axnn: error: unknown option '--frob'"],
+    [["train", "--arch", "lenet5", "--data", "mnist", "--epochs", "1"], "axnn: error: required option '-o, --out <file>' not specified"],
+    [["infer", "--model", "a", "--input", "b", "-o", "c", "--output", "d"], "axnn: error: --out: give -o/--out once (--output is its old name)"],
+  ] as const) {
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
+    assert.equal(r.status, 1, args.join(" "));
+    assert.equal(r.stderr.split("\n")[0], message);
+  }
 });

@@ -8,7 +8,9 @@ import {
   convLayer, denseLayer, depthwiseLayer, evaluatePlan, layerMacs, layerWorkload, layersFromModel, mappingCacheKey, networkEnergy,
   planNetwork, assignmentScales, archForProblem, type NetworkLayer,
 } from "../src/energy/network.js";
-import { cifarMobileNetV2Layers, zooLayers } from "../src/energy/zoo-shapes.js";
+import { cifarMobileNetV2Layers, ZOO_NAMES, zooLayers } from "../src/energy/zoo-shapes.js";
+import { buildZooModel } from "../src/zoo/index.js";
+import { isApproximable } from "../src/nn/graph.js";
 import { networkEnergyChartSpec, networkEnergyToJson, formatNetworkTable } from "../src/energy/network-report.js";
 import { chartSvg } from "../src/report/charts.js";
 import { loadAssignment, parseAssignment, resolveAssignment, uniformAssignment } from "../src/multipliers/assignment.js";
@@ -70,6 +72,26 @@ test("zoo: MobileNetV2 (32x32) has 17 blocks ending at 4x4 and width-scaled chan
   assert.equal(half[half.length - 1]!.inChannels, 1280);
   assert.equal(zooLayers("vgg").length, 8);
   assert.throws(() => zooLayers("resnet21"), AxnnError);
+});
+
+test("zoo: the energy model's shapes are the zoo builders' networks, so --width scales every zoo network as train --width does", () => {
+  const row = (l: { name: string; inChannels: number; outChannels: number }) => `${l.name}:${l.inChannels}:${l.outChannels}`;
+  assert.deepEqual(zooLayers("resnet8", { widthMultiplier: 2 }).map(row), [
+    "conv1:3:32", "layer1.0.conv1:32:32", "layer1.0.conv2:32:32", "layer2.0.conv1:32:64", "layer2.0.conv2:64:64",
+    "layer3.0.conv1:64:128", "layer3.0.conv2:128:128", "fc:128:10",
+  ]);
+  assert.deepEqual(zooLayers("vgg", { widthMultiplier: 0.5 }).map(row), [
+    "conv1_1:3:16", "conv1_2:16:16", "conv2_1:16:32", "conv2_2:32:32", "conv3_1:32:64", "conv3_2:64:64", "fc1:1024:64", "fc2:64:10",
+  ]);
+  // The same layers, in the same order, as the model `axnn train --arch` builds.
+  for (const name of ZOO_NAMES) {
+    const model = buildZooModel(name, { inputShape: [3, 32, 32] });
+    assert.deepEqual(zooLayers(name).map((l) => l.name), model.nodes.filter(isApproximable).map((n) => n.name), name);
+  }
+  // Batch is applied per call, never leaking into the next call through the cache of built shapes.
+  assert.equal(zooLayers("resnet8", { batch: 4 })[0]!.batch, 4);
+  assert.equal(zooLayers("resnet8")[0]!.batch, 1);
+  assert.throws(() => zooLayers("mobilenetv2", { widthMultiplier: 0 }), /width multiplier must be positive/);
 });
 
 test("workloads: groups, depthwise multipliers, strides and dense layers", () => {

@@ -198,4 +198,11 @@ test("cli: predict train and eval --json on a small dataset", async () => {
   assert.equal(viaCli.layers, 2);
   assert.equal(viaCli.learned.energy_pj, direct);
   assert.ok(scales.get("c1")!.powerRatio < 1);
+  // Without --mult or --mult-config the model's sidecar supplies the multipliers, as for axnn energy net.
+  writeFileSync(join(dir, "m.axnn.json"), JSON.stringify({ format: "axnn-model-sidecar", version: 1, multipliers: { default: "exact", layers: { c1: "trunc_k8_u8x8" } } }));
+  const viaSidecar = JSON.parse(await run("energy", "--model", onnxFile, "--predictor", join(dir, "p.json"), "--json"));
+  assert.equal(viaSidecar.learned.energy_pj, direct);
+  assert.equal(viaSidecar.sum.energy_pj, viaCli.sum.energy_pj);
+  const exact = JSON.parse(await run("energy", "--model", onnxFile, "--predictor", join(dir, "p.json"), "--mult", "exact", "--json"));
+  assert.ok(exact.sum.energy_pj > viaSidecar.sum.energy_pj, "--mult exact overrides the sidecar");
 });

@@ -41,9 +41,17 @@ test("infer --mode int8 equals the engine run with the input as calibration data
   assert.deepEqual(readNpy(join(dir, "lut.npy")).data, want.data);
   await run("drum.npy", "--mode", "int8", "--mult", "drum_k3_u8x8");
   assert.notDeepEqual(readNpy(join(dir, "drum.npy")).data, readNpy(join(dir, "int8.npy")).data);
+  // A multiplier implies approximate mode: no --mode needed.
+  await run("implied.npy", "--mult", "exact_s8x8", "--per-channel");
+  assert.deepEqual(readNpy(join(dir, "implied.npy")).data, want.data);
+  // -o/--out is the output option; --output, its old name, still works (hidden), but not both.
+  await infer(["--model", join(dir, "m.onnx"), "--input", join(dir, "x.npy"), "--output", join(dir, "old.npy"), "--mode", "int8", "--quant", "sym", "--per-channel"]);
+  assert.deepEqual(readNpy(join(dir, "old.npy")).data, want.data);
+  await assert.rejects(infer(["--model", join(dir, "m.onnx"), "--input", join(dir, "x.npy"), "--out", join(dir, "a.npy"), "--output", join(dir, "b.npy")]), /give -o\/--out once/);
+  await assert.rejects(infer(["--model", join(dir, "m.onnx"), "--input", join(dir, "x.npy")]), /required option '-o, --out <file>' not specified/);
 
   const rejects = (flags: string[], pattern: RegExp) => assert.rejects(run("z.npy", ...flags), (e: unknown) => e instanceof AxnnError && pattern.test(e.message));
-  await rejects(["--mult", "drum_k4_u8x8"], /--mode: --mode float runs in float32/);
+  await rejects(["--mode", "float", "--mult", "drum_k4_u8x8"], /--mode: --mode float runs in float32/);
   await rejects(["--mode", "approximate"], /--mult: --mode approximate needs --mult/);
   await rejects(["--mode", "int8", "--mult", "drum_k4_s8x8", "--quant", "asym"], /--mult: multiplier "drum_k4_s8x8" is signed/);
   await rejects(["--mode", "int8", "--mult", "no_such_thing"], /unknown multiplier "no_such_thing"/);

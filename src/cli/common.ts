@@ -81,3 +81,20 @@ export function useDevice(cmd: Command): void {
   const choice = selectDevice(parseDevice(value, field), field);
   if (choice.note) process.stderr.write(`axnn: ${choice.note}\n`);
 }
+
+/**
+ * The one output option of every command: `-o, --out <what>`. `--output`, the spelling some
+ * commands had, stays as a hidden alias. With `required`, a missing one is a usage error.
+ */
+export function addOutOption(cmd: Command, what: string, description: string, opts: { required?: boolean; default?: string } = {}): Command {
+  cmd.option(`-o, --out <${what}>`, description, opts.default).addOption(new Option(`--output <${what}>`).hideHelp());
+  return cmd.hook("preAction", (_self, action) => {
+    const given = action.opts() as { out?: string; output?: string };
+    if (given.output !== undefined) {
+      if (action.getOptionValueSource("out") === "cli") throw new AxnnError("give -o/--out once (--output is its old name)", { field: "--out" });
+      action.setOptionValue("out", given.output);
+    }
+    // Worded as commander's own missing-option error.
+    if (opts.required && action.opts().out === undefined) throw new AxnnError(`required option '-o, --out <${what}>' not specified`);
+  });
+}

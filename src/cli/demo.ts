@@ -19,7 +19,7 @@ export function registerDemo(program: Command): void {
   program
     .command("demo")
     .description("the main job on built-in data: characterise the multiplier library, price ResNet-20 on Eyeriss and Simba with each design, train a LeNet-5 on MNIST, evaluate and retrain it with a range of designs; write an HTML report with charts and JSON")
-    .option("--out <dir>", "output directory", "axnn-demo")
+    .option("-o, --out <dir>", "output directory", "axnn-demo")
     .option("--json", "print the results as JSON instead of a summary (and no progress)")
     .option("--skip-training", "leave out the MNIST training, evaluation and retraining")
     .option("--epochs <n>", "training epochs of the LeNet-5", "3")

@@ -78,7 +78,7 @@ export function registerEnergy(program: Command): void {
     .option("--evaluations <n>", "mapper budget in mappings evaluated (deterministic for a seed and thread count; overrides --time-limit)")
     .option("--threads <n>", "mapper worker threads splitting the search (default 1; the mapping found depends on the seed and on this number)")
     .option("--json", "print JSON: {energy_pj, cycles, utilization, macs, levels, mapping, ...}")
-    .option("--out <file>", "also write the JSON to this file")
+    .option("-o, --out <file>", "also write the JSON to this file")
     .option("--write-mapping <file>", "write the mapping as Timeloop mapping YAML (timeloop-model reads it; so does --map)")
     .option("--lenient", "unknown attribute keys in the architecture YAML are warnings, not errors")
     .action((opts: LayerOptions) => {
@@ -123,7 +123,7 @@ export function registerEnergy(program: Command): void {
     .option("--model <file>", "an ONNX model (its Conv, depthwise Conv and Gemm/MatMul layers)")
     .option("--input-shape <dims>", "ONNX input shape with batch 1, e.g. 1,3,32,32 (default: the declared one)")
     .option("--batch <n>", "samples per inference", "1")
-    .option("--width <multiplier>", "MobileNetV2 width multiplier (--zoo mobilenetv2)")
+    .option("--width <multiplier>", "width multiplier of the zoo network's hidden layers (as axnn train --width; default 1)")
     .requiredOption("--arch <arch>", `architecture YAML or a preset: ${PRESET_NAMES.join(", ")}`)
     .option("--ert <file>", "Accelergy ERT_summary.yaml (required with an architecture file)")
     .option("--constraints <file>", "Timeloop constraints YAML")

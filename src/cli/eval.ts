@@ -8,7 +8,7 @@ import type { QuantScheme } from "../quant/params.js";
 import type { EvalSetup } from "../eval/session.js";
 import { runEvaluation } from "../eval/evaluate.js";
 import { runSensitivity, sensitivityChart } from "../eval/sensitivity.js";
-import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
+import { addOutOption, deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface CommonOptions {
   model: string;
@@ -36,7 +36,7 @@ interface EvalOptions extends CommonOptions {
 
 interface SensitivityOptions extends CommonOptions {
   mult: string;
-  output?: string;
+  out?: string;
   chart?: string;
 }
 
@@ -113,18 +113,18 @@ export function registerEval(program: Command): void {
 
 export function registerSensitivity(program: Command): void {
   addCommonOptions(
-    program
+    addOutOption(program
       .command("sensitivity")
       .description("accuracy with only one layer on the approximate multiplier (the others exact int8), for every layer")
       .requiredOption("--mult <name|file>", "the approximate multiplier")
-      .option("-o, --output <file.json>", "write the result as JSON")
       .option("--chart <file.svg|file.png>", "write a bar chart of top-1 per layer"),
+    "file.json", "write the result as JSON"),
   ).action(async (opts: SensitivityOptions, cmd: Command) => {
     if (opts.chart !== undefined && ![".svg", ".png"].includes(extname(opts.chart).toLowerCase())) {
       throw new AxnnError(`expected a .svg or .png file, got "${opts.chart}"`, { field: "--chart" });
     }
     const r = runSensitivity({ ...setupFrom(opts, cmd), mult: opts.mult });
-    if (opts.output) writeFileAtomic(opts.output, JSON.stringify(r, null, 2) + "\n");
+    if (opts.out) writeFileAtomic(opts.out, JSON.stringify(r, null, 2) + "\n");
     if (opts.chart) {
       const spec = sensitivityChart(r);
       if (extname(opts.chart).toLowerCase() === ".png") writeFileAtomic(opts.chart, (await chart(spec)).png);

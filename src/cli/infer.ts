@@ -10,13 +10,13 @@ import { CALIBRATION_METHODS, type CalibrationMethod } from "../quant/calibrate.
 import { checkMultiplierFits, EXACT_INT8, quantizeModel, type LayerArithmetic } from "../quant/model.js";
 import type { QuantScheme } from "../quant/params.js";
 import type { Model } from "../nn/graph.js";
-import { deviceOption, parseNumberOption } from "./common.js";
+import { addOutOption, deviceOption, parseNumberOption } from "./common.js";
 
 interface InferOptions {
   model: string;
   input: string;
-  output: string;
-  mode: string;
+  out: string;
+  mode?: string;
   batchSize: string;
   outputName?: string;
   quant?: string;
@@ -50,12 +50,11 @@ function calibrationBatches(model: Model, data: Tensor, count: number, batchSize
 
 /** `axnn infer`: runs an ONNX model on a .npy batch, in float, exact int8 or through an approximate multiplier. */
 export function registerInfer(program: Command): void {
-  deviceOption(program.command("infer"))
+  addOutOption(deviceOption(program.command("infer"))
     .description("run an ONNX model on a .npy batch (float32, batch first) and write the output as .npy")
     .requiredOption("--model <file>", "ONNX model")
     .requiredOption("--input <file>", ".npy input, batch first (converted to float32)")
-    .requiredOption("-o, --output <file>", ".npy output (float32)")
-    .option("--mode <mode>", "float (reference arithmetic), int8 (quantized; through --mult when given) or approximate (needs --mult)", "float")
+    .option("--mode <mode>", "float (reference arithmetic), int8 (quantized; through --mult when given) or approximate (needs --mult); default: approximate with --mult, else float")
     .option("--quant <scheme>", "sym (int8, signed multipliers) or asym (uint8 with zero points, unsigned); default from --mult, else asym")
     .option("--mult <name|file>", "approximate multiplier for every approximable layer (library or generator name, .bin, .v)")
     .option("--per-channel", "one weight scale per output channel")
@@ -63,8 +62,10 @@ export function registerInfer(program: Command): void {
     .option("--calib-data <file>", ".npy calibration samples (default: the input itself)")
     .option("--calib-size <n>", "calibration samples used", "256")
     .option("--batch-size <n>", "samples per chunk (a model with a fixed batch size uses its own)", "64")
-    .option("--output-name <name>", "which model output to write (default: the first)")
+    .option("--output-name <name>", "which model output to write (default: the first)"), "file", ".npy output (float32)", { required: true })
     .action((opts: InferOptions) => {
+      // A multiplier implies approximate arithmetic.
+      opts.mode ??= opts.mult !== undefined ? "approximate" : "float";
       if (!MODES.includes(opts.mode)) throw new AxnnError(`expected one of ${MODES.join(", ")}, got "${opts.mode}"`, { field: "--mode" });
       if (opts.mode === "float" && (opts.mult !== undefined || opts.quant !== undefined || opts.perChannel)) {
         throw new AxnnError(`--mode float runs in float32; --mult, --quant and --per-channel need --mode int8 or approximate`, { field: "--mode" });
@@ -111,7 +112,7 @@ export function registerInfer(program: Command): void {
       } catch (e) {
         rename(e, opts.input);
       }
-      writeNpy(opts.output, y!);
-      process.stderr.write(`wrote ${opts.output} ${shapeToString(y!.shape)}${opts.mode === "float" ? "" : ` (${scheme}${opts.perChannel ? " per-channel" : ""}, ${multiplier ? multiplier.name : "exact int8"})`}\n`);
+      writeNpy(opts.out, y!);
+      process.stderr.write(`wrote ${opts.out} ${shapeToString(y!.shape)}${opts.mode === "float" ? "" : ` (${scheme}${opts.perChannel ? " per-channel" : ""}, ${multiplier ? multiplier.name : "exact int8"})`}\n`);
     });
 }

@@ -21,7 +21,10 @@ export function buildProgram(): Command {
     .name("axnn")
     .description("Approximate CNN toolkit: approximate multipliers, LUT emulation, retraining, accelerator energy")
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)");
+    .showHelpAfterError("(run with --help for usage)")
+    // Usage errors read like every other error ("axnn: error: ..."). Set before the subcommands
+    // are added: they copy the output configuration when created.
+    .configureOutput({ outputError: (message, write) => write(`axnn: ${message}`) });
   registerMult(program);
   registerTrain(program);
   registerFinetune(program);

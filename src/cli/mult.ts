@@ -14,7 +14,7 @@ import { generate, generatorKinds, getGenerator } from "../multipliers/generator
 import { writeVerilog } from "../multipliers/netlist/verilog-write.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { writeMultiplierReport } from "../report/multiplier-report.js";
-import { parseNumberOption, printJson, readJsonFile, signedness, textTable } from "./common.js";
+import { addOutOption, parseNumberOption, printJson, readJsonFile, signedness, textTable } from "./common.js";
 
 interface SignOpts { signed?: boolean; unsigned?: boolean }
 
@@ -35,23 +35,23 @@ export function registerMult(program: Command): void {
   const signFlags = (c: Command): Command =>
     c.option("--signed", "read the file as a signed (two's complement) multiplier").option("--unsigned", "read the file as unsigned");
 
-  signFlags(
+  signFlags(addOutOption(
     mult
       .command("lut")
       .description("write a multiplier's table (default TFApprox .bin: 16-bit little-endian, [activation][weight])")
       .argument("<multiplier>", "netlist.v, table.bin/.json/.csv, library or generator name, or hash")
-      .requiredOption("-o, --output <file>", "output file")
       .option("--format <format>", "tfapprox | json | csv (default: from the output file's extension, else tfapprox)"),
-  ).action((ref: string, opts: SignOpts & { output: string; format?: string }) => {
+    "file", "output file", { required: true },
+  )).action((ref: string, opts: SignOpts & { out: string; format?: string }) => {
     const { multiplier } = resolveMultiplier(ref, { signed: signedness(opts) });
-    const ext = extname(opts.output).toLowerCase();
+    const ext = extname(opts.out).toLowerCase();
     const format = opts.format ?? (ext === ".json" ? "json" : ext === ".csv" ? "csv" : "tfapprox");
-    if (format === "tfapprox") writeTfapprox(multiplier, opts.output);
+    if (format === "tfapprox") writeTfapprox(multiplier, opts.out);
     else if (format === "json" || format === "csv") {
-      if (ext !== `.${format}`) throw new AxnnError(`--format ${format} needs an output file ending in .${format}`, { field: "--output" });
-      writeTableFile(multiplier, opts.output);
+      if (ext !== `.${format}`) throw new AxnnError(`--format ${format} needs an output file ending in .${format}`, { field: "--out" });
+      writeTableFile(multiplier, opts.out);
     } else throw new AxnnError(`unknown format "${format}"; expected tfapprox, json or csv`, { field: "--format" });
-    process.stderr.write(`wrote ${opts.output} (${multiplier.signed ? "signed" : "unsigned"} 8x${multiplier.weightBits}, ${format})\n`);
+    process.stderr.write(`wrote ${opts.out} (${multiplier.signed ? "signed" : "unsigned"} 8x${multiplier.weightBits}, ${format})\n`);
   });
 
   signFlags(
@@ -146,31 +146,30 @@ export function registerMult(program: Command): void {
       if (res.files === 0) throw new AxnnError("no 8x8 or 8xN multiplier netlists (mul8*_*.v) found", { file: dir });
     });
 
-  signFlags(
+  signFlags(addOutOption(
     mult
       .command("show")
       .description("metrics, error heat map and histogram (SVG, PNG) and an HTML report of one multiplier")
       .argument("<multiplier>")
-      .requiredOption("-o, --output <dir>", "output directory")
       .option("--json", "print the metrics and written files as JSON"),
-  ).action((ref: string, opts: SignOpts & { output: string; json?: boolean }) => {
+    "dir", "output directory", { required: true },
+  )).action((ref: string, opts: SignOpts & { out: string; json?: boolean }) => {
     const r = resolveMultiplier(ref, { signed: signedness(opts) });
     const c = characterise(r);
-    const files = writeMultiplierReport(r, c, opts.output);
+    const files = writeMultiplierReport(r, c, opts.out);
     if (opts.json) return printJson({ metrics: c, files });
     process.stdout.write(`${c.name}: MAE% ${c.mae_pct.toPrecision(3)}, WCE% ${c.wce_pct.toPrecision(3)}, EP% ${c.ep_pct.toPrecision(3)}\n`);
     for (const f of files) process.stdout.write(`wrote ${f}\n`);
   });
 
-  mult
+  addOutOption(mult
     .command("generate")
     .description(`build a classic design as a gate-level netlist: ${generatorKinds().join(", ")}`)
     .argument("<kind>", "design kind (see docs/generators.md)")
     .argument("[params...]", "parameters as key=value, e.g. k=4 n=8 signed=true")
-    .option("-o, --output <file.v>", "write the netlist as Verilog")
     .option("--save", "add it to your library")
-    .option("--json", "print the metrics as JSON")
-    .action((kind: string, params: string[], opts: { output?: string; save?: boolean; json?: boolean }) => {
+    .option("--json", "print the metrics as JSON"), "file.v", "write the netlist as Verilog")
+    .action((kind: string, params: string[], opts: { out?: string; save?: boolean; json?: boolean }) => {
       const def = getGenerator(kind);
       const values: Record<string, unknown> = {};
       for (const p of params) {
@@ -181,11 +180,11 @@ export function registerMult(program: Command): void {
       }
       const g = generate(kind, values);
       const verilog = writeVerilog(g.netlist);
-      if (opts.output) writeFileAtomic(opts.output, verilog);
+      if (opts.out) writeFileAtomic(opts.out, verilog);
       if (opts.save) new MultiplierLibrary().save(g.multiplier, { netlistText: verilog, overwrite: false });
       const c = characterise({ multiplier: g.multiplier, netlist: g.netlist, origin: "generated" });
       if (opts.json) return printJson(c);
       process.stdout.write(`${c.name}: MAE% ${c.mae_pct.toPrecision(3)}, WCE% ${c.wce_pct.toPrecision(3)}, power estimate ${c.power_estimate?.toPrecision(3)} mW, ${c.gates?.total} cells\n`);
-      if (opts.output) process.stdout.write(`wrote ${opts.output}\n`);
+      if (opts.out) process.stdout.write(`wrote ${opts.out}\n`);
     });
 }

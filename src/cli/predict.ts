@@ -2,9 +2,9 @@ import type { Command } from "commander";
 import { AxnnError } from "../util/errors.js";
 import { parseNumberOption, printJson, textTable } from "./common.js";
 import { loadDesign } from "../energy/presets.js";
-import { assignmentScales, layersFromModel, type NetworkLayer } from "../energy/network.js";
-import { ZOO_NAMES, zooLayers } from "../energy/zoo-shapes.js";
-import { loadAssignment, uniformAssignment } from "../multipliers/assignment.js";
+import { assignmentScales } from "../energy/network.js";
+import { networkAssignment, networkLayersFor } from "../energy/network-energy.js";
+import { ZOO_NAMES } from "../energy/zoo-shapes.js";
 import { DEFAULT_DATASET_EVALUATIONS, generateDataset, readDataset } from "../predict/dataset.js";
 import { evaluatePredictors, evaluationTable, perBaseTable, writeEvaluationReport } from "../predict/evaluate.js";
 import { describeDomain, EnergyPredictors, predictNetwork, savePredictors, trainPredictors } from "../predict/predictors.js";
@@ -98,25 +98,22 @@ export function registerPredict(program: Command): void {
     .requiredOption("--predictor <file>", "predictor JSON")
     .option("--arch <arch>", "accelerator (default: the only one in the predictor file)")
     .option("--mult <name>", "one multiplier for every layer")
-    .option("--mult-config <file>", "per-layer multipliers ({default, layers: {name: multiplier}})")
+    .option("--mult-config <file>", "per-layer multipliers ({default, layers: {name: multiplier}}); default for --model: its <model>.axnn.json, as axnn energy net")
     .option("--fallback", "when the network lies outside the predictors' training domain, also run the energy model (a mapping search: seconds) and report its energy")
     .option("--json", "print JSON")
     .action(async (opts: { model?: string; zoo?: string; inputShape?: string; predictor: string; arch?: string; mult?: string; multConfig?: string; fallback?: boolean; json?: boolean }) => {
       if ((opts.model === undefined) === (opts.zoo === undefined)) throw new AxnnError("give exactly one of --model FILE.onnx and --zoo NAME", { field: "--model" });
-      if (opts.mult !== undefined && opts.multConfig !== undefined) throw new AxnnError("give --mult or --mult-config, not both", { field: "--mult" });
       const p = EnergyPredictors.load(opts.predictor);
       const archs = p.archs();
       const arch = opts.arch ?? (archs.length === 1 ? archs[0]! : undefined);
       if (arch === undefined) throw new AxnnError(`the predictor file covers ${archs.join(", ")}; choose one with --arch`, { field: "--arch" });
-      let layers: NetworkLayer[];
-      if (opts.zoo !== undefined) layers = zooLayers(opts.zoo);
-      else {
-        const inputShape = opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, positive: true }));
-        const { loadOnnx } = await import("../onnx/index.js");
-        layers = layersFromModel(loadOnnx(opts.model!), { inputShape });
-      }
-      const names = layers.map((l) => l.name);
-      const assignment = opts.multConfig !== undefined ? loadAssignment(opts.multConfig, names) : uniformAssignment(opts.mult ?? "exact");
+      // Layers and multipliers as `axnn energy net` reads them (a model's sidecar supplies its multipliers).
+      const { layers } = await networkLayersFor({
+        zoo: opts.zoo, model: opts.model,
+        inputShape: opts.inputShape?.split(/[,x]/).map((d) => parseNumberOption(d.trim(), "--input-shape", { integer: true, positive: true })),
+      });
+      const { assignment, sidecarFile } = networkAssignment(opts, layers.map((l) => l.name), opts.model);
+      if (sidecarFile && !opts.json) process.stdout.write(`multipliers from ${sidecarFile}\n`);
       const { arch: design } = loadDesign(arch);
       const scales = assignmentScales(assignment, layers, design.compute);
       const input = layers.map((layer) => ({ layer, powerRatio: scales.get(layer.name)?.powerRatio ?? 1 }));

@@ -5,7 +5,7 @@ import { NAS_REFERENCE_NETWORKS, type NasReferenceNetwork } from "../search/nas/
 import { NAS_OBJECTIVES, runNasSearch, type NasObjective, type NasProgress } from "../search/nas/search.js";
 import { queueEvaluator } from "../search/queue/coordinator.js";
 import { AxnnError } from "../util/errors.js";
-import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
+import { addOutOption, deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface NasCliOptions {
   data: string;
@@ -22,7 +22,7 @@ interface NasCliOptions {
   lr: string;
   qatLr: string;
   seed: string;
-  output: string;
+  out: string;
   resume?: boolean;
   json?: boolean;
   algorithm: string;
@@ -60,7 +60,7 @@ function progressLine(p: NasProgress): string {
 /** Registers `nas` under the `search` command group (created here when no other file made it yet). */
 export function registerSearchNas(program: Command): void {
   const search = program.commands.find((c) => c.name() === "search") ?? program.command("search").description("multi-objective searches (NSGA-II engine, src/search)");
-  deviceOption(search.command("nas"))
+  addOutOption(deviceOption(search.command("nas"))
     .description("search CNN architectures and each layer's approximate multiplier together (EvoApproxNAS-style): accuracy (QAT) vs energy and/or size")
     .requiredOption("--data <spec>", "mnist, fashion-mnist or cifar10:<dir>")
     .requiredOption("--mults <names>", "candidate multipliers, comma-separated (exact, generator names, library names)")
@@ -87,8 +87,7 @@ export function registerSearchNas(program: Command): void {
     .option("--jobs <n>", "candidates trained side by side (default: one per core)")
     .option("--energy-evaluations <n>", "mapper evaluations per layer shape for the front's energy-model figures", "1000")
     .option("--baselines <list>", "hand-designed networks to train with the same schedule, each with every multiplier uniform: some of lenet5, resnet8, resnet20, mobilenetv2, or none", "lenet5,resnet8")
-    .option("--queue <url>", "evaluate through a BullMQ queue on Redis (redis://[user:pass@]host:port or rediss://...); start workers with `axnn worker --queue <url>`")
-    .requiredOption("-o, --output <dir>", "output directory (journal, models, archive.json, front.json, charts, report.html)")
+    .option("--queue <url>", "evaluate through a BullMQ queue on Redis (redis://[user:pass@]host:port or rediss://...); start workers with `axnn worker --queue <url>`"), "dir", "output directory (journal, models, archive.json, front.json, charts, report.html)", { required: true })
     .option("--resume", "continue the search in the output directory after a stop or kill")
     .option("--json", "print front.json's content instead of the table; no progress lines")
     .action(async (o: NasCliOptions) => {
@@ -99,7 +98,7 @@ export function registerSearchNas(program: Command): void {
       const queue = o.queue !== undefined ? await queueEvaluator(o.queue) : undefined;
       try {
         const report = await runNasSearch({
-          data: o.data, objectives, arch: o.arch, multipliers, budget: int(o.budget, "--budget"), seed: int(o.seed, "--seed", 0), outDir: o.output, resume: o.resume === true,
+          data: o.data, objectives, arch: o.arch, multipliers, budget: int(o.budget, "--budget"), seed: int(o.seed, "--seed", 0), outDir: o.out, resume: o.resume === true,
           algorithm: o.algorithm, populationSize: int(o.population, "--population", 2), beamWidth: int(o.beamWidth, "--beam-width"),
           training: {
             epochs: int(o.epochs, "--epochs", 0), qatEpochs: int(o.qatEpochs, "--qat-epochs", 0), trainSamples: int(o.trainSamples, "--train-samples"),
@@ -127,7 +126,7 @@ export function registerSearchNas(program: Command): void {
             b.name, b.multiplier, (100 * b.val_top1).toFixed(2), (100 * b.test_top1).toFixed(2), (b.energy_pj / 1e6).toFixed(3), (b.predicted_energy_pj / 1e6).toFixed(3), b.dominated_by_front ? "yes" : "no",
           ])) + "\n");
         }
-        process.stdout.write(`${report.evaluations} candidates (${report.from_journal} from the journal), hypervolume ${report.hypervolume.toPrecision(4)}; written ${o.output}/front.json, report.html\n`);
+        process.stdout.write(`${report.evaluations} candidates (${report.from_journal} from the journal), hypervolume ${report.hypervolume.toPrecision(4)}; written ${o.out}/front.json, report.html\n`);
       } finally {
         await queue?.close();
       }

@@ -3,7 +3,7 @@ import { AxnnError } from "../util/errors.js";
 import { searchAssignment, type AssignmentProgress } from "../search/assign-search.js";
 import { assignmentSummaryJson, writeAssignmentReport } from "../search/assign-report.js";
 import type { AssignmentEnergySource, AssignmentObjective } from "../search/assign.js";
-import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
+import { addOutOption, deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface AssignOptions {
   model: string;
@@ -30,7 +30,7 @@ interface AssignOptions {
   quant?: string;
   normalize?: string;
   baselines: boolean;
-  output: string;
+  out: string;
   resume?: boolean;
   json?: boolean;
 }
@@ -63,7 +63,7 @@ function statusLine(quiet: boolean, budget: number) {
 }
 
 function registerAssign(search: Command): void {
-  deviceOption(search.command("assign"))
+  addOutOption(deviceOption(search.command("assign"))
     .description("search per-layer multiplier assignments of a trained model (NSGA-II, with uniform, greedy and random baselines)")
     .requiredOption("--model <file>", "trained ONNX model")
     .requiredOption("--data <spec>", "dataset with a training split (mnist, fashion-mnist, cifar10:<dir>); validation is carved from it")
@@ -88,8 +88,7 @@ function registerAssign(search: Command): void {
     .option("--test-limit <n>", "test samples for the final re-measurement (default all)")
     .option("--quant <scheme>", "sym or asym (default from the multipliers' signedness)")
     .option("--normalize <spec>", "input normalisation (default: the model's sidecar, else unit)")
-    .option("--no-baselines", "NSGA-II only (no uniform, greedy, random)")
-    .requiredOption("-o, --output <dir>", "output directory (front.json, configs/, archive.json, pareto.svg/png, report.html, journal/)")
+    .option("--no-baselines", "NSGA-II only (no uniform, greedy, random)"), "dir", "output directory (front.json, configs/, archive.json, pareto.svg/png, report.html, journal/)", { required: true })
     .option("--resume", "continue the search journaled in the output directory")
     .option("--json", "print front.json's content and nothing else")
     .action(async (o: AssignOptions) => {
@@ -120,11 +119,11 @@ function registerAssign(search: Command): void {
         ...(o.testLimit !== undefined ? { testLimit: parseNumberOption(o.testLimit, "--test-limit", { integer: true, min: 1 }) } : {}),
         ...(o.quant !== undefined ? { quant: o.quant as "sym" | "asym" } : {}),
         ...(o.normalize !== undefined ? { normalize: o.normalize } : {}),
-        baselines: o.baselines, outDir: o.output, resume: o.resume ?? false,
+        baselines: o.baselines, outDir: o.out, resume: o.resume ?? false,
         onStatus: (line) => status.note(line), onProgress: (p) => status.update(p),
       });
       status.done();
-      const files = await writeAssignmentReport(result, o.output);
+      const files = await writeAssignmentReport(result, o.out);
       if (o.json) {
         printJson(assignmentSummaryJson(result, files));
         return;
@@ -136,8 +135,8 @@ function registerAssign(search: Command): void {
       if (result.front.some((m) => m.finetune)) {
         process.stdout.write(textTable(["member", "test top-1", "QAT epochs", "eval before", "eval after"], result.front.map((m, i) => [i + 1, m.test_top1 === undefined ? "-" : pct(m.test_top1), m.finetune?.epochs ?? "-", m.finetune ? pct(m.finetune.before_test_top1) : "-", m.finetune ? pct(m.finetune.after_test_top1) : "-"])) + "\n\n");
       }
-      process.stdout.write(`front            : ${o.output}/front.json (${result.front.length} members, mult-configs in ${o.output}/configs)\n`);
-      process.stdout.write(`report           : ${o.output}/report.html\n`);
+      process.stdout.write(`front            : ${o.out}/front.json (${result.front.length} members, mult-configs in ${o.out}/configs)\n`);
+      process.stdout.write(`report           : ${o.out}/report.html\n`);
     });
 }
 

@@ -7,7 +7,7 @@ import { AxnnError } from "../util/errors.js";
 import { checkOutputFile } from "../util/fs.js";
 import { trainModel, type AugmentConfig, type EpochMetrics } from "../train/loop.js";
 import type { OptimizerConfig, ScheduleConfig } from "../train/optim.js";
-import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
+import { addOutOption, deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 interface TrainCliOptions {
   arch?: string;
@@ -35,7 +35,7 @@ interface TrainCliOptions {
   resume?: boolean;
   json?: boolean;
   quiet?: boolean;
-  output: string;
+  out: string;
 }
 
 function parseAugment(spec: string): AugmentConfig {
@@ -65,13 +65,12 @@ function parseDropout(spec: string, model: Model): Record<string, number> {
 
 /** `axnn train`: trains a zoo architecture or an ONNX model on a dataset and writes ONNX. */
 export function registerTrain(program: Command): void {
-  deviceOption(program.command("train"))
+  addOutOption(deviceOption(program.command("train"))
     .description("train a CNN (softmax cross-entropy) on the CPU and write it as ONNX")
     .option("--arch <name>", "zoo architecture (lenet5, resnet8, resnet14, resnet20, mobilenetv2, vgg), fresh weights from --seed")
     .option("--model <file>", "ONNX model to train further (instead of --arch)")
     .requiredOption("--data <spec>", "mnist, fashion-mnist or cifar10:<dir>")
     .requiredOption("--epochs <n>", "epochs")
-    .requiredOption("-o, --output <file>", "trained model (.onnx)")
     .option("--seed <n>", "seed of weights, shuffling, augmentation and dropout", "1")
     .option("--batch-size <n>", "batch size", "64")
     .option("--lr <rate>", "base learning rate (default 0.05 for sgd, 0.001 for adam)")
@@ -92,11 +91,11 @@ export function registerTrain(program: Command): void {
     .option("--checkpoint <dir>", "write a checkpoint after every epoch")
     .option("--resume", "continue from the checkpoint in --checkpoint when there is one")
     .option("--json", "print the per-epoch metrics as JSON")
-    .option("--quiet", "no progress bar")
+    .option("--quiet", "no progress bar"), "file", "trained model (.onnx)", { required: true })
     .action((o: TrainCliOptions) => {
       if ((o.arch === undefined) === (o.model === undefined)) throw new AxnnError("give either --arch or --model", { field: "--arch" });
       const epochs = parseNumberOption(o.epochs, "--epochs", { min: 1, integer: true });
-      checkOutputFile(o.output);
+      checkOutputFile(o.out);
       const seed = parseNumberOption(o.seed, "--seed", { integer: true });
       const batchSize = parseNumberOption(o.batchSize, "--batch-size", { min: 1, integer: true });
       const train: Dataset = loadDataset(o.data, "train");
@@ -142,18 +141,18 @@ export function registerTrain(program: Command): void {
         },
       });
       // The sidecar records how inputs are normalised, so axnn eval and finetune need no --normalize.
-      saveModel(o.output, result.model, {
+      saveModel(o.out, result.model, {
         input: { normalize },
         ...(o.arch !== undefined ? { zoo: { name: o.arch, options: { seed, ...(width !== undefined ? { width } : {}) } } } : {}),
       });
       if (o.json) {
-        printJson({ model: o.model ?? o.arch, data: o.data, epochs, seed, startEpoch: result.startEpoch, history: result.history, output: o.output });
+        printJson({ model: o.model ?? o.arch, data: o.data, epochs, seed, startEpoch: result.startEpoch, history: result.history, output: o.out });
       } else {
         if (result.startEpoch > 0) process.stdout.write(`resumed after epoch ${result.startEpoch}\n`);
         if (rows.length === 0) {
           process.stdout.write(textTable(["epoch", "loss", "train acc", "test acc"], result.history.map((m) => [m.epoch, m.trainLoss, m.trainAccuracy, m.testAccuracy ?? undefined])) + "\n");
         }
-        process.stdout.write(`wrote ${o.output}\n`);
+        process.stdout.write(`wrote ${o.out}\n`);
       }
     });
 }

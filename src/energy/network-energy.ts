@@ -18,7 +18,7 @@ export interface NetworkSource {
   model?: string | Model;
   /** Samples per inference; default 1. */
   batch?: number;
-  /** MobileNetV2's width multiplier (zoo only). */
+  /** Width multiplier of the zoo network's hidden layers (zoo only; as the zoo builders). */
   widthMultiplier?: number;
   /** ONNX input shape with batch 1 (default: the declared one; model only). */
   inputShape?: number[];

@@ -1,7 +1,12 @@
 import { ModelBuilder } from "../nn/builder.js";
 import type { Model } from "../nn/graph.js";
-import { makeDivisible } from "../energy/zoo-shapes.js";
 import { BN_EPSILON, resolveCommon, resolveDepth, type ZooBuildOptions } from "./common.js";
+
+/** Channels rounded to a multiple of 8, at least 90% of the unrounded value (torchvision's _make_divisible). */
+export function makeDivisible(v: number, divisor = 8): number {
+  const rounded = Math.max(divisor, Math.floor(v + divisor / 2) - (Math.floor(v + divisor / 2) % divisor));
+  return rounded < 0.9 * v ? rounded + divisor : rounded;
+}
 
 /** The paper's inverted-residual settings (t expansion, c channels, n repeats, s stride of the first). */
 const BLOCKS: readonly [number, number, number, number][] = [[1, 16, 1, 1], [6, 24, 2, 2], [6, 32, 3, 2], [6, 64, 4, 2], [6, 96, 3, 1], [6, 160, 3, 2], [6, 320, 1, 1]];
