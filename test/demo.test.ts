@@ -5,7 +5,14 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { REPO_ROOT } from "./shared.js";
-import { accuracyCandidates, paretoFront } from "../src/demo/index.js";
+import { accuracyCandidates, demoNextCommands, paretoFront } from "../src/demo/index.js";
+import { Command } from "commander";
+import { registerEval, registerSensitivity } from "../src/cli/eval.js";
+import { registerFinetune } from "../src/cli/finetune.js";
+import { registerEnergy } from "../src/cli/energy.js";
+import { registerSearch } from "../src/cli/search.js";
+import { runEvaluation } from "../src/eval/evaluate.js";
+import { sidecarPath } from "../src/zoo/sidecar.js";
 
 test("paretoFront keeps exactly the non-dominated points", () => {
   const pts = [{ x: 1, y: 5 }, { x: 2, y: 2 }, { x: 3, y: 3 }, { x: 4, y: 1 }, { x: 2, y: 2 }];
@@ -92,4 +99,37 @@ test("axnn demo writes the report, charts and JSON, and its energy and accuracy 
   }
   const onDisk = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
   assert.deepEqual(onDisk.accuracy.rows, a.rows);
+
+  // The trained model is kept with its sidecar; axnn eval's defaults on it reproduce the demo's figures.
+  assert.equal(j.model, join(out, "lenet5.onnx"));
+  assert.ok(existsSync(sidecarPath(j.model)));
+  const again = runEvaluation({ model: j.model, data: "mnist", limit: 400, mult: "exact_u8x8" });
+  assert.equal(again.quant.scheme, "asym");
+  assert.equal(again.float_top1, a.rows[0].top1);
+  assert.equal(again.int8_top1, int8.top1);
+});
+
+test("the demo's next commands are valid axnn commands on the saved model, paths relative to the working directory", () => {
+  const cmds = demoNextCommands("/work/x/axnn-demo/lenet5.onnx", "drum_k3_u8x8", "/work/x");
+  assert.deepEqual(cmds.map((c) => c.split(" ").slice(0, 3).join(" ")), [
+    "axnn eval --model", "axnn sensitivity --model", "axnn finetune --model", "axnn energy net", "axnn search assign",
+  ]);
+  for (const c of cmds) assert.match(c, / --model axnn-demo\/lenet5\.onnx /);
+  assert.match(cmds[2]!, / -o axnn-demo\/lenet5-drum_k3_u8x8\.onnx$/);
+  // Outside the working directory the path stays absolute, quoted when it must be.
+  assert.match(demoNextCommands("/tmp/my demo/lenet5.onnx", "drum_k3_u8x8", "/work")[0]!, /--model '\/tmp\/my demo\/lenet5\.onnx' /);
+  // Every flag exists on its command (the commands are parsed against the real CLI's options).
+  const program = new Command();
+  for (const register of [registerEval, registerSensitivity, registerFinetune, registerEnergy, registerSearch]) register(program);
+  for (const c of cmds) {
+    const words = c.split(" ").slice(1);
+    let cmd: Command = program;
+    while (words.length > 0 && !words[0]!.startsWith("-")) {
+      const name = words.shift();
+      cmd = cmd.commands.find((s) => s.name() === name)!;
+    }
+    assert.ok(cmd !== program, c);
+    for (const w of words.filter((x) => x.startsWith("-"))) assert.ok(cmd.options.some((o) => o.long === w || o.short === w), `${c}: ${w}`);
+    for (const o of cmd.options.filter((x) => x.mandatory)) assert.ok(words.includes(o.long!) || (o.short !== undefined && words.includes(o.short)), `${c}: needs ${o.long}`);
+  }
 });

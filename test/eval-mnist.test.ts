@@ -16,6 +16,8 @@ import { batchTensor, loadMnist, subsetIndices } from "../src/data/datasets.js";
 import { AccuracyCounter, labelRank, prepareBatches } from "../src/eval/accuracy.js";
 import { registerEval, registerSensitivity } from "../src/cli/eval.js";
 import { runEvaluation } from "../src/eval/evaluate.js";
+import { sensitivityChart, type SensitivityReport } from "../src/eval/sensitivity.js";
+import { chartSvg } from "../src/report/charts.js";
 import { AxnnError } from "../src/util/errors.js";
 
 test("top-k ranks by hand, ties broken by class index", () => {
@@ -186,4 +188,61 @@ test("batches follow the model's declared layout: NCHW reshaped, NHWC ([H, W, C]
   // Pixel (0, 0): channels 0 and 1; pixel (0, 1): channels 0 and 1.
   assert.deepEqual(Array.from(nhwc.batches[0]!.input.data), [0, 0.4, 0.2, 1].map(Math.fround));
   assert.deepEqual(Array.from(nhwc.batches[0]!.labels), [1]);
+});
+
+/** What `fn` writes to stderr while stderr claims to be a terminal. */
+async function stderrOnTerminal(fn: () => Promise<unknown>): Promise<string> {
+  const wasTty = process.stderr.isTTY;
+  const write = process.stderr.write.bind(process.stderr);
+  let text = "";
+  Object.defineProperty(process.stderr, "isTTY", { value: true, configurable: true });
+  process.stderr.write = ((chunk: string | Uint8Array) => ((text += String(chunk)), true)) as typeof process.stderr.write;
+  try {
+    await fn();
+  } finally {
+    process.stderr.write = write;
+    Object.defineProperty(process.stderr, "isTTY", { value: wasTty, configurable: true });
+  }
+  return text;
+}
+
+test("eval and sensitivity show a progress bar (images, rate, time left) on a terminal; none with --json or --quiet", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "axnn-eval-progress-"));
+  const file = join(dir, "m.onnx");
+  writeFileSync(file, exportOnnx(mnistModel()));
+  const base = ["--model", file, "--data", "mnist", "--limit", "100", "--calib-size", "32"];
+  // float, int8 and approximate: three passes over 100 images.
+  const evalBar = await stderrOnTerminal(() => cli(registerEval, ["eval", ...base, "--mult", "drum_k4_u8x8"]));
+  assert.match(evalBar, /eval \[[^\]]*\] 100% \| 300\/300 img \| [\d.]+\/s \| ETA/);
+  // Without a multiplier table: float and int8 only.
+  assert.match(await stderrOnTerminal(() => cli(registerEval, ["eval", ...base])), /200\/200 img/);
+  // float, int8, every layer approximate, then one pass per layer (2 layers).
+  const sensBar = await stderrOnTerminal(() => cli(registerSensitivity, ["sensitivity", ...base, "--mult", "drum_k4_u8x8"]));
+  assert.match(sensBar, /sensitivity \(2 layers\) \[[^\]]*\] 100% \| 500\/500 img \| [\d.]+\/s \| ETA/);
+  for (const flag of ["--json", "--quiet"]) {
+    assert.equal(await stderrOnTerminal(() => cli(registerEval, ["eval", ...base, "--mult", "drum_k4_u8x8", flag])), "", flag);
+    assert.equal(await stderrOnTerminal(() => cli(registerSensitivity, ["sensitivity", ...base, "--mult", "drum_k4_u8x8", flag])), "", flag);
+  }
+  // The library is quiet unless asked.
+  assert.equal(await stderrOnTerminal(async () => runEvaluation({ model: file, data: "mnist", limit: 100, calibrationSize: 32 })), "");
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test("sensitivity chart: each layer's top-1 drop in points, on an axis spanning the drops (not 0-100 %)", async () => {
+  const layer = (name: string, delta: number) => ({ name, kind: "conv", macs: 1000, top1: 0.985 + delta, top5: 1, delta_top1: delta });
+  const report: SensitivityReport = {
+    model: "m.onnx", data: "mnist", samples: 1000, multiplier: "drum_k3_u8x8", quant: {} as SensitivityReport["quant"],
+    float_top1: 0.99, int8_top1: 0.985, int8_top5: 1, all_approx_top1: 0.95,
+    layers: [layer("conv1", -0.002), layer("conv2", -0.025), layer("fc", 0.001)],
+  };
+  const spec = sensitivityChart(report) as unknown as { data: { values: { layer: string; drop: number }[] }; layer: { encoding: { y: { field: string; title?: string } } }[] };
+  assert.deepEqual(spec.data.values.map((v) => [v.layer, v.drop.toFixed(6)]), [["conv1", "0.200000"], ["conv2", "2.500000"], ["fc", "-0.100000"]]);
+  assert.equal(spec.layer[0]!.encoding.y.field, "drop");
+  const svg = await chartSvg(sensitivityChart(report));
+  assert.match(svg, /top-1 drop \(points\)/);
+  assert.match(svg, /every layer approximate at once: 3\.50 points/);
+  // Bar labels, and axis ticks inside the drops' range: no 0-100 % axis.
+  // (Vega writes negative numbers with U+2212, the typographic minus.)
+  for (const label of ["0.20", "2.50", "\u22120.10", "2.0", "1.0"]) assert.ok(svg.includes(`>${label}</text>`), label);
+  assert.doesNotMatch(svg, />(50|100)(\.0)?%?<\/text>/);
 });

@@ -1,5 +1,7 @@
 import type { Command } from "commander";
-import { runDemo } from "../demo/index.js";
+import { basename } from "node:path";
+import { sidecarPath } from "../zoo/sidecar.js";
+import { demoNextCommands, runDemo } from "../demo/index.js";
 import { parseNumberOption, printJson } from "./common.js";
 
 interface DemoCliOptions {
@@ -38,7 +40,7 @@ export function registerDemo(program: Command): void {
           retrainSamples: positive(opts.retrainSamples, "--retrain-samples"),
         },
       });
-      if (opts.json) return printJson({ report: res.report, json: res.json, multipliers: res.multipliers, energy: res.energy, accuracy: res.accuracy });
+      if (opts.json) return printJson({ report: res.report, json: res.json, model: res.model, multipliers: res.multipliers, energy: res.energy, accuracy: res.accuracy });
       const front = res.multipliers.filter((r) => r.pareto).map((r) => r.name);
       process.stdout.write(`characterised ${res.multipliers.length} designs; Pareto-optimal (MAE vs power): ${front.join(", ")}\n`);
       for (const acc of new Set(res.energy.map((e) => e.accelerator))) {
@@ -56,5 +58,11 @@ export function registerDemo(program: Command): void {
         }
       }
       process.stdout.write(`report: ${res.report}\nJSON:   ${res.json}\n`);
+      if (res.model && res.accuracy) {
+        // The design that lost most against int8 is the one worth a closer look.
+        const designs = res.accuracy.rows.filter((r) => r.kind === "multiplier").sort((a, b) => b.loss_vs_int8 - a.loss_vs_int8);
+        process.stdout.write(`model:  ${res.model} (settings in its sidecar ${basename(sidecarPath(res.model))}); continue from it:\n`);
+        for (const c of demoNextCommands(res.model, designs[0]?.arithmetic ?? "exact_u8x8")) process.stdout.write(`  ${c}\n`);
+      }
     });
 }

@@ -27,6 +27,7 @@ interface CommonOptions {
   weightCalibration: string;
   sidecar: boolean;
   json?: boolean;
+  quiet?: boolean;
 }
 
 interface EvalOptions extends CommonOptions {
@@ -57,7 +58,8 @@ function addCommonOptions(cmd: Command): Command {
     .option("--weight-calibration <method>", "weight ranges: minmax or mse", "minmax")
     .option("--weight-bits <n>", "weight width of the exact integer baseline (2..8); multipliers use their own width", "8")
     .option("--no-sidecar", "ignore <model>.axnn.json (by default it supplies the multipliers, quantization, ranges and --normalize not given here)")
-    .option("--json", "print one JSON object");
+    .option("--json", "print one JSON object (and no progress bar)")
+    .option("--quiet", "no progress bar");
 }
 
 /** The options as given; those the user left at their defaults are undefined, so the model's sidecar can supply them. */
@@ -82,6 +84,7 @@ function setupFrom(opts: CommonOptions, cmd: Command): EvalSetup {
     weightBits: parseNumberOption(opts.weightBits, "--weight-bits", { min: 2, integer: true }),
     weightCalibration: given("weightCalibration") ? opts.weightCalibration as "minmax" | "mse" : undefined,
     ignoreSidecar: !opts.sidecar,
+    progress: !opts.json && !opts.quiet,
   };
 }
 
@@ -117,7 +120,7 @@ export function registerSensitivity(program: Command): void {
       .command("sensitivity")
       .description("accuracy with only one layer on the approximate multiplier (the others exact int8), for every layer")
       .requiredOption("--mult <name|file>", "the approximate multiplier")
-      .option("--chart <file.svg|file.png>", "write a bar chart of top-1 per layer"),
+      .option("--chart <file.svg|file.png>", "write a bar chart of each layer's top-1 drop against exact int8 (points)"),
     "file.json", "write the result as JSON"),
   ).action(async (opts: SensitivityOptions, cmd: Command) => {
     if (opts.chart !== undefined && ![".svg", ".png"].includes(extname(opts.chart).toLowerCase())) {

@@ -1,4 +1,4 @@
-import { join, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { ensureOutputDirectory, writeFileAtomic } from "../util/fs.js";
 import { progressBar } from "../util/progress.js";
 import { characterise, type Characterisation } from "../multipliers/characterise.js";
@@ -15,6 +15,7 @@ import type { Multiplier } from "../multipliers/multiplier.js";
 import { accuracyChartSpec, demoAccuracy, type AccuracyOptions, type DemoAccuracy } from "./accuracy.js";
 import { demoSearch } from "./search.js";
 import type { Model } from "../nn/graph.js";
+import { saveModel, sidecarPath } from "../zoo/sidecar.js";
 
 export type { AccuracyOptions, DemoAccuracy, DemoAccuracyRow } from "./accuracy.js";
 
@@ -60,11 +61,16 @@ export interface DemoResult {
   report: string;
   json: string;
   files: string[];
+  /** The trained LeNet-5 as ONNX with its sidecar (<model>.axnn.json); null with skipTraining. */
+  model: string | null;
   multipliers: DemoMultiplierRow[];
   energy: DemoEnergyRow[];
   /** The MNIST section; null with skipTraining. */
   accuracy: DemoAccuracy | null;
 }
+
+/** The demo's trained model in its output directory. */
+export const DEMO_MODEL_FILE = "lenet5.onnx";
 
 /** How many designs off the Pareto front (spread over their MAE range) the MNIST section adds. */
 const DEMO_POORER_DESIGNS = 3;
@@ -287,6 +293,19 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
     );
   }
 
+  // The trained LeNet-5 and the settings it was evaluated with, so that `axnn eval`, `sensitivity`,
+  // `finetune`, `energy net` and `search assign` continue from it and reproduce the demo's figures.
+  let modelFile: string | null = null;
+  if (trainedModel) {
+    modelFile = join(outDir, DEMO_MODEL_FILE);
+    saveModel(modelFile, trainedModel, {
+      input: { normalize: "unit" },
+      quantization: { scheme: "asym", perChannel: false },
+      zoo: { name: "lenet5", options: { seed: opts.accuracy?.seed ?? 1 } },
+    });
+    files.push(modelFile, sidecarPath(modelFile));
+  }
+
   if (trainedModel && !opts.skipSearch) {
     search = await demoSearch(trainedModel, outDir, log);
     files.push(...search.files);
@@ -331,5 +350,23 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   ];
   const report = put("report.html", renderHtmlReport("axnn demo: approximate multipliers", blocks));
   const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows }, accuracy, search: search?.summary ?? null }, null, 2) + "\n");
-  return { outDir, report, json, files, multipliers: rows, energy: energyRows, accuracy };
+  return { outDir, report, json, files, model: modelFile, multipliers: rows, energy: energyRows, accuracy };
+}
+
+/**
+ * The commands that continue from the demo's saved model, with `design` (a multiplier name) where
+ * one is needed. Paths are relative to `cwd` when the output lies below it.
+ */
+export function demoNextCommands(modelFile: string, design: string, cwd = process.cwd()): string[] {
+  const rel = relative(cwd, modelFile);
+  const shown = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel) ? rel : modelFile;
+  const q = (p: string) => (/^[\w@%+=:,./-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`);
+  const m = q(shown);
+  return [
+    `axnn eval --model ${m} --data mnist --mult ${design}`,
+    `axnn sensitivity --model ${m} --data mnist --mult ${design} --chart ${q(join(shown, "..", "sensitivity.svg"))}`,
+    `axnn finetune --model ${m} --data mnist --mult ${design} --epochs 1 -o ${q(join(shown, "..", `lenet5-${design}.onnx`))}`,
+    `axnn energy net --model ${m} --arch eyeriss --mult ${design}`,
+    `axnn search assign --model ${m} --data mnist --mults builtin -o ${q(join(shown, "..", "search-assign"))}`,
+  ];
 }

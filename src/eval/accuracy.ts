@@ -1,6 +1,7 @@
 import { AxnnError } from "../util/errors.js";
 import { sizeOf, type Tensor } from "../nn/tensor.js";
 import { batchTensor, subsetIndices, type Dataset, type Normalization } from "../data/datasets.js";
+import type { Progress } from "../util/progress.js";
 
 /**
  * Rank of the true class among a sample's scores: the number of classes scored higher, plus those
@@ -106,7 +107,7 @@ export function prepareBatches(ds: Dataset, indices: Int32Array, batchSize: numb
  * Runs `run` over every batch and scores its outputs. The first batch runs once more, untimed,
  * before the timed runs (JIT compilation, prepared tables and quantized weights are not throughput).
  */
-export function evaluatePass(batches: EvalBatches, run: (x: Tensor) => Tensor, opts: { warmUp?: boolean } = {}): PassResult {
+export function evaluatePass(batches: EvalBatches, run: (x: Tensor) => Tensor, opts: { warmUp?: boolean; progress?: Progress } = {}): PassResult {
   if ((opts.warmUp ?? true) && batches.batches.length > 0) run(batches.batches[0]!.input);
   const counter = new AccuracyCounter();
   const predictions = new Int32Array(batches.count);
@@ -116,6 +117,7 @@ export function evaluatePass(batches: EvalBatches, run: (x: Tensor) => Tensor, o
     const y = run(b.input);
     seconds += (performance.now() - t0) / 1000;
     counter.add(y, b.labels);
+    opts.progress?.tick(y.shape[0]!);
     const classes = sizeOf(y.shape.slice(1));
     for (let i = 0; i < y.shape[0]!; i++) {
       let best = 0;

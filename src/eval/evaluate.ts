@@ -2,6 +2,7 @@
 import { FLOAT } from "../quant/model.js";
 import { kernelBackend } from "../kernels/index.js";
 import { evaluatePass, type PassResult } from "./accuracy.js";
+import { progressBar } from "../util/progress.js";
 import { prepareEvaluation, runner, type EvalSetup, type PreparedEvaluation } from "./session.js";
 
 /** How an evaluation quantized the model (part of every evaluation report). */
@@ -63,10 +64,17 @@ export function runEvaluation(setup: EvalSetup): EvalReport {
 
 /** runEvaluation on an evaluation already prepared from `setup`. */
 export function evaluatePrepared(p: PreparedEvaluation, setup: EvalSetup): EvalReport {
-  const fl = evaluatePass(p.batches, runner(p, FLOAT));
-  const i8 = evaluatePass(p.batches, runner(p, p.exact));
-  // Without a multiplier table the approximate run is the int8 run.
-  const ax = p.hasMultiplier ? evaluatePass(p.batches, runner(p, p.approximate)) : i8;
+  // One bar over every pass: float, exact int8 and (with a multiplier table) approximate.
+  const bar = progressBar("eval", (p.hasMultiplier ? 3 : 2) * p.batches.count, { quiet: !setup.progress, unit: "img" });
+  let fl: PassResult, i8: PassResult, ax: PassResult;
+  try {
+    fl = evaluatePass(p.batches, runner(p, FLOAT), { progress: bar });
+    i8 = evaluatePass(p.batches, runner(p, p.exact), { progress: bar });
+    // Without a multiplier table the approximate run is the int8 run.
+    ax = p.hasMultiplier ? evaluatePass(p.batches, runner(p, p.approximate), { progress: bar }) : i8;
+  } finally {
+    bar.stop();
+  }
   return {
     model: modelLabel(setup.model),
     data: setup.data,

@@ -42,6 +42,8 @@ export interface EvalSetup {
   multConfig?: string;
   /** Ignore the model's sidecar (default false). */
   ignoreSidecar?: boolean;
+  /** A progress bar (images, rate, time left) on stderr when it is a terminal; default false. */
+  progress?: boolean;
 }
 
 export interface PreparedEvaluation {
