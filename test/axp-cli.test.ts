@@ -49,6 +49,11 @@ test("axp sweep: the JSON shape, invariants of the points, files, and resuming f
       assert.ok(Math.abs(p.saving - (1 - p.energy_pj / r.baseline[0].energy_pj)) < 1e-12);
     }
   }
+  // FP32-wide storage words: more data-movement energy, the same extra amount for every point (the PE changes only the compute).
+  const b0 = r.baseline[0];
+  const extra = b0.accelerator_energy_format_words_pj - b0.accelerator_energy_pj;
+  assert.ok(extra > 0.5 * b0.accelerator_energy_pj, `${extra} vs ${b0.accelerator_energy_pj}`);
+  for (const p of r.points) assert.ok(Math.abs(p.accelerator_energy_format_words_pj - p.accelerator_energy_pj - extra) < 1e-6 * extra);
   // Points of the same K without memory have the same accuracy whatever the key bits: the clustered model's.
   const k4 = r.points.filter((p: { clusters: number; entries: number }) => p.clusters === 4 && p.entries === 0);
   assert.equal(new Set(k4.map((p: { top1: number }) => p.top1)).size, 1);

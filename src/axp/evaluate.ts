@@ -122,6 +122,8 @@ export interface AxpPointResult {
   /** The saving on the multiply part alone: 1 - (energy - adds) / (FPU energy - adds). */
   multiply_saving?: number;
   accelerator_energy_pj?: number;
+  /** The same with every storage word as wide as the PE's format (FP32: 32 bits), same mapping: data movement of the format's operands. */
+  accelerator_energy_format_words_pj?: number;
   layers: AxpLayerResult[];
 }
 

@@ -10,7 +10,7 @@ import { renderHtmlReport, type ReportBlock } from "../report/html.js";
 import { evaluatePlan, layersFromModel, planNetwork, type LayerMultipliers, type NetworkPlan } from "../energy/network.js";
 import { loadDesign } from "../energy/presets.js";
 import type { ComputeScale } from "../energy/approx.js";
-import { checkFormat, keyLayout, type AxpFormat } from "./formats.js";
+import { checkFormat, FORMAT_INFO, keyLayout, type AxpFormat } from "./formats.js";
 import { keySpace } from "./memory.js";
 import { AxpSession, prepareAxpContext, type AxpConfig, type AxpDataSetup, type AxpFinetuneRecord, type AxpPointResult, type AxpSessionOptions } from "./evaluate.js";
 import { loadPeModel, type PeModel } from "./energy.js";
@@ -51,7 +51,7 @@ export interface AxpSweepResult {
   calibration_samples: number;
   arch: string | null;
   pe_model: PeModel;
-  baseline: { format: AxpFormat; top1: number; energy_pj: number; active_macs: number; accelerator_energy_pj?: number }[];
+  baseline: { format: AxpFormat; top1: number; energy_pj: number; active_macs: number; accelerator_energy_pj?: number; accelerator_energy_format_words_pj?: number }[];
   points: AxpPointResult[];
   /** One record per fine-tuned clustering (with finetune): float top-1 before and after. */
   finetune: AxpFinetuneRecord[];
@@ -129,7 +129,13 @@ function fingerprint(o: AxpSweepOptions, pe: PeModel): string {
 
 interface AcceleratorPricing {
   plan: NetworkPlan;
-  price(pjPerMacByLayer: Map<string, number>): number;
+  /**
+   * The accelerator's energy per inference with the AxP PE as its compute unit: on the preset as it is
+   * (`energy`, its storage words as the preset declares them, 8/16-bit on Eyeriss and Simba) and with
+   * every storage level's word widened to the PE format's width (`formatWords`: same mapping and word
+   * counts, each level's energy scaled by max(1, format bits / the level's word bits), i.e. linear in bits).
+   */
+  price(pjPerMacByLayer: Map<string, number>, format: AxpFormat): { energy: number; formatWords: number };
 }
 
 function acceleratorPricing(o: AxpSweepOptions, session: AxpSession): AcceleratorPricing | null {
@@ -140,7 +146,7 @@ function acceleratorPricing(o: AxpSweepOptions, session: AxpSession): Accelerato
   const plan = planNetwork(arch, ert, layers, { maxEvaluations: o.mapperEvaluations ?? 1000, progress: o.progress });
   return {
     plan,
-    price(pjPerMac) {
+    price(pjPerMac, format) {
       // The AxP PE replaces the preset's MAC: its compute energy per MAC is scaled to the PE's.
       const scales: LayerMultipliers = (layer) => {
         const target = pjPerMac.get(layer.name);
@@ -150,7 +156,14 @@ function acceleratorPricing(o: AxpSweepOptions, session: AxpSession): Accelerato
         const s: ComputeScale = { scale, share: 1, powerRatio: scale, multiplier: "axp-pe", powerSource: "axp pe model" };
         return s;
       };
-      return evaluatePlan(plan, scales).totals.energyPj;
+      const t = evaluatePlan(plan, scales).totals;
+      const bits = FORMAT_INFO[format].bits;
+      let formatWords = t.computePj;
+      for (const level of plan.arch.levels) {
+        if (level.dummy) continue;
+        formatWords += (t.components[level.name] ?? 0) * Math.max(1, bits / level.datawidth);
+      }
+      return { energy: t.energyPj, formatWords };
     },
   };
 }
@@ -213,7 +226,11 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
       if (plain) p = { ...plain, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0 };
       else {
         p = session.evaluate(c);
-        if (accel) p.accelerator_energy_pj = accel.price(new Map(p.layers.map((l) => [l.layer, l.pjPerMac])));
+        if (accel) {
+          const a = accel.price(new Map(p.layers.map((l) => [l.layer, l.pjPerMac])), c.format);
+          p.accelerator_energy_pj = a.energy;
+          p.accelerator_energy_format_words_pj = a.formatWords;
+        }
       }
       if (journal) appendFileSync(journal, `${JSON.stringify({ key, point: p })}\n`);
       bar.tick();
@@ -226,7 +243,8 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
     const any = points.find((p) => p.format === format)!;
     const b = session.baseline(format, new Map(any.layers.map((l) => [l.layer, l.macs])), { zeroGating: o.zeroGating });
     const a = pe.arithmetic[format];
-    const acc = accel ? { accelerator_energy_pj: accel.price(new Map(any.layers.map((l) => [l.layer, a.mul_pj + a.add_pj]))) } : {};
+    const priced = accel?.price(new Map(any.layers.map((l) => [l.layer, a.mul_pj + a.add_pj])), format);
+    const acc = priced ? { accelerator_energy_pj: priced.energy, accelerator_energy_format_words_pj: priced.formatWords } : {};
     return { format, ...b, ...acc };
   });
   for (const p of points) {
@@ -284,11 +302,11 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   put("chart.svg", c.svg);
   put("chart.png", c.png);
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-  const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-"];
-  const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)"];
+  const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-", p.accelerator_energy_format_words_pj !== undefined ? (p.accelerator_energy_format_words_pj / 1e6).toFixed(4) : "-"];
+  const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)", "accelerator, format-wide words (uJ)"];
   const blocks: ReportBlock[] = [
     { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}. Memories: ${(r.points[0]?.pes ?? 1) > 1 ? `one per PE, ${r.points[0]!.pes} PEs per layer (N entries each)` : "one per layer"}. Zero gating: ${r.points[0]?.zero_gating ? "on (MACs with a zero activation skipped, in the baseline too)" : "off"}.` },
-    { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-"]) },
+    { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)", "accelerator, format-wide words (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-", b.accelerator_energy_format_words_pj !== undefined ? (b.accelerator_energy_format_words_pj / 1e6).toFixed(4) : "-"]) },
     ...(r.finetune.length > 0 ? [{
       kind: "table" as const, caption: "Cluster-aware fine-tuning (float top-1 of the clustered model, no memory)",
       columns: ["K", "per channel", "epochs", "training images", "lr", "centroid gradient", "unclustered", "clustered", "fine-tuned"],
