@@ -6,11 +6,11 @@ import * as ort from "onnxruntime-node";
 import { timeIt, type BenchResult } from "./harness.js";
 import {
   availableIsaLevels, conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut, depthwiseExact, depthwiseFloat,
-  depthwiseLut, kernelBackend, kernelThreads, setKernelIsa, type LutTable,
+  depthwiseLut, kernelBackend, kernelThreads, setKernelIsa, setLutAlgorithm, type LutTable,
 } from "../src/kernels/index.js";
 import { conv2dIntReference, lutProduct } from "../src/kernels/reference.js";
 import { convGeometry } from "../src/kernels/geometry.js";
-import { generate } from "../src/multipliers/generators/index.js";
+import { generate, generateByName } from "../src/multipliers/generators/index.js";
 
 const { onnx } = onnxProto;
 
@@ -83,6 +83,8 @@ export async function benchKernels(): Promise<BenchResult[]> {
   // An approximate 8x8 table (DRUM, k = 4): products fit 16 bits (two byte planes), as for
   // every 8x8 multiplier; a table of random 32-bit entries shows the cost of wider products.
   const approx: LutTable = generate("drum", { k: 4 }).multiplier;
+  // 4-bit weights (an 8x4 table): at most 16 distinct weight codes per input channel.
+  const narrow: LutTable = generateByName("drum_k4_u8x4").multiplier;
   const wide: LutTable = { table: Int32Array.from({ length: 65536 }, (_, i) => Math.imul(i + 1, 2654435761) >> 1), weightBits: 8 };
 
   const conv = { input: [16, 64, 32, 32], weights: [64, 64, 3, 3], pad: [1, 1, 1, 1] as const };
@@ -117,11 +119,35 @@ export async function benchKernels(): Promise<BenchResult[]> {
     out.push({ group, name, ms: r.ours, runs: r.runs, figures: { "G-MAC/s": gmacs(convMacs, r.ours), "onnxruntime G-MAC/s": gmacs(convMacs, r.theirs), "x onnxruntime time": r.ours / r.theirs } });
   };
 
+  // The wide layer (3x3 256->256, 16x16, batch 16) against its own onnxruntime session.
+  const wideConv = { input: [16, 256, 16, 16], weights: [256, 256, 3, 3] };
+  const wideMacs = 16 * 256 * 16 * 16 * 256 * 9;
+  const wx = codes(16 * 256 * 16 * 16, 7), ww = codes(256 * 256 * 9, 8);
+  const wideSession = await ort.InferenceSession.create(convModel(wideConv.input, wideConv.weights, floats(ww)), {
+    intraOpNumThreads: kernelThreads(), graphOptimizationLevel: "all", extra: { session: { intra_op: { allow_spinning: "0" } } },
+  });
+  const wideFeeds = { X: new ort.Tensor("float32", floats(wx), wideConv.input) };
+  const wideOut = new Int32Array(16 * 256 * 16 * 16);
+  const wideGroup = "conv3x3 256->256 16x16 b16";
+  const wideVersusOrt = async (name: string, fn: () => unknown) => {
+    const r = await interleaved(fn, () => wideSession.run(wideFeeds));
+    out.push({ group: wideGroup, name, ms: r.ours, runs: r.runs, figures: { "G-MAC/s": gmacs(wideMacs, r.ours), "onnxruntime G-MAC/s": gmacs(wideMacs, r.theirs), "x onnxruntime time": r.ours / r.theirs } });
+  };
+  const cw4 = codes(64 * 64 * 9, 9, 4);
+
   const levels = availableIsaLevels();
   for (const level of levels) {
     setKernelIsa(level);
     const backend = kernelBackend();
+    // "auto" picks the LUT algorithm per layer (docs/kernels.md); the forced rows show both.
     await versusOrt(`${backend} LUT (16-bit products)`, () => conv2dLut(cx, conv.input, cw, conv.weights, approx, { padding: conv.pad, out: convOut }));
+    for (const algorithm of ["direct", "planes"] as const) {
+      setLutAlgorithm(algorithm);
+      await versusOrt(`${backend} LUT (16-bit products), ${algorithm} forced`, () => conv2dLut(cx, conv.input, cw, conv.weights, approx, { padding: conv.pad, out: convOut }));
+    }
+    setLutAlgorithm("auto");
+    await versusOrt(`${backend} LUT 8x4 table`, () => conv2dLut(cx, conv.input, cw4, conv.weights, narrow, { padding: conv.pad, out: convOut }));
+    await wideVersusOrt(`${backend} LUT (16-bit products)`, () => conv2dLut(wx, wideConv.input, ww, wideConv.weights, approx, { padding: conv.pad, out: wideOut }));
     await versusOrt(`${backend} LUT (32-bit products)`, () => conv2dLut(cx, conv.input, cw, conv.weights, wide, { padding: conv.pad, out: convOut }));
     await versusOrt(`${backend} exact int8`, () => conv2dExact(cx, conv.input, cw, conv.weights, true, { padding: conv.pad, out: convOut }));
     await versusOrt(`${backend} float32`, () => conv2dFloat(cxf, conv.input, cwf, conv.weights, { padding: conv.pad, out: convOutF }));
@@ -150,6 +176,7 @@ export async function benchKernels(): Promise<BenchResult[]> {
   out.push({ group: "conv3x3 64->64 32x32 b1", name: "typescript reference LUT", ...ref, figures: { "G-MAC/s": gmacs(convMacs / 16, ref.ms) } });
   if (levels.length) setKernelIsa(levels[levels.length - 1]!);
   await session.release();
+  await wideSession.release();
 
   // onnxruntime's own integer conv (ConvInteger, uint8 x uint8 -> int32), against our LUT conv.
   const intSession = await ort.InferenceSession.create(convModel(conv.input, conv.weights, cw), {

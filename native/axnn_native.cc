@@ -24,6 +24,7 @@
 #include "conv_phases.h"
 #include "gemm.h"
 #include "kernels.h"
+#include "lut_planes.h"
 #include "plan_conv.h"
 #include "thread_pool.h"
 
@@ -57,15 +58,25 @@ void scatterPositions(const Layout& L, const Out* tmp, int64_t pos0, int64_t n, 
   }
 }
 
+// How computeLayout splits a layer's output channels: mSplits ranges of mPer channels each.
+struct TaskSplit {
+  int64_t blocks, coarse, mSplits, mPer;
+};
+TaskSplit taskSplit(const Layout& L) {
+  TaskSplit t;
+  t.blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
+  t.coarse = L.images * L.groups * t.blocks;
+  const int64_t want = int64_t(pool().size()) * 4;  // enough tasks to balance the threads
+  t.mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + t.coarse - 1) / t.coarse));
+  t.mPer = (L.Mg + t.mSplits - 1) / t.mSplits;
+  return t;
+}
+
 // Runs core over every (image, group, position block, range of output channels).
 // core(base, tapOff, sel, K, pos0, nPos, tmp); sel of global output channel m is selBase + m*K.
 template <typename T, typename S, typename Out, typename Core>
 void computeLayout(const Layout& L, const T* prepared, const S* selBase, Out* out, Core core) {
-  const int64_t blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
-  const int64_t coarse = L.images * L.groups * blocks;
-  const int64_t want = int64_t(pool().size()) * 4;  // enough tasks to balance the threads
-  const int64_t mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + coarse - 1) / coarse));
-  const int64_t mPer = (L.Mg + mSplits - 1) / mSplits;
+  const auto [blocks, coarse, mSplits, mPer] = taskSplit(L);
   const int64_t M = L.Mg * L.groups;
   pool().parallelFor(coarse * mSplits, [&](int64_t task) {
     const int64_t split = task % mSplits;
@@ -109,6 +120,16 @@ Layout convLayout(const ConvGeom& g, const Phases& ph) {
   return L;
 }
 
+// All images' channels copied into their phase planes, with the pad code past the end for the cores' whole-chunk reads.
+template <typename T>
+std::vector<T> prepareImages(const ConvGeom& g, const Phases& ph, const Layout& L, const T* input, T pad) {
+  std::vector<T> prepared(size_t(g.N * L.imageStride + kTailElements), pad);
+  pool().parallelFor(g.N * g.C, [&](int64_t task) {
+    prepareChannel(g, ph, input + task * g.H * g.W, pad, prepared.data() + task * ph.channelStride);
+  });
+  return prepared;
+}
+
 // conv2d: prepares all images' planes, then computes. Depthwise (groups == C) instead prepares
 // each channel inside its own task, where it stays in cache for all of that channel's work.
 template <typename T, typename Out, typename Core>
@@ -142,11 +163,34 @@ void conv2d(const ConvGeom& g, const T* input, const T* weights, T pad, Out* out
     return;
   }
   Layout L = convLayout(g, ph);
-  std::vector<T> prepared(size_t(g.N * L.imageStride + kTailElements), pad);
-  pool().parallelFor(g.N * g.C, [&](int64_t task) {
-    prepareChannel(g, ph, input + task * g.H * g.W, pad, prepared.data() + task * ph.channelStride);
-  });
+  const std::vector<T> prepared = prepareImages(g, ph, L, input, pad);
   computeLayout(L, prepared.data(), weights, out, core);
+}
+
+// conv2d through a table with the plane-transform core (lut_planes.h): the tasks of computeLayout,
+// each filling the accumulators of all its output channels in one core call.
+void conv2dLutPlanes(const ConvGeom& g, const Phases& ph, const Layout& L, const uint8_t* input, uint8_t pad, const Cores& cores,
+                     const LutCtx& lut, const LutPlanes& lp, int32_t* out) {
+  const std::vector<uint8_t> prepared = prepareImages(g, ph, L, input, pad);
+  const auto [blocks, coarse, mSplits, mPer] = taskSplit(L);
+  const int64_t M = L.Mg * L.groups;
+  pool().parallelFor(coarse * mSplits, [&](int64_t task) {
+    const int64_t split = task % mSplits;
+    int64_t rest = task / mSplits;
+    const int64_t block = rest % blocks;
+    rest /= blocks;
+    const int64_t grp = rest % L.groups;
+    const int64_t n = rest / L.groups;
+    const int64_t pos0 = block * kMaxBlock;
+    const int nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - pos0));
+    const int64_t m0 = grp * L.Mg + split * mPer, m1 = grp * L.Mg + std::min(L.Mg, (split + 1) * mPer);
+    if (m0 >= m1) return;
+    thread_local std::vector<uint32_t> acc;
+    acc.resize(size_t((m1 - m0) * kMaxBlock));
+    cores.lutPlanes(prepared.data() + n * L.imageStride, L.tapOff.data() + grp * L.K, lp, lut, grp, m0, m1, pos0, nPos, acc.data());
+    for (int64_t m = m0; m < m1; m++)
+      scatterPositions(L, reinterpret_cast<const int32_t*>(acc.data() + (m - m0) * kMaxBlock), pos0, nPos, out + (n * M + m) * L.P * L.Q);
+  });
 }
 
 // dst[k * M + m] = src[m * K + k] for k in [k0, k1): columns k0..k1 of an M x K matrix.
@@ -236,6 +280,9 @@ IsaState& isa() {
     if (bw) s.available.push_back(avx512bwCores());
     // The avx512 unit is compiled with VBMI and VNNI (any of its code may use either).
     if (bw && __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vnni")) s.available.push_back(avx512Cores());
+#endif
+#if defined(AXNN_ARM_CORES)
+    s.available.push_back(neonCores());  // NEON is part of every AArch64 CPU
 #endif
     s.current = s.available.back();
     return s;
@@ -336,6 +383,13 @@ Napi::Value ConvLut(const Napi::CallbackInfo& info) {
   checkConvLengths(env, g, input.ElementLength(), weights.ElementLength(), out.ElementLength());
   checkCodes(env, weights.Data(), g.M * (g.C / g.groups) * g.R * g.S, lut.rows, "weight");
   const Cores cores = isa().current;
+  const Phases ph = phasesOf(g);
+  const Layout L = convLayout(g, ph);
+  LutPlanesData planes;
+  if (useLutPlanes(cores, lut.ctx, g, weights.Data(), L.tapOff.data(), L.nPos, taskSplit(L).mPer, planes)) {
+    conv2dLutPlanes(g, ph, L, input.Data(), pad, cores, lut.ctx, planes.view, out.Data());
+    return env.Undefined();
+  }
   conv2d<uint8_t, int32_t>(g, input.Data(), weights.Data(), pad, out.Data(), LutCall{&cores, &lut.ctx});
   return env.Undefined();
 }
@@ -730,6 +784,16 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   throw Napi::Error::New(info.Env(), "ISA level " + want + " is not available on this CPU");
 }
 
+// setLutAlgorithm("auto" | "direct" | "planes"): how LUT convolutions are computed (lut_planes.h).
+Napi::Value SetLutAlgorithm(const Napi::CallbackInfo& info) {
+  const std::string want = info[0].As<Napi::String>().Utf8Value();
+  if (want == "auto") lutAlgorithm() = LutAlgorithm::Auto;
+  else if (want == "direct") lutAlgorithm() = LutAlgorithm::Direct;
+  else if (want == "planes") lutAlgorithm() = LutAlgorithm::Planes;
+  else throw Napi::Error::New(info.Env(), "unknown LUT algorithm " + want);
+  return info.Env().Undefined();
+}
+
 Napi::Value Threads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), pool().size()); }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
@@ -759,6 +823,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getIsa", Napi::Function::New(env, GetIsa));
   exports.Set("setIsa", Napi::Function::New(env, SetIsa));
   exports.Set("threads", Napi::Function::New(env, Threads));
+  exports.Set("setLutAlgorithm", Napi::Function::New(env, SetLutAlgorithm));
   exports.Set("planConvInt", Napi::Function::New(env, PlanConvInt));
   exports.Set("planConvFloat", Napi::Function::New(env, PlanConvFloat));
   exports.Set("planQuantize", Napi::Function::New(env, PlanQuantize));

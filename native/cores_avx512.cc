@@ -154,5 +154,6 @@ void exactVnni(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, i
 }  // namespace
 
 namespace axnn {
-Cores avx512Cores() { return Cores{"avx512", lutAvx512, exactVnni, floatGeneric, gemmMicro<VecAvx512, 12, 2, 8>(), axpyGeneric, dotGeneric}; }
+constexpr LutCosts kAvx512LutCosts{{0.1, 0.1, 0.2, 0.27}, 0.7, 0.05};
+Cores avx512Cores() { return Cores{"avx512", lutAvx512, lutPlanesGeneric, kAvx512LutCosts, exactVnni, floatGeneric, gemmMicro<VecAvx512, 12, 2, 8>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

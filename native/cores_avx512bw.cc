@@ -75,5 +75,6 @@ void lutAvx512bw(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel,
 }  // namespace
 
 namespace axnn {
-Cores avx512bwCores() { return Cores{"avx512bw", lutAvx512bw, exactGeneric, floatGeneric, gemmMicro<VecAvx512, 12, 2, 8>(), axpyGeneric, dotGeneric}; }
+constexpr LutCosts kAvx512BwLutCosts{{0.15, 0.15, 1.0, 1.0}, 0.7, 0.05};
+Cores avx512bwCores() { return Cores{"avx512bw", lutAvx512bw, lutPlanesGeneric, kAvx512BwLutCosts, exactGeneric, floatGeneric, gemmMicro<VecAvx512, 12, 2, 8>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

@@ -3,5 +3,6 @@
 #include "gemm_micro.h"
 
 namespace axnn {
-Cores scalarCores() { return Cores{"scalar", lutGeneric, exactGeneric, floatGeneric, gemmMicro<VecPortable, 4, 2>(), axpyGeneric, dotGeneric}; }
+constexpr LutCosts kScalarLutCosts{{1.0, 1.0, 1.0, 1.0}, 0.7, 0.25};
+Cores scalarCores() { return Cores{"scalar", lutGeneric, lutPlanesGeneric, kScalarLutCosts, exactGeneric, floatGeneric, gemmMicro<VecPortable, 4, 2>(), axpyGeneric, dotGeneric}; }
 }  // namespace axnn

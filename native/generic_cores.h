@@ -3,7 +3,9 @@
 // translation unit inside an anonymous namespace: each copy is compiled (and auto-vectorised)
 // with that unit's target flags, and the linker cannot pick one unit's copy for another.
 #pragma once
+#include <algorithm>
 #include <cstring>
+#include <vector>
 #include "kernels.h"
 
 namespace {
@@ -117,6 +119,93 @@ void exactTyped(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, 
     for (int k = 0; k < K; k++) acc += rows[size_t(sel[k]) * 256 + base[tapOff[k] + pos0 + i]];
     out[i] = acc;
   }
+}
+
+
+// ---- The plane-transform LUT core (kernels.h, LutPlanesCore) ----
+
+// dst[j] = row[src[j]] for j < len: one channel's run of activations through one weight's row.
+[[maybe_unused]] void transformRowGeneric(const uint32_t* __restrict row, const uint8_t* __restrict src, int64_t len, uint32_t* __restrict dst) {
+  int64_t j = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  for (; j + 8 <= len; j += 8) {
+    uint64_t x;
+    std::memcpy(&x, src + j, 8);
+    dst[j] = row[x & 255];
+    dst[j + 1] = row[(x >> 8) & 255];
+    dst[j + 2] = row[(x >> 16) & 255];
+    dst[j + 3] = row[(x >> 24) & 255];
+    dst[j + 4] = row[(x >> 32) & 255];
+    dst[j + 5] = row[(x >> 40) & 255];
+    dst[j + 6] = row[(x >> 48) & 255];
+    dst[j + 7] = row[x >> 56];
+  }
+#endif
+  for (; j < len; j++) dst[j] = row[src[j]];
+}
+
+// acc[i] += sum of the N streams' element i (uint32: wraps modulo 2^32 like the int32 reference).
+template <int N>
+inline void addStreamsN(const uint32_t* const* s, int nPos, uint32_t* __restrict acc) {
+  const uint32_t* __restrict p[N];
+  for (int k = 0; k < N; k++) p[k] = s[k];
+  for (int i = 0; i < nPos; i++) {
+    uint32_t t = 0;
+    for (int k = 0; k < N; k++) t += p[k][i];
+    acc[i] += t;
+  }
+}
+
+inline void addStreams(const uint32_t* const* s, int n, int nPos, uint32_t* acc) {
+  while (n > 0) {
+    switch (n) {
+      case 1: addStreamsN<1>(s, nPos, acc); return;
+      case 2: addStreamsN<2>(s, nPos, acc); return;
+      case 3: addStreamsN<3>(s, nPos, acc); return;
+      case 4: addStreamsN<4>(s, nPos, acc); return;
+      case 5: addStreamsN<5>(s, nPos, acc); return;
+      case 6: addStreamsN<6>(s, nPos, acc); return;
+      case 7: addStreamsN<7>(s, nPos, acc); return;
+      case 8: addStreamsN<8>(s, nPos, acc); return;
+      case 9: addStreamsN<9>(s, nPos, acc); return;
+      default: addStreamsN<8>(s, nPos, acc); s += 8; n -= 8;
+    }
+  }
+}
+
+// Per input channel (at most kMaxPlaneTaps taps each, lut_planes.cc checks): its activations [pos0 + lo, pos0 + nPos + hi) (lo, hi: the smallest and
+// largest of its taps' offsets) through the row of each distinct weight code of the channel,
+// then for every output channel the R x S shifted transformed runs added to its accumulators.
+template <void (*Transform)(const uint32_t*, const uint8_t*, int64_t, uint32_t*)>
+void lutPlanesWith(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
+                   int64_t pos0, int nPos, uint32_t* out) {
+  const uint32_t* rows = reinterpret_cast<const uint32_t*>(lut.rowsI32);
+  const int RS = int(lp.RS);
+  thread_local std::vector<uint32_t> planes;
+  const uint32_t* streams[kMaxPlaneTaps];
+  for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * kMaxBlock, 0, sizeof(uint32_t) * nPos);
+  for (int64_t cl = 0; cl < lp.Cg; cl++) {
+    const int64_t c = grp * lp.Cg + cl;
+    const int64_t* offs = tapOff + cl * RS;
+    int64_t lo = offs[0], hi = offs[0];
+    for (int k = 1; k < RS; k++) lo = std::min(lo, offs[k]), hi = std::max(hi, offs[k]);
+    const int64_t len = nPos + (hi - lo);
+    const int64_t D = lp.start[c + 1] - lp.start[c];
+    if (planes.size() < size_t(D * len)) planes.resize(size_t(D * len));
+    const uint8_t* src = base + pos0 + lo;
+    const uint8_t* codes = lp.codes + lp.start[c];
+    for (int64_t d = 0; d < D; d++) Transform(rows + size_t(codes[d]) * 256, src, len, planes.data() + d * len);
+    for (int64_t m = m0; m < m1; m++) {
+      const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
+      for (int k = 0; k < RS; k++) streams[k] = planes.data() + int64_t(idx[k]) * len + (offs[k] - lo);
+      addStreams(streams, RS, nPos, out + (m - m0) * kMaxBlock);
+    }
+  }
+}
+
+[[maybe_unused]] void lutPlanesGeneric(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
+                                       int64_t pos0, int nPos, uint32_t* out) {
+  lutPlanesWith<transformRowGeneric>(base, tapOff, lp, lut, grp, m0, m1, pos0, nPos, out);
 }
 
 }  // namespace

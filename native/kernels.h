@@ -25,6 +25,8 @@ struct LutCtx {
 
 // Positions per core call at most.
 constexpr int kMaxBlock = 256;
+// Taps per input channel (R * S) at most for the plane-transform core.
+constexpr int kMaxPlaneTaps = 256;
 
 // LUT core: out[i] = sum_k table(sel[k], stream_k[pos0 + i]) mod 2^32, for i < nPos (nPos <= kMaxBlock).
 using LutCore = void (*)(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, int K,
@@ -35,6 +37,33 @@ using ExactCore = void (*)(const uint8_t* base, const int64_t* tapOff, const uin
 // Float core: stream and weights are float32.
 using FloatCore = void (*)(const float* base, const int64_t* tapOff, const float* sel, int K,
                            int64_t pos0, int nPos, float* out);
+
+// A convolution's weights grouped for the plane-transform LUT algorithm (lut_planes.h): per input
+// channel, the distinct weight codes its taps use, and for every tap (m, cl, r, s) the index of
+// its code among them.
+struct LutPlanes {
+  int64_t Cg, RS;          // input channels per group, taps per channel (R * S)
+  const int32_t* start;    // C + 1 entries: channel c's distinct codes are codes[start[c] .. start[c + 1])
+  const uint8_t* codes;
+  const uint8_t* plane;    // M x Cg x RS: the tap's index among its channel's distinct codes
+};
+
+// Plane-transform LUT core: the accumulators of output channels [m0, m1) of group grp for the
+// positions [pos0, pos0 + nPos): out[(m - m0) * kMaxBlock + i] = sum_k table(w_mk, stream_k[pos0 + i])
+// mod 2^32, the same sums as LutCore. tapOff holds the group's Cg * RS tap offsets. Each input
+// channel's run of activations is mapped once through the table row of each distinct weight
+// code ("transformed planes"), and the sums become additions of shifted transformed planes.
+using LutPlanesCore = void (*)(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp,
+                               int64_t m0, int64_t m1, int64_t pos0, int nPos, uint32_t* out);
+
+// Relative costs of the two LUT algorithms on one level (arbitrary units: the portable direct
+// core's cost per product of an 8x8 table is 1; lut_planes.cc compares them per layer): the
+// direct core's cost per product for tables of 1 to 4 byte planes, and the plane core's cost per
+// transformed activation (one lookup in one row, in L1) and per added product.
+struct LutCosts {
+  double directPerProduct[4];
+  double planeLookup, planeAdd;
+};
 
 // GEMM micro-kernel (gemm_micro.h): C[i][j] (+)= sum_k a[k*mr + i] * b[k*nr + j] over one
 // mr x nr tile (rows < rows, columns < cols stored), from panels packed by gemm.cc.
@@ -56,6 +85,8 @@ using DotCore = double (*)(const float* a, const float* b, int64_t n);
 struct Cores {
   const char* name;
   LutCore lut;
+  LutPlanesCore lutPlanes;
+  LutCosts lutCosts;
   ExactCore exact;
   FloatCore flt;
   GemmMicro gemm;
@@ -68,6 +99,9 @@ Cores scalarCores();
 Cores avx2Cores();
 Cores avx512bwCores();
 Cores avx512Cores();
+#endif
+#if defined(AXNN_ARM_CORES)  // set by binding.gyp where cores_neon.cc is built (AArch64)
+Cores neonCores();
 #endif
 
 }  // namespace axnn

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -18,6 +19,7 @@
 #include "conv_backward.h"
 #include "conv_phases.h"
 #include "gemm.h"
+#include "lut_planes.h"
 #include "thread_pool.h"
 
 namespace axnn {
@@ -197,8 +199,13 @@ T* preparedBuffer(size_t n) {
 // The direct driver: core(base, taps, sel, K, pos0, nPos, acc) fills acc; emit(m, acc, sums, n, out0)
 // applies the epilogue to n consecutive outputs of channel m from out0 on (acc, sums: theirs).
 // sumCore(base, taps, K, pos0, nPos, sums) fills the block's window sums when withSums.
-template <typename T, typename Acc, typename Core, typename SumCore, typename Emit>
-void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, Core core, SumCore sumCore, Emit emit) {
+// blockCore(base, taps, planes, grp, m0, m1, pos0, nPos, acc), when given (the plane-transform LUT
+// core, lut_planes.h), fills the accumulators of output channels [m0, m1) at acc[(m - m0) * kMaxBlock]
+// in one call instead of core's one call per channel.
+struct NoBlockCore {};
+template <typename T, typename Acc, typename Core, typename SumCore, typename Emit, typename BlockCore = NoBlockCore>
+void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, Core core, SumCore sumCore, Emit emit,
+                const LutCtx* planesLut = nullptr, BlockCore blockCore = {}) {
   const Phases ph = phasesOf(g);
   const Layout L = layoutOf(g, ph);
   const size_t total = size_t(g.N * L.imageStride + kTailElements);
@@ -213,6 +220,9 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
   const int64_t mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + coarse - 1) / coarse));
   const int64_t mPer = (L.Mg + mSplits - 1) / mSplits;
   const int64_t PQ = g.P * g.Q;
+  LutPlanesData planes;
+  bool usePlanes = false;
+  if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) usePlanes = useLutPlanes(blockCore.cores, *planesLut, g, weights, L.tapOff.data(), L.nPos, mPer, planes);
   pool().parallelFor(coarse * mSplits, [&](int64_t task) {
     const int64_t split = task % mSplits;
     int64_t rest = task / mSplits;
@@ -228,9 +238,17 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
     alignas(64) int32_t sums[kMaxBlock];
     if (withSums) sumCore(base, taps, int(L.K), pos0, nPos, sums);
     const int64_t mEnd = std::min(L.Mg, (split + 1) * mPer);
+    thread_local std::vector<Acc> blockAcc;
+    if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) {
+      if (usePlanes && split * mPer < mEnd) {
+        blockAcc.resize(size_t((mEnd - split * mPer) * kMaxBlock));
+        blockCore(base, taps, planes.view, grp, grp * L.Mg + split * mPer, grp * L.Mg + mEnd, pos0, nPos, blockAcc.data());
+      }
+    }
     for (int64_t ml = split * mPer; ml < mEnd; ml++) {
       const int64_t m = grp * L.Mg + ml;
-      core(base, taps, weights + m * L.K, int(L.K), pos0, nPos, acc);
+      if (usePlanes) std::memcpy(acc, blockAcc.data() + (ml - split * mPer) * kMaxBlock, sizeof(Acc) * nPos);
+      else core(base, taps, weights + m * L.K, int(L.K), pos0, nPos, acc);
       const int64_t plane = (n * g.M + m) * PQ;
       // The block's positions row by row; columns q >= Q of the phase-plane rows are dropped.
       int64_t pos = pos0;
@@ -309,7 +327,14 @@ void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, co
     auto core = [&](const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* out) {
       lutCore(base, taps, sel, K, *lut, pos0, nPos, reinterpret_cast<uint32_t*>(out));
     };
-    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit);
+    struct PlanesCore {
+      const Cores& cores;
+      const LutCtx& lut;
+      void operator()(const uint8_t* base, const int64_t* taps, const LutPlanes& lp, int64_t grp, int64_t m0, int64_t m1, int64_t pos0, int nPos, int32_t* acc) const {
+        cores.lutPlanes(base, taps, lp, lut, grp, m0, m1, pos0, nPos, reinterpret_cast<uint32_t*>(acc));
+      }
+    };
+    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit, lut, PlanesCore{cores, *lut});
   } else {
     auto core = [&](const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* out) {
       exact(base, taps, sel, K, isSigned, pos0, nPos, reinterpret_cast<uint32_t*>(out));

@@ -15,7 +15,7 @@ export const SHARED_METRICS_CSV = join(SHARED_DATA, "evoapprox-8x8-metrics.csv")
  * environment (CI sets AXNN_REQUIRE_SHARED=1 and AXNN_REQUIRE_NATIVE=1 in .ci/run) the
  * absence fails the test file instead, so a broken build cannot pass as "skipped".
  */
-export function skipUnless(available: boolean, reason: string, requireVar: "AXNN_REQUIRE_SHARED" | "AXNN_REQUIRE_NATIVE" | "AXNN_REQUIRE_REDIS"): string | false {
+export function skipUnless(available: boolean, reason: string, requireVar: "AXNN_REQUIRE_SHARED" | "AXNN_REQUIRE_NATIVE" | "AXNN_REQUIRE_REDIS" | "AXNN_REQUIRE_CROSS"): string | false {
   if (available) return false;
   if (process.env[requireVar] === "1") throw new Error(`${reason}; ${requireVar}=1 makes this a failure, not a skip`);
   return reason;

@@ -6,7 +6,7 @@ import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { AxnnError } from "../util/errors.js";
 
-export type IsaLevel = "avx512" | "avx512bw" | "avx2" | "scalar";
+export type IsaLevel = "avx512" | "avx512bw" | "avx2" | "neon" | "scalar";
 
 // ---- the addon ----
 
@@ -37,6 +37,7 @@ export interface NativeAddon {
   getIsa(): IsaLevel;
   setIsa(level: string): IsaLevel;
   threads(): number;
+  setLutAlgorithm(algorithm: string): void;
 }
 
 const ADDON_URL = new URL("../../../build/Release/axnn_native.node", import.meta.url);
@@ -105,4 +106,22 @@ export function setGemmBackend(backend: "own" | "openblas"): void {
   const why = addon.openBlasStatus();
   if (backend === "openblas" && why !== "") throw new AxnnError(`OpenBLAS is not available (${why}); install it (Debian: apt-get install libopenblas0-pthread)`, { field: "AXNN_BLAS" });
   addon.setGemmBackend(backend);
+}
+
+// ---- the LUT convolution algorithm ----
+
+/**
+ * How the native LUT convolutions are computed: "direct" (a table lookup per product), "planes"
+ * (each input channel mapped once through the table row of each distinct weight code, then
+ * sums of shifted transformed planes), or "auto" (the default: per layer, from its shapes and
+ * the ISA level's measured costs). The results are identical; this is for tests and benchmarks.
+ */
+export type LutAlgorithm = "auto" | "direct" | "planes";
+
+/** Selects the LUT convolution algorithm of the native kernels (all ISA levels); AxnnError when unknown or without the addon. */
+export function setLutAlgorithm(algorithm: LutAlgorithm): void {
+  if (algorithm !== "auto" && algorithm !== "direct" && algorithm !== "planes") throw new AxnnError(`unknown LUT algorithm "${algorithm}"; expected auto, direct or planes`, { field: "algorithm" });
+  const addon = native();
+  if (!addon) throw new AxnnError(`cannot select LUT algorithm ${algorithm}: the native kernels are not loaded`, { field: "algorithm" });
+  addon.setLutAlgorithm(algorithm);
 }

@@ -7,7 +7,7 @@
 import type { ConvGeometry, DenseGeometry } from "./geometry.js";
 
 /** The backends axnn knows: the TypeScript reference, the native kernels at each ISA level, WebGPU. */
-export type BackendName = "typescript" | "native-avx512" | "native-avx512bw" | "native-avx2" | "native-scalar" | "webgpu";
+export type BackendName = "typescript" | "native-avx512" | "native-avx512bw" | "native-avx2" | "native-neon" | "native-scalar" | "webgpu";
 
 /** A multiplier table in the orientation `table[(act << weightBits) | w]` (a Multiplier fits). */
 export interface LutTable {

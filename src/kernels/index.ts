@@ -9,7 +9,7 @@
 // typescript-backend.ts and native-backend.ts: the CPU backends.)
 // Semantics: docs/kernels.md.
 export { convGeometry, denseGeometry, type ConvGeometry, type ConvOptions, type DenseGeometry } from "./geometry.js";
-export { gemmBackend, kernelThreads, openBlasAvailable, setGemmBackend, type GemmBackend, type IsaLevel } from "./addon.js";
+export { gemmBackend, kernelThreads, openBlasAvailable, setGemmBackend, setLutAlgorithm, type GemmBackend, type IsaLevel, type LutAlgorithm } from "./addon.js";
 export type { Backend, BackendName, DequantizeDims, QuantizeParams } from "./backend.js";
 export {
   availableBackends, availableIsaLevels, backend, findBackend, kernelBackend, registerBackend, registeredBackends, setBackend, setKernelIsa,

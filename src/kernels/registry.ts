@@ -28,7 +28,7 @@ let active: Backend | undefined;
 let defaultError: AxnnError | undefined;
 
 // Most portable first, as the addon lists them; the addon's default is the last it has.
-const ISA_LEVELS: readonly IsaLevel[] = ["scalar", "avx2", "avx512bw", "avx512"];
+const ISA_LEVELS: readonly IsaLevel[] = ["scalar", "neon", "avx2", "avx512bw", "avx512"];
 
 function isIsaLevel(v: string): v is IsaLevel {
   return (ISA_LEVELS as readonly string[]).includes(v);
@@ -73,7 +73,7 @@ export function availableBackends(device?: "cpu" | "gpu"): BackendName[] {
 function chooseDefault(): Backend {
   const isa = process.env.AXNN_ISA;
   if (isa) {
-    if (!isIsaLevel(isa)) throw new AxnnError(`unknown ISA level "${isa}"; expected avx512, avx512bw, avx2 or scalar`, { field: "AXNN_ISA" });
+    if (!isIsaLevel(isa)) throw new AxnnError(`unknown ISA level "${isa}"; expected avx512, avx512bw, avx2, neon or scalar`, { field: "AXNN_ISA" });
     return nativeAt(isa);
   }
   let best: { backend: Backend; priority: number } | undefined;
@@ -168,7 +168,7 @@ export function availableIsaLevels(): IsaLevel[] {
 }
 
 function nativeAt(level: IsaLevel): Backend {
-  if (!isIsaLevel(level)) throw new AxnnError(`unknown ISA level "${level}"; expected avx512, avx512bw, avx2 or scalar`, { field: "AXNN_ISA" });
+  if (!isIsaLevel(level)) throw new AxnnError(`unknown ISA level "${level}"; expected avx512, avx512bw, avx2, neon or scalar`, { field: "AXNN_ISA" });
   if (!native()) throw new AxnnError(`cannot select ISA level ${level}: the native kernels are not loaded`, { field: "AXNN_ISA" });
   const levels = availableIsaLevels();
   if (!levels.includes(level)) throw new AxnnError(`ISA level ${level} is not available on this CPU (available: ${levels.join(", ")})`, { field: "AXNN_ISA" });

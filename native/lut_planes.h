@@ -1,0 +1,33 @@
+// Choosing between the two LUT convolution algorithms per layer, and the weight analysis of the
+// plane-transform one (kernels.h, LutPlanes): shared by the conv driver (axnn_native.cc) and the
+// plan's fused layers (plan_conv.cc), so both run the same sums through the same cores.
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "conv_geometry.h"
+#include "kernels.h"
+
+namespace axnn {
+
+// Auto: per layer, from the shapes and the level's measured costs; Direct / Planes: forced (tests, bench).
+enum class LutAlgorithm { Auto, Direct, Planes };
+
+// The process-wide choice (setLutAlgorithm in the addon; Auto unless changed).
+LutAlgorithm& lutAlgorithm();
+
+// A layer's LutPlanes with the arrays it points into.
+struct LutPlanesData {
+  std::vector<int32_t> start;
+  std::vector<uint8_t> codes, plane;
+  LutPlanes view{};
+};
+
+// Whether the layer runs on cores.lutPlanes; when it does, fills `data`. tapOff: the groups x
+// (Cg * R * S) tap offsets of the phase-plane layout; nPos: positions per output plane; mPer:
+// output channels per task. Never for depthwise layers (their driver has one output channel per
+// channel) or channels with more than kMaxPlaneTaps taps.
+bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, const uint8_t* weights, const int64_t* tapOff, int64_t nPos, int64_t mPer,
+                  LutPlanesData& data);
+
+}  // namespace axnn
