@@ -50,6 +50,29 @@ export interface ActivationNode extends NodeBase {
   op: "Relu" | "Relu6" | "Identity";
 }
 
+/** Smooth activations without parameters: Sigmoid 1 / (1 + e^-x), Tanh, HardSwish x * clip(x / 6 + 1/2, 0, 1). */
+export interface SmoothActivationNode extends NodeBase {
+  op: "Sigmoid" | "Tanh" | "HardSwish";
+}
+
+/** clip(alpha * x + beta, 0, 1) (ONNX's defaults 0.2, 0.5; PyTorch's Hardsigmoid exports alpha = 1/6). */
+export interface HardSigmoidNode extends NodeBase {
+  op: "HardSigmoid";
+  alpha: number;
+  beta: number;
+}
+
+/** x for x >= 0, alpha * x below. */
+export interface LeakyReluNode extends NodeBase {
+  op: "LeakyRelu";
+  alpha: number;
+}
+
+/** x for x >= 0, slope * x below; inputs [x, slope], the slope (a model constant) broadcast to x (PyTorch: [C, 1, 1]). */
+export interface PReluNode extends NodeBase {
+  op: "PRelu";
+}
+
 export interface ClipNode extends NodeBase {
   op: "Clip";
   min: number;
@@ -80,6 +103,31 @@ export interface AvgPoolNode extends NodeBase {
 export interface GlobalAvgPoolNode extends NodeBase {
   op: "GlobalAvgPool";
 }
+
+/** Maximum over every axis after the first two. */
+export interface GlobalMaxPoolNode extends NodeBase {
+  op: "GlobalMaxPool";
+}
+
+/**
+ * ONNX Resize (and Upsample) of an NCHW tensor's two spatial axes. The output size is
+ * floor(in * scale) with scales, else `sizes`; an output coordinate maps to the input by
+ * `coordinates` (ONNX coordinate_transformation_mode), then `nearest` rounds it or `linear`
+ * interpolates between the two neighbours, each clamped to the input.
+ */
+export interface ResizeNode extends NodeBase {
+  op: "Resize";
+  mode: "nearest" | "linear";
+  coordinates: ResizeCoordinates;
+  nearestMode: "round_prefer_floor" | "round_prefer_ceil" | "floor" | "ceil";
+  /** [scaleH, scaleW], or null when sizes are given. */
+  scales: [number, number] | null;
+  /** The output's [N, C, H, W] (null: the input's; N and C must stay the input's), or null when scales are given. */
+  sizes: (number | null)[] | null;
+}
+
+export const RESIZE_COORDINATES = ["half_pixel", "pytorch_half_pixel", "align_corners", "asymmetric", "tf_half_pixel_for_nn"] as const;
+export type ResizeCoordinates = (typeof RESIZE_COORDINATES)[number];
 
 /** Element-wise binary op with NumPy broadcasting; either input may be a model constant. */
 export interface BinaryNode extends NodeBase {
@@ -142,10 +190,16 @@ export type Node =
   | DenseNode
   | BatchNormNode
   | ActivationNode
+  | SmoothActivationNode
+  | HardSigmoidNode
+  | LeakyReluNode
+  | PReluNode
   | ClipNode
   | MaxPoolNode
   | AvgPoolNode
   | GlobalAvgPoolNode
+  | GlobalMaxPoolNode
+  | ResizeNode
   | BinaryNode
   | ConcatNode
   | FlattenNode

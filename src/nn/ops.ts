@@ -1,4 +1,4 @@
-import type { AvgPoolNode, ConvNode, DenseNode, MaxPoolNode, Node, PadNode, ReduceMeanNode, SoftmaxNode } from "./graph.js";
+import type { AvgPoolNode, ConvNode, DenseNode, MaxPoolNode, Node, PadNode, ReduceMeanNode, ResizeNode, SoftmaxNode } from "./graph.js";
 import { broadcastOffsets, nodeOutputShapes, normalizeAxis, windowGeometry } from "./shapes.js";
 import { AxnnError } from "../util/errors.js";
 import { makeTensor, shapeToString, sizeOf, stridesOf, type Tensor } from "./tensor.js";
@@ -46,6 +46,22 @@ export function evalNode(node: Node, ins: readonly Tensor[]): Tensor[] {
       const lo = node.min, hi = node.max;
       return [map(x, (v) => (v < lo ? lo : v > hi ? hi : v))];
     }
+    case "Sigmoid":
+      return [map(x, sigmoid)];
+    case "Tanh":
+      return [map(x, Math.tanh)];
+    case "HardSwish":
+      return [map(x, hardSwish)];
+    case "HardSigmoid": {
+      const { alpha, beta } = node;
+      return [map(x, (v) => Math.max(0, Math.min(1, alpha * v + beta)))];
+    }
+    case "LeakyRelu": {
+      const alpha = node.alpha;
+      return [map(x, (v) => (v >= 0 ? v : alpha * v))];
+    }
+    case "PRelu":
+      return [binary(x, ins[1]!, outShape, (v, slope) => (v >= 0 ? v : slope * v))];
     case "Identity":
     case "Flatten":
     case "Reshape":
@@ -67,6 +83,19 @@ export function evalNode(node: Node, ins: readonly Tensor[]): Tensor[] {
       }
       return [{ shape: outShape, data: out }];
     }
+    case "GlobalMaxPool": {
+      const inner = sizeOf(x.shape.slice(2));
+      const planes = x.shape[0]! * x.shape[1]!;
+      const out = new Float32Array(planes);
+      for (let p = 0; p < planes; p++) {
+        let m = -Infinity;
+        for (let k = p * inner; k < (p + 1) * inner; k++) if (x.data[k]! > m || Number.isNaN(x.data[k]!)) m = x.data[k]!;
+        out[p] = m;
+      }
+      return [{ shape: outShape, data: out }];
+    }
+    case "Resize":
+      return [resize(node, x, outShape)];
     case "Add":
       return [binary(x, ins[1]!, outShape, (a, b) => a + b)];
     case "Sub":
@@ -98,6 +127,14 @@ export function evalNode(node: Node, ins: readonly Tensor[]): Tensor[] {
     case "ReduceMean":
       return [reduceMean(node, x, outShape)];
   }
+}
+
+export function sigmoid(v: number): number {
+  return 1 / (1 + Math.exp(-v));
+}
+
+export function hardSwish(v: number): number {
+  return v * Math.max(0, Math.min(1, v / 6 + 0.5));
 }
 
 function map(x: Tensor, f: (v: number) => number): Tensor {
@@ -426,4 +463,66 @@ function reduceMean(node: ReduceMeanNode, x: Tensor, outShape: number[]): Tensor
   const out = new Float32Array(sums.length);
   for (let i = 0; i < out.length; i++) out[i] = sums[i]! / count;
   return makeTensor(outShape, out);
+}
+
+/**
+ * For one resized axis: the input position each output position reads (nearest: one index;
+ * linear: the two neighbours and the second one's weight), clamped to the input. Coordinates
+ * are computed in float32 as onnxruntime does, so that ties round the same way.
+ */
+export function resizeAxis(node: ResizeNode, inLen: number, outLen: number, scale: number): { lo: Int32Array; hi: Int32Array; frac: Float32Array } {
+  const f = Math.fround;
+  const lo = new Int32Array(outLen), hi = new Int32Array(outLen), frac = new Float32Array(outLen);
+  for (let o = 0; o < outLen; o++) {
+    let c: number;
+    switch (node.coordinates) {
+      case "half_pixel": c = f(f(f(o + 0.5) / scale) - 0.5); break;
+      case "pytorch_half_pixel": c = outLen > 1 ? f(f(f(o + 0.5) / scale) - 0.5) : 0; break;
+      case "align_corners": c = outLen > 1 ? f(f(o * (inLen - 1)) / (outLen - 1)) : 0; break;
+      case "asymmetric": c = f(o / scale); break;
+      case "tf_half_pixel_for_nn": c = f(f(o + 0.5) / scale); break;
+    }
+    if (node.mode === "nearest") {
+      let i: number;
+      switch (node.nearestMode) {
+        case "round_prefer_floor": i = c === Math.floor(c) + 0.5 ? Math.floor(c) : Math.round(c); break;
+        case "round_prefer_ceil": i = c === Math.floor(c) + 0.5 ? Math.ceil(c) : Math.round(c); break;
+        case "floor": i = Math.floor(c); break;
+        case "ceil": i = Math.ceil(c); break;
+      }
+      lo[o] = hi[o] = Math.min(Math.max(i, 0), inLen - 1);
+      continue;
+    }
+    const cc = Math.min(Math.max(c, 0), inLen - 1);
+    const i0 = Math.min(Math.floor(cc), inLen - 1);
+    lo[o] = i0;
+    hi[o] = Math.min(i0 + 1, inLen - 1);
+    frac[o] = cc - i0;
+  }
+  return { lo, hi, frac };
+}
+
+function resize(node: ResizeNode, x: Tensor, outShape: number[]): Tensor {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [, , oh, ow] = outShape as [number, number, number, number];
+  const [sh, sw] = node.scales ?? [Math.fround(oh / h), Math.fround(ow / w)];
+  const ys = resizeAxis(node, h, oh, sh), xs = resizeAxis(node, w, ow, sw);
+  const out = new Float32Array(n * c * oh * ow);
+  for (let p = 0, o = 0; p < n * c; p++) {
+    const plane = p * h * w;
+    for (let y = 0; y < oh; y++) {
+      const r0 = plane + ys.lo[y]! * w, r1 = plane + ys.hi[y]! * w, fy = ys.frac[y]!;
+      for (let xo = 0; xo < ow; xo++, o++) {
+        const x0 = xs.lo[xo]!, x1 = xs.hi[xo]!, fx = xs.frac[xo]!;
+        if (node.mode === "nearest") {
+          out[o] = x.data[r0 + x0]!;
+          continue;
+        }
+        const top = x.data[r0 + x0]! * (1 - fx) + x.data[r0 + x1]! * fx;
+        const bottom = x.data[r1 + x0]! * (1 - fx) + x.data[r1 + x1]! * fx;
+        out[o] = top * (1 - fy) + bottom * fy;
+      }
+    }
+  }
+  return { shape: outShape, data: out };
 }

@@ -194,7 +194,7 @@ export function cancelTransposes(model: Model): Model {
   }
 }
 
-const ELEMENTWISE_UNARY = new Set(["Relu", "Relu6", "Clip", "Identity"]);
+const ELEMENTWISE_UNARY = new Set(["Relu", "Relu6", "Clip", "Identity", "Sigmoid", "Tanh", "HardSwish", "HardSigmoid", "LeakyRelu"]);
 const ELEMENTWISE_BINARY = new Set(["Add", "Sub", "Mul", "Div"]);
 
 /**

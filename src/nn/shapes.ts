@@ -1,6 +1,6 @@
 import { AxnnError } from "../util/errors.js";
 import type { AutoPad, Model, Node, Pads2D } from "./graph.js";
-import { shapeToString, sizeOf, stridesOf } from "./tensor.js";
+import { sameShape, shapeToString, sizeOf, stridesOf } from "./tensor.js";
 
 /** Output size and effective padding of one spatial axis of a window op (conv or pool). */
 export function windowAxis(
@@ -153,7 +153,26 @@ export function nodeOutputShapes(node: Node, ins: readonly (readonly number[])[]
     case "Relu6":
     case "Identity":
     case "Clip":
+    case "Sigmoid":
+    case "Tanh":
+    case "HardSwish":
+    case "HardSigmoid":
+    case "LeakyRelu":
       return [[...x]];
+    case "PRelu": {
+      // The slope broadcasts to x, not the other way round.
+      const s = broadcastShapes(x, ins[1]!);
+      if (!s || !sameShape(s, x)) fail(node, `slope ${shapeToString(ins[1]!)} does not broadcast to the input ${shapeToString(x)}`);
+      return [[...x]];
+    }
+    case "Resize": {
+      expectRank(node, x, 4, "NCHW input");
+      const sz = node.sizes;
+      if (sz && ((sz[0] ?? x[0]) !== x[0] || (sz[1] ?? x[1]) !== x[1])) fail(node, `sizes [${sz.map((d) => d ?? "N").join(",")}] resize the batch or channel axis of ${shapeToString(x)}; only H and W may be resized`);
+      const out = sz ? [sz[2]!, sz[3]!] : [Math.floor(x[2]! * node.scales![0]), Math.floor(x[3]! * node.scales![1])];
+      if (out[0]! <= 0 || out[1]! <= 0) fail(node, `resizing ${shapeToString(x)} gives an empty ${out[0]}x${out[1]} output`);
+      return [[x[0]!, x[1]!, out[0]!, out[1]!]];
+    }
     case "MaxPool":
     case "AvgPool": {
       expectRank(node, x, 4, "NCHW input");
@@ -163,6 +182,7 @@ export function nodeOutputShapes(node: Node, ins: readonly (readonly number[])[]
       return [[x[0]!, x[1]!, g.outH, g.outW]];
     }
     case "GlobalAvgPool":
+    case "GlobalMaxPool":
       if (x.length < 3) fail(node, `expected an input of rank >= 3, got ${shapeToString(x)}`);
       return [[x[0]!, x[1]!, ...x.slice(2).map(() => 1)]];
     case "Add":

@@ -12,7 +12,8 @@ export const EXPORT_OPSET = 13;
 /**
  * Serialises a float model as an ONNX ModelProto (opset 13): Conv2D/DepthwiseConv2D -> Conv, Dense -> Gemm
  * (transB = 1; MatMul + Add when the input has more than two axes), BatchNorm -> BatchNormalization,
- * Relu6 -> Clip(0, 6), AvgPool -> AveragePool, GlobalAvgPool -> GlobalAveragePool; weights as initializers.
+ * Relu6 -> Clip(0, 6), AvgPool -> AveragePool, GlobalAvgPool -> GlobalAveragePool, HardSwish -> x * HardSigmoid(x)
+ * (HardSwish is opset 14), Resize by sizes -> sizes from the input's Shape; weights as initializers.
  */
 export function exportOnnx(model: Model): Uint8Array {
   const shapes = shapesIfKnown(model, 1);
@@ -93,8 +94,42 @@ export function exportOnnx(model: Model): Uint8Array {
         return;
       case "Relu":
       case "Identity":
+      case "Sigmoid":
+      case "Tanh":
+      case "GlobalMaxPool":
         emit(n.op, [x], [y], n.name);
         return;
+      case "HardSwish": {
+        // HardSwish is opset 14; at 13 it is x * HardSigmoid(x) with PyTorch's alpha = 1/6, as PyTorch writes it for opset < 14.
+        const gate = fresh(`${n.name}.gate`);
+        emit("HardSigmoid", [x], [gate], `${n.name}.hardsigmoid`, { alpha: { float: 1 / 6 }, beta: { float: 0.5 } });
+        emit("Mul", [x, gate], [y], n.name);
+        return;
+      }
+      case "HardSigmoid":
+        emit("HardSigmoid", [x], [y], n.name, { alpha: { float: n.alpha }, beta: { float: n.beta } });
+        return;
+      case "LeakyRelu":
+        emit("LeakyRelu", [x], [y], n.name, { alpha: { float: n.alpha } });
+        return;
+      case "PRelu":
+        emit("PRelu", [x, n.inputs[1]!], [y], n.name);
+        return;
+      case "Resize": {
+        const attrs: Record<string, AttrValue> = { mode: { string: n.mode }, coordinate_transformation_mode: { string: n.coordinates } };
+        if (n.mode === "nearest") attrs.nearest_mode = { string: n.nearestMode };
+        if (n.scales) {
+          emit("Resize", [x, "", floatInit(`${n.name}.scales`, { shape: [4], data: Float32Array.of(1, 1, n.scales[0], n.scales[1]) })], [y], n.name, attrs);
+          return;
+        }
+        // Sizes: the input's batch and channels (read at run time, the batch may vary), then H and W.
+        const shape = fresh(`${n.name}.shape`), nc = fresh(`${n.name}.nc`), sizes = fresh(`${n.name}.sizes`);
+        emit("Shape", [x], [shape], `${n.name}.shape`);
+        emit("Slice", [shape, intInit(`${n.name}.start`, [0]), intInit(`${n.name}.end`, [2])], [nc], `${n.name}.slice`);
+        emit("Concat", [nc, intInit(`${n.name}.hw`, [n.sizes![2]!, n.sizes![3]!])], [sizes], `${n.name}.concat`, { axis: { int: 0 } });
+        emit("Resize", [x, "", "", sizes], [y], n.name, attrs);
+        return;
+      }
       case "Relu6":
         emit("Clip", [x, scalarInit(`${n.name}.min`, 0), scalarInit(`${n.name}.max`, 6)], [y], n.name);
         return;

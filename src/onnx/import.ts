@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { AxnnError } from "../util/errors.js";
-import { finalizeModel, type AutoPad, type Model, type Node, type Pads2D, type ValueInfo } from "../nn/graph.js";
+import { finalizeModel, RESIZE_COORDINATES, type AutoPad, type Model, type Node, type Pads2D, type ResizeCoordinates, type ResizeNode, type ValueInfo } from "../nn/graph.js";
 import { evalNode, transpose } from "../nn/ops.js";
 import { simplify } from "../nn/passes.js";
 import { concreteInputShapes, inferShapes, nodeOutputShapes } from "../nn/shapes.js";
@@ -12,6 +12,7 @@ export const SUPPORTED_ONNX_OPS = [
   "Conv", "Gemm", "MatMul", "BatchNormalization", "Relu", "Clip", "MaxPool", "AveragePool", "GlobalAveragePool",
   "Add", "Sub", "Mul", "Div", "Concat", "Flatten", "Reshape", "Transpose", "Softmax", "Dropout", "Identity",
   "Pad", "ReduceMean", "Squeeze", "Unsqueeze", "Constant", "Cast", "Shape", "Gather", "Slice",
+  "Sigmoid", "HardSigmoid", "HardSwish", "LeakyRelu", "PRelu", "Tanh", "GlobalMaxPool", "Resize", "Upsample",
 ] as const;
 
 /** Ops accepted only on constants and shapes (PyTorch's x.view(x.size(0), -1) is Shape, Gather, Unsqueeze, Concat, Reshape). */
@@ -174,6 +175,10 @@ class ImportContext {
     const attrInts = (k: string): number[] | undefined => {
       const a = attrs.get(k);
       return a ? (a.ints ?? []).map(toNumber) : undefined;
+    };
+    const attrFloats = (k: string): number[] | undefined => {
+      const a = attrs.get(k);
+      return a ? [...(a.floats ?? [])] : undefined;
     };
     const attrString = (k: string, def: string): string => {
       const a = attrs.get(k);
@@ -345,6 +350,30 @@ class ImportContext {
       case "GlobalAveragePool":
         node = { op: "GlobalAvgPool", ...base([input(0)!]) };
         break;
+      case "GlobalMaxPool":
+        node = { op: "GlobalMaxPool", ...base([input(0)!]) };
+        break;
+      case "Sigmoid":
+      case "Tanh":
+        node = { op, ...base([input(0)!]) };
+        break;
+      case "HardSwish":
+        node = { op: "HardSwish", ...base([input(0)!]) };
+        break;
+      case "HardSigmoid":
+        node = { op: "HardSigmoid", ...base([input(0)!]), alpha: attrFloat("alpha", 0.2), beta: attrFloat("beta", 0.5) };
+        break;
+      case "LeakyRelu":
+        node = { op: "LeakyRelu", ...base([input(0)!]), alpha: attrFloat("alpha", 0.01) };
+        break;
+      case "PRelu":
+        constInput(1, "the slope");
+        node = { op: "PRelu", ...base([input(0)!, input(1)!]) };
+        break;
+      case "Resize":
+      case "Upsample":
+        node = { op: "Resize", ...base([input(0)!]), ...this.resizeFields(op, ins, attrFloats, attrInts, attrInt, attrString, constInput, fail) };
+        break;
       case "Add":
       case "Sub":
       case "Mul":
@@ -477,6 +506,77 @@ class ImportContext {
     this.names.add(node.name);
     this.nodes.push(node);
     for (const o of node.outputs) this.producedByNode.add(o);
+  }
+
+  /**
+   * Resize (opset 10 and later) and Upsample (7 to 9): scales or sizes of an NCHW tensor's two
+   * spatial axes. Opset < 11 and Upsample map coordinates asymmetrically and take the floor
+   * (onnxruntime's ceil when shrinking); anything axnn does not compute the same way is refused.
+   */
+  private resizeFields(
+    op: string, ins: string[], attrFloats: (k: string) => number[] | undefined, attrInts: (k: string) => number[] | undefined,
+    attrInt: (k: string, def: number) => number, attrString: (k: string, def: string) => string,
+    constInput: (k: number, what: string) => DecodedTensor, fail: (msg: string) => never,
+  ): Omit<ResizeNode, "op" | "name" | "inputs" | "outputs"> {
+    const mode = attrString("mode", "nearest");
+    if (mode !== "nearest" && mode !== "linear" && mode !== "bilinear") fail(`mode "${mode}" is not supported (nearest or linear)`);
+    const legacy = op === "Upsample" || this.opset < 11;
+    let scales: number[] | undefined, sizes: (number | null)[] | undefined;
+    if (op === "Upsample" && this.opset < 9) scales = attrFloats("scales");
+    else if (legacy) scales = Array.from(constInput(1, "scales").values);
+    else {
+      // Inputs X, roi, scales, sizes; an empty scales tensor means "use sizes".
+      const sc = ins[2] ? constInput(2, "scales") : undefined;
+      if (sc && sc.values.length > 0) scales = Array.from(sc.values);
+      if (ins[3]) {
+        // PyTorch's F.interpolate(size=...) concatenates the input's batch and channels (Shape, Slice) with the new H, W.
+        const sz = this.consts.get(ins[3]);
+        if (!sz) fail(`sizes (input 3 "${ins[3]}") must be a constant or computed from Shape`);
+        const at2 = this.batch2.get(ins[3]);
+        if (at2 && at2.values.some((v, i) => i !== 0 && v !== sz!.values[i])) fail("sizes depend on the batch size other than through the batch axis");
+        if (sz!.values.length > 0) sizes = Array.from(sz!.values, (v, i) => (i === 0 && at2 ? null : v));
+      }
+      if (scales && sizes) fail("both scales and sizes are given; ONNX allows only one");
+      if (attrInt("antialias", 0) !== 0) fail("antialias = 1 is not supported");
+      if (attrInt("exclude_outside", 0) !== 0) fail("exclude_outside = 1 is not supported");
+      const policy = attrString("keep_aspect_ratio_policy", "stretch");
+      if (sizes && policy !== "stretch") fail(`keep_aspect_ratio_policy "${policy}" is not supported (only stretch)`);
+      const axes = attrInts("axes");
+      if (axes) {
+        // Opset 18: scales/sizes of the listed axes only; the others keep their size.
+        const norm = axes.map((a) => (a < 0 ? a + 4 : a));
+        if (norm.join() !== "2,3") fail(`axes [${axes.join(",")}] are not supported (only the spatial axes [2,3] of an NCHW input)`);
+        if (scales) scales = [1, 1, ...scales];
+        if (sizes) sizes = [null, null, ...sizes];
+      }
+    }
+    const given = scales ?? sizes;
+    if (!given) fail("neither scales nor sizes is given");
+    if (given!.length !== 4) fail(`${scales ? "scales" : "sizes"} has ${given!.length} values; only 4-D (NCHW) inputs are supported`);
+    if (scales) {
+      if (scales.some((v) => !(v > 0) || !Number.isFinite(v))) fail(`scales [${scales.join(",")}] must be positive`);
+      if (scales[0] !== 1 || scales[1] !== 1) fail(`scales [${scales.join(",")}] resize the batch or channel axis; only H and W may be resized`);
+    }
+    if (sizes && sizes.some((v) => v !== null && (!Number.isInteger(v) || v <= 0))) fail(`sizes [${sizes.join(",")}] must be positive integers`);
+    let coordinates: string, nearestMode: string;
+    if (legacy) {
+      coordinates = "asymmetric";
+      const shrink = scales!.slice(2).map((v) => v < 1);
+      if (mode === "nearest" && shrink[0] !== shrink[1]) fail(`scales [${scales!.join(",")}] grow one axis and shrink the other (onnxruntime rounds each differently)`);
+      nearestMode = shrink[0] ? "ceil" : "floor";
+    } else {
+      coordinates = attrString("coordinate_transformation_mode", "half_pixel");
+      nearestMode = attrString("nearest_mode", "round_prefer_floor");
+      if (!(RESIZE_COORDINATES as readonly string[]).includes(coordinates)) fail(`coordinate_transformation_mode "${coordinates}" is not supported (${RESIZE_COORDINATES.join(", ")})`);
+      if (!["round_prefer_floor", "round_prefer_ceil", "floor", "ceil"].includes(nearestMode)) fail(`nearest_mode "${nearestMode}" is not supported`);
+    }
+    return {
+      mode: mode === "nearest" ? "nearest" : "linear",
+      coordinates: coordinates as ResizeCoordinates,
+      nearestMode: nearestMode as ResizeNode["nearestMode"],
+      scales: scales ? [Math.fround(scales[2]!), Math.fround(scales[3]!)] : null,
+      sizes: sizes ?? null,
+    };
   }
 
   private setConst(name: string, d: DecodedTensor): void {

@@ -2,8 +2,8 @@
 // passes of every op of the graph IR. Convolutions, dense layers, BatchNorm, ReLU and Add run
 // on the native kernels of src/kernels (TypeScript twins without the addon); the other
 // backward passes are TypeScript, accumulating in float64.
-import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, SoftmaxNode } from "../nn/graph.js";
-import { avgPoolWindows, evalNode, forEachPaddedRow, maxPoolWithArgmax, transpose } from "../nn/ops.js";
+import type { AvgPoolNode, BatchNormNode, ConvNode, MaxPoolNode, Node, ResizeNode, SoftmaxNode } from "../nn/graph.js";
+import { avgPoolWindows, evalNode, forEachPaddedRow, maxPoolWithArgmax, resizeAxis, sigmoid, transpose } from "../nn/ops.js";
 import { broadcastOffsets, normalizeAxis, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
 import {
@@ -193,6 +193,40 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
       }
       return pass(g);
     }
+    case "Sigmoid":
+      return pass(mapGrad(x, dy, (_v, y) => y * (1 - y), out));
+    case "Tanh":
+      return pass(mapGrad(x, dy, (_v, y) => 1 - y * y, out));
+    case "HardSwish":
+      return pass(mapGrad(x, dy, (v) => (v < -3 ? 0 : v > 3 ? 1 : v / 3 + 0.5)));
+    case "HardSigmoid": {
+      const { alpha, beta } = node;
+      return pass(mapGrad(x, dy, (v) => (alpha * v + beta > 0 && alpha * v + beta < 1 ? alpha : 0)));
+    }
+    case "LeakyRelu": {
+      const alpha = node.alpha;
+      return pass(mapGrad(x, dy, (v) => (v >= 0 ? 1 : alpha)));
+    }
+    case "PRelu": {
+      // The slope is a model constant (not trained): only the input's gradient.
+      const slope = ins[1]!.data, at = broadcastOffsets(x.shape, x.shape, ins[1]!.shape).b;
+      const g = new Float32Array(dy.length);
+      for (let i = 0; i < g.length; i++) g[i] = x.data[i]! >= 0 ? dy[i]! : dy[i]! * slope[at[i]!]!;
+      return pass(g);
+    }
+    case "GlobalMaxPool": {
+      // The gradient goes to the first maximum of each plane.
+      const inner = sizeOf(x.shape.slice(2));
+      const g = new Float32Array(x.data.length);
+      for (let p = 0; p < dy.length; p++) {
+        let at = p * inner;
+        for (let k = at; k < (p + 1) * inner; k++) if (x.data[k]! > x.data[at]!) at = k;
+        g[at] = dy[p]!;
+      }
+      return pass(g);
+    }
+    case "Resize":
+      return pass(resizeBackward(node, x, out, dy));
     case "Identity":
       if (saved.kind === "dropout") {
         const g = new Float32Array(dy.length);
@@ -295,6 +329,37 @@ export function backwardNode(node: Node, ins: readonly Tensor[], out: Tensor, sa
       return pass(g);
     }
   }
+}
+
+/** dy times the local derivative f'(x) (given the input value and, when `out` is passed, the output's). */
+function mapGrad(x: Tensor, dy: Float32Array, derivative: (v: number, y: number) => number, out?: Tensor): Float32Array {
+  const g = new Float32Array(dy.length);
+  for (let i = 0; i < g.length; i++) g[i] = dy[i]! * derivative(x.data[i]!, out ? out.data[i]! : 0);
+  return g;
+}
+
+/** The adjoint of the forward interpolation: every output's gradient goes back to the inputs it read, with the same weights. */
+function resizeBackward(node: ResizeNode, x: Tensor, out: Tensor, dy: Float32Array): Float32Array {
+  const [n, c, h, w] = x.shape as [number, number, number, number];
+  const [, , oh, ow] = out.shape as [number, number, number, number];
+  const [sh, sw] = node.scales ?? [Math.fround(oh / h), Math.fround(ow / w)];
+  const ys = resizeAxis(node, h, oh, sh), xs = resizeAxis(node, w, ow, sw);
+  const g = new Float64Array(x.data.length);
+  for (let p = 0, o = 0; p < n * c; p++) {
+    const plane = p * h * w;
+    for (let y = 0; y < oh; y++) {
+      const r0 = plane + ys.lo[y]! * w, r1 = plane + ys.hi[y]! * w, fy = node.mode === "nearest" ? 0 : ys.frac[y]!;
+      for (let xo = 0; xo < ow; xo++, o++) {
+        const x0 = xs.lo[xo]!, x1 = xs.hi[xo]!, fx = node.mode === "nearest" ? 0 : xs.frac[xo]!;
+        const d = dy[o]!;
+        g[r0 + x0] += d * (1 - fy) * (1 - fx);
+        g[r0 + x1] += d * (1 - fy) * fx;
+        g[r1 + x0] += d * fy * (1 - fx);
+        g[r1 + x1] += d * fy * fx;
+      }
+    }
+  }
+  return Float32Array.from(g);
 }
 
 /** Convolution backward on the backward kernels of src/kernels (native, or their TypeScript reference without the addon). */
