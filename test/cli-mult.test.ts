@@ -161,3 +161,51 @@ test("the exact multiplier through the CLI equals the library's exact table", ()
   assert.equal(axnn(["mult", "lut", "exact_s8x8", "-o", out], home).code, 0);
   assert.deepEqual(readTfapprox(out, { signed: true }).table, exactMultiplier(true, 8).table);
 });
+
+test("mult list shows the generated designs' power as mult metrics estimates it", () => {
+  const home = tmp();
+  const rows = JSON.parse(axnn(["mult", "list", "--origin", "generated", "--json"], home).stdout) as { name: string; power_mw?: number; power_source?: string }[];
+  assert.ok(rows.length > 10);
+  for (const r of rows) assert.ok(typeof r.power_mw === "number" && r.power_mw > 0, `${r.name}: power ${r.power_mw}`);
+  for (const name of ["drum_k4_u8x8", "exact_s8x8"]) {
+    const m = JSON.parse(axnn(["mult", "metrics", name, "--json"], home).stdout);
+    const row = rows.find((r) => r.name === name)!;
+    assert.equal(row.power_mw, m.power_estimate, name);
+    assert.match(row.power_source!, /^estimate/);
+  }
+  // Cheaper designs are estimated cheaper: DRUM k=4 below the exact multiplier.
+  assert.ok(rows.find((r) => r.name === "drum_k4_u8x8")!.power_mw! < rows.find((r) => r.name === "exact_u8x8")!.power_mw!);
+  const table = axnn(["mult", "list", "--origin", "generated"], home).stdout;
+  assert.match(table, /power mW\s+power from/);
+  assert.match(table.split("\n").find((l) => l.startsWith("drum_k4_u8x8 "))!, / estimate(\s|$)/);
+});
+
+test("mult generate's summary and the Verilog header give the same cell count as mult metrics", () => {
+  const home = tmp();
+  const v = join(tmp(), "drum.v");
+  const r = axnn(["mult", "generate", "drum", "k=4", "-o", v], home);
+  assert.equal(r.code, 0, r.stderr);
+  const gates = JSON.parse(axnn(["mult", "metrics", v, "--json"], home).stdout).gates as Record<string, number>;
+  const summary = /(\d+) library cells \(([^)]*)\)/.exec(r.stdout);
+  const header = /^\/\/ Written by axnn from netlist drum_k4_u8x8: (\d+) library cells \(([^)]*)\)\.$/m.exec(readFileSync(v, "utf8"));
+  assert.ok(summary && header, `${r.stdout}\n${readFileSync(v, "utf8").slice(0, 300)}`);
+  assert.equal(Number(summary[1]), gates.total);
+  assert.equal(Number(header[1]), gates.total);
+  assert.equal(summary[2], header[2]);
+  // The parts add up to the total, type by type as mult metrics counts them.
+  const parts = [...summary[2]!.matchAll(/([A-Z0-9]+) (\d+)/g)].map((m) => [m[1]!, Number(m[2])] as const);
+  assert.equal(parts.reduce((s, [, n]) => s + n, 0), gates.total);
+  for (const [k, n] of parts) assert.equal(gates[k], n, k);
+  if (gates.dropped) assert.match(summary[2]!, new RegExp(`; ${gates.dropped} unused or constant gates? removed`));
+});
+
+test("mult generate --help lists every design with its parameters and ranges", () => {
+  const r = axnn(["mult", "generate", "--help"], tmp());
+  assert.equal(r.code, 0, r.stderr);
+  for (const [kind, params] of [["drum", ["k"]], ["bam", ["hbl", "vbl"]], ["trunc", ["k", "correct"]], ["optrunc", ["ka", "kw", "round"]], ["mitchell", ["f"]], ["ilm", ["iterations"]], ["perf", ["j", "m"]], ["exact", ["n", "signed"]]] as const) {
+    const block = r.stdout.split(/\n  (?=\S)/).find((b) => b.startsWith(`${kind}:`));
+    assert.ok(block, `${kind} listed`);
+    for (const p of params) assert.match(block, new RegExp(`\\n    ${p}\\s+(int|bool) \\S+, default \\S+`), `${kind} ${p}`);
+  }
+  assert.match(r.stdout, /drum: [^\n]*\n(.*\n)*?    k\s+int 3\.\.7, default 4: segment width/);
+});

@@ -4,14 +4,15 @@ import { AxnnError } from "../util/errors.js";
 import { progressBar } from "../util/progress.js";
 import { MultiplierLibrary } from "../multipliers/library.js";
 import { characterise } from "../multipliers/characterise.js";
-import { listCatalogue, readMultiplierFile, resolveMultiplier, type CatalogueRow } from "../multipliers/resolve.js";
+import { listCatalogue, POWER_ESTIMATE_SOURCE, readMultiplierFile, resolveMultiplier, type CatalogueRow } from "../multipliers/resolve.js";
 import { findMultiplierNetlists, importEvoApproxCheckout } from "../multipliers/evoapprox-import.js";
 import { writeTfapprox } from "../multipliers/tfapprox.js";
 import { writeTableFile } from "../multipliers/table-file.js";
 import type { OperandDistribution } from "../multipliers/metrics.js";
 import { errorMetrics } from "../multipliers/metrics.js";
-import { generate, generatorKinds, getGenerator } from "../multipliers/generators/index.js";
+import { describeGenerators, generate, generatorKinds, getGenerator } from "../multipliers/generators/index.js";
 import { writeVerilog } from "../multipliers/netlist/verilog-write.js";
+import { describeGateCounts } from "../multipliers/netlist/cost.js";
 import { writeFileAtomic } from "../util/fs.js";
 import { writeMultiplierReport } from "../report/multiplier-report.js";
 import { addOutOption, parseNumberOption, printJson, readJsonFile, signedness, textTable } from "./common.js";
@@ -28,6 +29,13 @@ function distributionFrom(file: string): OperandDistribution {
   if (keys === "activation,weight") return { activation: o.activation as number[], weight: o.weight as number[] };
   if (keys === "joint") return { joint: o.joint as number[] };
   throw new AxnnError(`keys must be "activation" and "weight", or "joint"; got ${keys || "none"}`, { file });
+}
+
+/** The power column's source in one word: published synthesis figures, a netlist estimate, or the user's. */
+function powerFrom(source: string | undefined): string {
+  if (!source) return "";
+  if (source === POWER_ESTIMATE_SOURCE) return "estimate";
+  return source.startsWith("published") ? "published" : source;
 }
 
 export function registerMult(program: Command): void {
@@ -90,6 +98,7 @@ export function registerMult(program: Command): void {
         throw new AxnnError(`unknown origin "${opts.origin}"; expected generated, evoapprox or library`, { field: "--origin" });
       }
       const rows = listCatalogue({
+        estimatePower: true,
         describe: (r) => {
           const e = errorMetrics(r.multiplier);
           return { mae_pct: e.mae_pct, wce_pct: e.wce_pct, ep_pct: e.ep_pct };
@@ -98,10 +107,10 @@ export function registerMult(program: Command): void {
       if (opts.json) return printJson(rows);
       process.stdout.write(
         textTable(
-          ["name", "origin", "type", "hash", "here", "MAE %", "WCE %", "EP %", "power mW", "aliases"],
+          ["name", "origin", "type", "hash", "here", "MAE %", "WCE %", "EP %", "power mW", "power from", "aliases"],
           rows.map((r: CatalogueRow) => [
             r.name, r.origin, `${r.signed ? "s" : "u"}8x${r.weight_bits}`, r.hash, r.available ? "yes" : "no",
-            r.mae_pct, r.wce_pct, r.ep_pct, r.power_mw, r.aliases?.join(" ") ?? "",
+            r.mae_pct, r.wce_pct, r.ep_pct, r.power_mw, powerFrom(r.power_source), r.aliases?.join(" ") ?? "",
           ]),
         ) + "\n",
       );
@@ -168,7 +177,8 @@ export function registerMult(program: Command): void {
     .argument("<kind>", "design kind (see docs/generators.md)")
     .argument("[params...]", "parameters as key=value, e.g. k=4 n=8 signed=true")
     .option("--save", "add it to your library")
-    .option("--json", "print the metrics as JSON"), "file.v", "write the netlist as Verilog")
+    .option("--json", "print the metrics as JSON")
+    .addHelpText("after", `\nDesigns and their parameters (key=value; docs/generators.md):\n${describeGenerators()}\n\nExample: axnn mult generate drum k=4 signed=true -o drum.v`), "file.v", "write the netlist as Verilog")
     .action((kind: string, params: string[], opts: { out?: string; save?: boolean; json?: boolean }) => {
       const def = getGenerator(kind);
       const values: Record<string, unknown> = {};
@@ -184,7 +194,7 @@ export function registerMult(program: Command): void {
       if (opts.save) new MultiplierLibrary().save(g.multiplier, { netlistText: verilog, overwrite: false });
       const c = characterise({ multiplier: g.multiplier, netlist: g.netlist, origin: "generated" });
       if (opts.json) return printJson(c);
-      process.stdout.write(`${c.name}: MAE% ${c.mae_pct.toPrecision(3)}, WCE% ${c.wce_pct.toPrecision(3)}, power estimate ${c.power_estimate?.toPrecision(3)} mW, ${c.gates?.total} cells\n`);
+      process.stdout.write(`${c.name}: MAE% ${c.mae_pct.toPrecision(3)}, WCE% ${c.wce_pct.toPrecision(3)}, power estimate ${c.power_estimate?.toPrecision(3)} mW, ${describeGateCounts(c.gates!)}\n`);
       if (opts.out) process.stdout.write(`wrote ${opts.out}\n`);
     });
 }

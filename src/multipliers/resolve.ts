@@ -8,6 +8,7 @@ import { lutHash, signedFromName, type Multiplier, type MultiplierMeta } from ".
 import type { Netlist } from "./netlist/ir.js";
 import { parseVerilog } from "./netlist/verilog-read.js";
 import { netlistToMultiplier } from "./netlist/simulate.js";
+import { estimatePower } from "./netlist/cost.js";
 import { readTableFile } from "./table-file.js";
 import { readTfapprox } from "./tfapprox.js";
 import { suggestions } from "../util/suggest.js";
@@ -152,6 +153,9 @@ export interface CatalogueRow {
   description?: string;
 }
 
+/** power_source of a power figure estimated from a netlist's switching activity (mult metrics' power estimate). */
+export const POWER_ESTIMATE_SOURCE = "estimate (switching activity, gscl45nm)";
+
 function evoRow(entries: EvoApproxEntry[], available: boolean): CatalogueRow {
   const order = ["v2022", "master", "v1.0"];
   const sorted = [...entries].sort((a, b) => order.indexOf(a.version) - order.indexOf(b.version));
@@ -178,12 +182,17 @@ function evoRow(entries: EvoApproxEntry[], available: boolean): CatalogueRow {
  * Everything `axnn mult list` shows: the built-in generated designs, the EvoApproxLib
  * catalogue (one row per table), and the user library. `describe` fills in error metrics
  * and power for the tables we have (computing them is the caller's choice: it costs a few
- * milliseconds per design).
+ * milliseconds per design). With `estimatePower`, designs with a netlist and no published or
+ * given power get `mult metrics`' switching-activity estimate (the same defaults: 10,000
+ * random operand pairs, seed 1; tens of milliseconds per design).
  */
 export function listCatalogue(opts: {
   library?: MultiplierLibrary;
   describe?: (r: ResolvedMultiplier) => Partial<CatalogueRow>;
+  estimatePower?: boolean;
 } = {}): CatalogueRow[] {
+  const estimate = (r: ResolvedMultiplier): Partial<CatalogueRow> =>
+    opts.estimatePower && r.netlist ? { power_mw: estimatePower(r.netlist).totalMw, power_source: POWER_ESTIMATE_SOURCE } : {};
   const lib = opts.library ?? new MultiplierLibrary();
   const rows: CatalogueRow[] = [];
   for (const { kind, params } of defaultCatalogue()) {
@@ -191,7 +200,7 @@ export function listCatalogue(opts: {
     const m = g.multiplier;
     rows.push({
       name: m.name, origin: "generated", signed: m.signed, weight_bits: m.weightBits, hash: lutHash(m), available: true,
-      description: m.meta.description, ...opts.describe?.(g),
+      description: m.meta.description, ...estimate(g), ...opts.describe?.(g),
     });
   }
   const records = lib.records();
@@ -203,7 +212,8 @@ export function listCatalogue(opts: {
     const resolved = loadFromLibrary(lib, r.name)!;
     rows.push({
       name: r.name, origin: "library", signed: r.signed, weight_bits: r.weight_bits, hash: r.hash, available: true,
-      power_mw: r.meta.powerMw, power_source: r.meta.costSource, area_um2: r.meta.areaUm2, aliases: r.meta.aliases,
+      ...(r.meta.powerMw === undefined ? estimate(resolved) : {}),
+      ...(r.meta.powerMw !== undefined ? { power_mw: r.meta.powerMw, power_source: r.meta.costSource } : {}), area_um2: r.meta.areaUm2, aliases: r.meta.aliases,
       description: r.meta.description, ...opts.describe?.(resolved),
     });
   }

@@ -76,6 +76,22 @@ export function getGenerator(kind: string): GeneratorEntry {
   return g;
 }
 
+/**
+ * Every design with its parameters (type, range, default for 8x8, meaning), as a plain-text
+ * list for help screens: `mult generate --help` prints it.
+ */
+export function describeGenerators(): string {
+  const lines: string[] = [];
+  for (const g of Object.values(GENERATORS)) {
+    lines.push(`  ${g.kind}: ${g.title}${g.supportsSigned ? "" : " (unsigned only)"}`);
+    const width = Math.max(...g.params.map((p) => p.name.length));
+    for (const p of g.params) {
+      lines.push(`    ${p.name.padEnd(width)}  ${p.type} ${p.range}, default ${String(p.default(8))}${p.default(8) === p.default(4) ? "" : " at n=8"}: ${p.description}`);
+    }
+  }
+  return lines.join("\n");
+}
+
 function definition(kind: string): GeneratorDefinition {
   getGenerator(kind); // throws the AxnnError for unknown kinds
   return DEFINITION_BY_KIND.get(kind)!;

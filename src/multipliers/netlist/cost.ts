@@ -152,6 +152,17 @@ export function gateCounts(nl: Netlist, opts: CountOptions = {}): Record<string,
   return sorted;
 }
 
+/**
+ * gateCounts in words, as the generator's summary and the Verilog header both say it:
+ * "276 library cells (AND2 169, FA 10, HA 5, NOT 14, OR2 78; 6 unused or constant gates removed)".
+ * Every loose gate is one library cell (AND2X1...), every half/full adder one HA/FA cell.
+ */
+export function describeGateCounts(counts: Readonly<Record<string, number>>): string {
+  const types = Object.entries(counts).filter(([k]) => k !== "total" && k !== "dropped").map(([k, v]) => `${k} ${v}`);
+  const dropped = counts.dropped ? `; ${counts.dropped} unused or constant gate${counts.dropped === 1 ? "" : "s"} removed` : "";
+  return `${counts.total} library cell${counts.total === 1 ? "" : "s"} (${types.join(", ")}${dropped})`;
+}
+
 /** Total cell area, um^2 (loose half/full adders mapped to HA/FA cells unless `mapAdders` is false). */
 export function estimateArea(nl: Netlist, opts: CountOptions = {}): number {
   return analyze(nl, opts.library ?? GSCL45_CELLS, opts.mapAdders ?? DEFAULT_MAP_ADDERS).units.reduce((s, u) => s + u.areaUm2, 0);

@@ -1,6 +1,7 @@
 import { AxnnError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import type { Gate, Netlist } from "./ir.js";
+import { describeGateCounts, gateCounts } from "./cost.js";
 
 /**
  * Writes a netlist as EvoApproxLib-style structural Verilog: ports A, B and the output,
@@ -291,7 +292,9 @@ export function writeVerilog(nl: Netlist, opts: { moduleName?: string } = {}): s
   const outAssigns = nl.output.map((net, k) => `  assign ${outName}[${k}] = ${name(net)};`);
 
   const lines = [
-    `// Written by axnn from netlist ${nl.name}: ${nl.gates.length} gates, ${nl.cells.length} cells.`,
+    // What a synthesis tool keeps (as priced by `mult metrics`), then what this file spells out.
+    `// Written by axnn from netlist ${nl.name}: ${describeGateCounts(gateCounts(nl))}.`,
+    `// As written: ${nl.gates.filter((g) => g.cell === undefined).length} loose gates and ${nl.cells.length} adder cell instances (${nl.gates.length - nl.gates.filter((g) => g.cell === undefined).length} gates inside them).`,
     `module ${moduleName}(A, B, ${outName});`,
     `  input [${nl.portA.length - 1}:0] A;`,
     `  input [${nl.portB.length - 1}:0] B;`,
