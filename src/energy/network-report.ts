@@ -71,12 +71,13 @@ export function networkEnergyChartSpec(r: NetworkEnergy, title?: string): ChartS
       text: title ?? `Energy per layer by component (${r.arch})`,
       subtitle: `total ${fmt(r.totals.energyPj / 1e6, 2)} uJ, ${r.totals.cycles} cycles; multipliers ${fmt(r.totals.multiplierShare * 100, 2)}% of the energy`,
     },
-    width: Math.max(360, Math.min(1100, 22 * r.layers.length)),
+    // A band of at least 14 px per layer up to 1600 px; beyond that, labels that would overlap are left out.
+    width: Math.max(360, Math.min(1600, 22 * r.layers.length)),
     height: 320,
     data: { values },
     mark: { type: "bar" },
     encoding: {
-      x: { field: "layer", type: "nominal", sort: { field: "index" }, title: "layer", axis: { labelAngle: -60 } },
+      x: { field: "layer", type: "nominal", sort: { field: "index" }, title: "layer", axis: { labelAngle: -90, labelOverlap: "greedy", labelLimit: 240, labelFontSize: 10 } },
       y: { field: "energy_uj", type: "quantitative", stack: "zero", title: "energy (uJ)" },
       color: { field: "component", type: "nominal", sort: used, title: "component" },
       order: { field: "order" },
@@ -101,14 +102,20 @@ export function networkReportBlocks(r: NetworkEnergy, chartSvg: string, model?: 
       columns: ["component", "energy (uJ)", "share %"],
       rows: r.componentNames.map((n) => [n, r.totals.components[n]! / 1e6, (100 * r.totals.components[n]!) / r.totals.energyPj]),
     },
+    // Two tables of a page's width rather than one that overflows it: the layers' figures, then their components.
     {
       kind: "table",
       caption: "Per layer",
-      columns: ["layer", "kind", "shape", "multiplier", "MACs", "energy (uJ)", "pJ/MAC", "cycles", "utilization %", "multiplier share %", ...r.componentNames.map((n) => `${n} (uJ)`)],
+      columns: ["layer", "kind", "shape", "multiplier", "MACs", "energy (uJ)", "pJ/MAC", "cycles", "util. %", "mult. %"],
       rows: r.layers.map((l) => [
         l.name, l.kind, l.shape, l.multiplier, l.macs, l.energyPj / 1e6, l.energyPj / l.macs, l.cycles, l.utilization * 100, (100 * l.multiplierPj) / l.energyPj,
-        ...r.componentNames.map((n) => l.components[n]! / 1e6),
       ]),
+    },
+    {
+      kind: "table",
+      caption: "Per layer: energy by component (uJ)",
+      columns: ["layer", ...r.componentNames],
+      rows: r.layers.map((l) => [l.name, ...r.componentNames.map((n) => l.components[n]! / 1e6)]),
     },
   ];
 }

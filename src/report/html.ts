@@ -33,9 +33,10 @@ function block(b: ReportBlock): string {
       // Strip an XML prolog: inline SVG must start at <svg.
       return `<figure>${b.svg.replace(/^<\?xml[^>]*>\s*/, "")}${b.caption ? `<figcaption>${escapeHtml(b.caption)}</figcaption>` : ""}</figure>`;
     case "table":
-      return `<table>${b.caption ? `<caption>${escapeHtml(b.caption)}</caption>` : ""}<thead><tr>${b.columns
+      // A table wider than the page scrolls inside its own box; the page never does.
+      return `<div class="table-wrap"><table>${b.caption ? `<caption>${escapeHtml(b.caption)}</caption>` : ""}<thead><tr>${b.columns
         .map((c) => `<th>${escapeHtml(c)}</th>`)
-        .join("")}</tr></thead><tbody>${b.rows.map((r) => `<tr>${r.map(cell).join("")}</tr>`).join("")}</tbody></table>`;
+        .join("")}</tr></thead><tbody>${b.rows.map((r) => `<tr>${r.map(cell).join("")}</tr>`).join("")}</tbody></table></div>`;
   }
 }
 
@@ -47,7 +48,8 @@ export function renderHtmlReport(title: string, blocks: ReportBlock[], opts: { g
 body{font-family:"DejaVu Sans",Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.5em}h2{font-size:1.2em;margin-top:1.6em;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:1em 0;font-size:.9em}th,td{border:1px solid #ccc;padding:.25em .6em}
-th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+.table-wrap{max-width:100%;overflow-x:auto}
 figure{margin:1em 0}figure svg{max-width:100%;height:auto}figcaption{font-size:.85em;color:#555}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto}footer{margin-top:3em;font-size:.8em;color:#777}
 </style></head><body>
