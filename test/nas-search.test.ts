@@ -1,10 +1,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModel } from "../src/zoo/sidecar.js";
+import { nasSpaceFor } from "../src/search/nas/search.js";
+import { referenceGenome } from "../src/search/nas/space.js";
 import { writeTwoClassIdx } from "./tiny-idx.js";
 import { nasArgs } from "./nas-testkit.js";
 
@@ -16,8 +18,8 @@ function archiveOf(out: string): ArchiveRow[] {
 
 const comparable = (rows: ArchiveRow[]) => rows.map((r) => ({ key: r.key, genome: r.genome, objectives: r.objectives, violation: r.violation, parent: r.info.parent }));
 
-function journalLines(out: string): number {
-  const f = join(out, "journal.jsonl");
+function journalLines(out: string, name = "journal.jsonl"): number {
+  const f = join(out, name);
   return existsSync(f) ? readFileSync(f, "utf8").split("\n").filter((l) => l.trim().length > 0).length - 1 : 0;
 }
 
@@ -54,23 +56,73 @@ test("search nas: a search writes its front, and resuming after a SIGKILL of the
     assert.ok(archive.slice(3).some((e) => e.info.parent !== null && (e.info.inherited as number) > 0), "some candidate inherited weights");
     for (const f of ["front.json", "archive.json", "report.html", "pareto.svg", "pareto.png", "generations.svg", "journal.jsonl"]) assert.ok(existsSync(join(full, f)), f);
 
-    // The same search killed (SIGKILL, with its candidate processes) once two candidates are journaled, then resumed.
+    // The same search killed (SIGKILL, with its candidate processes) during its baselines, resumed and
+    // killed again once two candidates are journaled (its report then says it is running and reloads
+    // itself), then resumed to the end: nothing finished is trained again, the result is the uninterrupted run's.
     const killed = join(dir, "killed");
-    const child = spawn(process.execPath, nasArgs(data, killed, ["--json"]), { env, detached: true, stdio: "ignore" });
-    const exited = new Promise<void>((res) => child.on("exit", () => res()));
-    while (journalLines(killed) < 2) await new Promise((res) => setTimeout(res, 100));
-    process.kill(-child.pid!, "SIGKILL");
-    await exited;
-    assert.ok(!existsSync(join(killed, "front.json")), "killed before the end");
-    const again = spawnSync(process.execPath, nasArgs(data, killed, ["--json"]), { env, encoding: "utf8" });
+    const killWhen = async (extra: string[], ready: () => boolean) => {
+      const child = spawn(process.execPath, nasArgs(data, killed, ["--json", "--baselines", "lenet5", ...extra]), { env, detached: true, stdio: "ignore" });
+      const exited = new Promise<void>((res) => child.on("exit", () => res()));
+      while (!ready()) await new Promise((res) => setTimeout(res, 100));
+      process.kill(-child.pid!, "SIGKILL");
+      await exited;
+    };
+    await killWhen([], () => journalLines(killed, "baselines.jsonl") >= 1);
+    const firstBaseline = JSON.parse(readFileSync(join(killed, "baselines.jsonl"), "utf8").split("\n")[1]!) as ArchiveRow;
+    const firstModel = join(killed, "models", `baseline-${firstBaseline.key}.onnx`);
+    const firstModelTime = statSync(firstModel).mtimeMs;
+    const again = spawnSync(process.execPath, nasArgs(data, killed, ["--json", "--baselines", "lenet5"]), { env, encoding: "utf8" });
     assert.equal(again.status, 1, "an existing journal without --resume is refused");
-    assert.match(again.stderr, /journal already exists; resume it/);
-    const resumed = spawnSync(process.execPath, nasArgs(data, killed, ["--json", "--resume"]), { env, encoding: "utf8" });
+    assert.match(again.stderr, /baselines\.jsonl: a search journal already exists; resume it/);
+    await killWhen(["--resume"], () => journalLines(killed) >= 2 && existsSync(join(killed, "report.html")));
+    assert.ok(!existsSync(join(killed, "front.json")), "killed before the end");
+    assert.equal(statSync(firstModel).mtimeMs, firstModelTime, "a baseline finished before the kill is not trained again");
+    const live = readFileSync(join(killed, "report.html"), "utf8");
+    assert.match(live, /<meta http-equiv="refresh" content="\d+">/);
+    assert.match(live, /Running: \d+\/6 candidates/);
+    assert.match(live, /Front after each generation/, "the live report shows the front per generation");
+    const resumed = spawnSync(process.execPath, nasArgs(data, killed, ["--json", "--resume", "--baselines", "lenet5"]), { env, encoding: "utf8" });
     assert.equal(resumed.status, 0, resumed.stderr);
-    const rf = JSON.parse(resumed.stdout) as { members: { key: string; val_top1: number }[]; from_journal: number };
+    const rf = JSON.parse(resumed.stdout) as { members: { key: string; val_top1: number }[]; from_journal: number; baselines: Record<string, unknown>[] };
     assert.ok(rf.from_journal >= 2);
     assert.deepEqual(comparable(archiveOf(killed)), comparable(archive));
     assert.deepEqual(rf.members.map((m) => [m.key, m.val_top1]), front.members.map((m) => [m.key, m.val_top1]));
+    const scored = (b: Record<string, unknown>[]) => b.map((x) => [x.name, x.multiplier, x.val_top1, x.test_top1, x.energy_pj]);
+    assert.deepEqual(scored(rf.baselines), scored(front.baselines));
+    assert.equal(journalLines(killed, "baselines.jsonl"), 3, "each baseline journaled once");
+    const final = readFileSync(join(killed, "report.html"), "utf8");
+    assert.doesNotMatch(final, /http-equiv="refresh"/, "the finished report no longer reloads");
+    assert.match(final, /Front after each generation/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("search nas: beam search (Model Search style) on three objectives: accuracy, energy, parameters", { timeout: 600_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "axnn-nas-beam-"));
+  const env = { ...process.env, AXNN_HOME: join(dir, "home"), AXNN_THREADS: "1" };
+  try {
+    const { data } = writeTwoClassIdx(dir, 240, 5);
+    const out = join(dir, "beam");
+    const r = spawnSync(process.execPath, nasArgs(data, out, ["--json", "--algorithm", "beam", "--beam-width", "2", "--objectives", "accuracy,energy,params"]), { env, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const front = JSON.parse(r.stdout) as { algorithm: string; objectives: string[]; evaluations: number; reference_point: number[]; members: { key: string; params: number; val_top1: number }[] };
+    assert.equal(front.algorithm, "beam");
+    assert.deepEqual(front.objectives, ["accuracy", "energy", "params"]);
+    assert.equal(front.reference_point.length, 3);
+    const archive = archiveOf(out);
+    assert.equal(archive.length, 6);
+    assert.equal(new Set(archive.map((e) => e.key)).size, 6, "every candidate once");
+    // The first beam is the hand-designed seeds; every later candidate is grown from an earlier one.
+    const space = nasSpaceFor(data, ["exact", "drum_k4_u8x8", "trunc_k6c_u8x8"]);
+    assert.deepEqual(archive.slice(0, 2).map((e) => e.genome), [referenceGenome(space, "lenet5"), referenceGenome(space, "resnet8")]);
+    for (const e of archive) {
+      assert.deepEqual(e.objectives, [1 - (e.info.val_top1 as number), e.info.predicted_energy_pj, e.info.params], "objectives in the order asked for");
+    }
+    // The front is exactly the archive's non-dominated set in three dimensions.
+    const dominates = (a: number[], b: number[]) => a.every((v, i) => v <= b[i]!) && a.some((v, i) => v < b[i]!);
+    const expected = archive.filter((a) => !archive.some((b) => dominates(b.objectives, a.objectives))).map((e) => e.key).sort();
+    assert.deepEqual(front.members.map((m) => m.key).sort(), expected);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

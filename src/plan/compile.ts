@@ -83,7 +83,8 @@ export function compilePlan(
     if (!isConv(n) || shapes.get(n.outputs[0]!)!.length !== 4) continue;
     const f: Fusion = { residual: null, hi: -1, result: n.outputs[0]!, at: n.name };
     let r = soleReader(f.result);
-    if (r?.op === "Add" && r.inputs.length === 2 && r.inputs[0] !== r.inputs[1] && sameShape(shapes.get(r.inputs[0]!)!, shapes.get(r.inputs[1]!)!)) {
+    // An Add both of whose inputs are convolutions (a projection shortcut) is absorbed by the first only.
+    if (r?.op === "Add" && !absorbedBy.has(r.name) && r.inputs.length === 2 && r.inputs[0] !== r.inputs[1] && sameShape(shapes.get(r.inputs[0]!)!, shapes.get(r.inputs[1]!)!)) {
       f.residual = r.inputs[0] === f.result ? r.inputs[1]! : r.inputs[0]!;
       absorbedBy.set(r.name, n.name);
       f.result = r.outputs[0]!;

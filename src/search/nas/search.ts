@@ -18,7 +18,7 @@ import { resolveMultiplier } from "../../multipliers/resolve.js";
 import { AxnnError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
 import { loadModel } from "../../zoo/sidecar.js";
-import type { ArchiveEntry, GenomeEvaluation } from "../archive.js";
+import { Archive, type ArchiveEntry, type GenomeEvaluation } from "../archive.js";
 import type { BatchContext, SearchProblem, SearchProgress, SearchResult } from "../engine.js";
 import { genomeKey, type Genome } from "../genome.js";
 import { hypervolume } from "../hypervolume.js";
@@ -76,7 +76,7 @@ export interface NasSearchOptions {
   /**
    * Hand-designed networks trained with the same schedule, each with every multiplier used
    * uniformly, priced and tested as the front is (default lenet5, resnet8; [] for none). Not part
-   * of the budget; written to baselines.json first (reused on resume) and reported beside the front.
+   * of the budget; journaled to baselines.jsonl as each finishes (reused on resume) and reported beside the front.
    */
   baselines?: NasReferenceNetwork[];
   quiet?: boolean;
@@ -162,6 +162,8 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
   const jobs = o.jobs ?? Math.max(1, availableParallelism());
   const evaluator: CandidateEvaluator = o.evaluator ?? ((job) => evaluateInChildProcess(job, { threads: jobs > 1 ? 1 : undefined }));
   const modelPath = (key: string) => join(modelsDir, `${key}.onnx`);
+  // A baseline's own file: the search may train the same genome again (a seed, or a child that inherited weights).
+  const baselineModelPath = (key: string) => join(modelsDir, `baseline-${key}.onnx`);
 
   // Reference point of the hypervolume: zero accuracy, and twice the largest hand-designed network's cost.
   const refs = (["lenet5", "resnet8", "resnet20", "mobilenetv2"] as const).map((n) => infoBase(space, energy, referenceGenome(space, n)));
@@ -200,18 +202,24 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
     signature: JSON.stringify({ space, settings, objectives: o.objectives, arch: o.arch, predictor: o.predictor, minAccuracy: o.minAccuracy, maxParams: o.maxParams, inherit: o.inherit ?? false }),
   };
   const initial = (o.initial ?? ["lenet5", "resnet8"]).map((n) => referenceGenome(space, n));
-  const baselineEntries = await evaluateBaselines(o, space, energy, settings, evaluator, jobs, modelPath);
+  // Refused before the baselines are trained, not after.
+  if (!o.resume && existsSync(join(o.outDir, "journal.jsonl"))) throw new AxnnError(`a search journal already exists; resume it (--resume) or write to another directory`, { file: join(o.outDir, "journal.jsonl") });
+  const baselineEntries = await evaluateBaselines(o, problem.signature!, space, energy, settings, evaluator, jobs, baselineModelPath);
   let lastReport = 0;
+  let liveReport: Promise<void> = Promise.resolve();
   const onProgress = (p: SearchProgress) => {
     const elapsed = (performance.now() - t0) / 1000;
     const left = p.budget - p.evaluations;
     const progress: NasProgress = { ...p, elapsedSeconds: elapsed, secondsLeft: sessionDone > 0 ? (left * elapsed) / sessionDone : null };
-    generations.push({ step: p.step, evaluations: p.evaluations, front: [] });
+    // The front so far (what the journal holds; recomputed from the archive's order at the end, as a resumed run's journal may hold later results).
+    const soFar = readArchiveSoFar(o.outDir);
+    generations.push({ step: p.step, evaluations: p.evaluations, front: frontOf(soFar).map((e) => e.objectives) });
     o.onProgress?.(progress);
     writeFileAtomic(join(o.outDir, "progress.json"), JSON.stringify(progress, null, 2) + "\n");
     if (performance.now() - lastReport > 2000) {
       lastReport = performance.now();
-      void writeNasReport(o.outDir, { running: true, objectives: o.objectives, progress, archive: readArchiveSoFar(o.outDir), generations }).catch(() => undefined);
+      // One live report at a time, and never one finishing after the final report.
+      liveReport = liveReport.then(() => writeNasReport(o.outDir, { running: true, objectives: o.objectives, progress, archive: soFar, generations: generations.map((g) => ({ ...g })) })).catch(() => undefined);
     }
   };
   const common = { budget: o.budget, seed: o.seed, journal: join(o.outDir, "journal.jsonl"), resume: o.resume, referencePoint, onProgress };
@@ -227,7 +235,7 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
     g.front = frontOf(upTo).map((e) => e.objectives);
   }
   const members = await finishFront(o, space, result.front, modelPath);
-  const scoredBaselines = await finishFront(o, space, baselineEntries.map((b) => b.entry), modelPath, "baselines");
+  const scoredBaselines = await finishFront(o, space, baselineEntries.map((b) => b.entry), baselineModelPath, "baselines");
   const baselines: NasBaseline[] = baselineEntries.map((b) => {
     const m = scoredBaselines.find((x) => x.key === b.entry.key)!;
     const dominated = members.some((f) => f.val_top1 >= m.val_top1 && f.predicted_energy_pj <= m.predicted_energy_pj && (f.val_top1 > m.val_top1 || f.predicted_energy_pj < m.predicted_energy_pj));
@@ -242,37 +250,46 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
   writeFileAtomic(join(o.outDir, "archive.json"), JSON.stringify(result.archive, null, 1) + "\n");
   writeFileAtomic(join(o.outDir, "front.json"), JSON.stringify(report, null, 2) + "\n");
   writeFileAtomic(join(o.outDir, "generations.json"), JSON.stringify(generations) + "\n");
+  await liveReport;
   await writeNasReport(o.outDir, { running: false, objectives: o.objectives, archive: result.archive, generations, report });
   return report;
 }
 
 /**
  * The baselines' candidates (hand-designed genomes with each multiplier uniform), evaluated like any
- * candidate (no inheritance), before the search; baselines.json keeps them for a resumed run.
+ * candidate (no inheritance), before the search; each is journaled (baselines.jsonl) as it finishes,
+ * so a run killed during the baselines and resumed evaluates only those it had not finished.
  */
-async function evaluateBaselines(o: NasSearchOptions, space: NasSpace, energy: SearchEnergy, settings: CandidateSettings, evaluator: CandidateEvaluator, jobs: number, modelPath: (key: string) => string): Promise<{ name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[]> {
-  const file = join(o.outDir, "baselines.json");
+async function evaluateBaselines(o: NasSearchOptions, signature: string, space: NasSpace, energy: SearchEnergy, settings: CandidateSettings, evaluator: CandidateEvaluator, jobs: number, modelPath: (key: string) => string): Promise<{ name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[]> {
   const todo = (o.baselines ?? ["lenet5", "resnet8"]).flatMap((name) => space.multipliers.map((multiplier, m) => ({ name, multiplier, genome: referenceGenome(space, name, m) })));
   if (todo.length === 0) return [];
-  if (existsSync(file)) {
-    const saved = JSON.parse(readFileSync(file, "utf8")) as { name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[];
-    if (JSON.stringify(saved.map((b) => b.entry.genome)) === JSON.stringify(todo.map((t) => t.genome))) return saved;
+  const journal = Archive.open(join(o.outDir, "baselines.jsonl"), JSON.stringify({ baselines: signature }), o.resume ?? false);
+  try {
+    const out: { name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[] = [];
+    const pending = todo.filter((t) => {
+      const e = journal.journaledResult(t.genome);
+      if (e) out.push({ name: t.name, multiplier: t.multiplier, entry: e });
+      return !e;
+    });
+    let next = 0, done = out.length;
+    const work = async () => {
+      while (next < pending.length) {
+        const t = pending[next++]!;
+        const key = genomeKey(t.genome);
+        const r = await evaluator({ space, genome: t.genome, settings, output: modelPath(key) });
+        const info: NasCandidateInfo = { ...infoBase(space, energy, t.genome), ...r, parent: null };
+        const ev = { objectives: objectivesOf(o.objectives, info), violation: 0, info };
+        journal.journal(t.genome, ev);
+        out.push({ name: t.name, multiplier: t.multiplier, entry: { key, genome: [...t.genome], ...ev } });
+        if (!o.quiet) process.stderr.write(`axnn: baseline ${++done}/${todo.length}: ${t.name} with ${t.multiplier}: top-1 ${(100 * r.val_top1).toFixed(2)}%\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, pending.length) }, work));
+    const order = new Map(todo.map((t, i) => [genomeKey(t.genome), i]));
+    return out.sort((a, b) => order.get(a.entry.key)! - order.get(b.entry.key)!);
+  } finally {
+    journal.close();
   }
-  const out: { name: NasReferenceNetwork; multiplier: string; entry: ArchiveEntry }[] = new Array(todo.length);
-  let next = 0, done = 0;
-  const work = async () => {
-    while (next < todo.length) {
-      const t = todo[next++]!;
-      const key = genomeKey(t.genome);
-      const r = await evaluator({ space, genome: t.genome, settings, output: modelPath(key) });
-      const info: NasCandidateInfo = { ...infoBase(space, energy, t.genome), ...r, parent: null };
-      out[todo.indexOf(t)] = { name: t.name, multiplier: t.multiplier, entry: { key, genome: t.genome, objectives: objectivesOf(o.objectives, info), violation: 0, info } };
-      if (!o.quiet) process.stderr.write(`axnn: baseline ${++done}/${todo.length}: ${t.name} with ${t.multiplier}: top-1 ${(100 * r.val_top1).toFixed(2)}%\n`);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, work));
-  writeFileAtomic(file, JSON.stringify(out, null, 1) + "\n");
-  return out;
 }
 
 /** Architectures of the space the "auto" predictor is trained on (random ones plus the hand-designed ones). */
