@@ -52,7 +52,9 @@ export async function queueEvaluator(url: string, opts: QueueEvaluatorOptions = 
       if (!j) throw new Error(`queue: job ${id} disappeared from ${NAS_QUEUE}`);
       const state = await j.getState();
       if (state === "completed") {
-        const r = validateResult(j.returnvalue, id);
+        // Read the job again: the snapshot above may predate its completion (returnvalue still null).
+        const done = await queue.getJob(id);
+        const r = validateResult(done?.returnvalue, id);
         if (r.result.stopped_early) return r.result;
         return acceptResult(job, r.result, Buffer.from(r.model!, "base64"), r.sidecar!, id);
       }
