@@ -7,9 +7,9 @@ import assert from "node:assert/strict";
 import {
   conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut, depthwiseExact, depthwiseLut, kernelBackend, setBackend, type LutTable,
 } from "../src/kernels/index.js";
-import { conv2dFloatReference, conv2dIntReference, denseFloatReference, denseIntReference, exactProduct, lutProduct } from "../src/kernels/reference.js";
+import { conv2dFloatReference, conv2dIntReference, denseFloatReference, denseIntReference, dequantizeAccReference, exactProduct, lutProduct } from "../src/kernels/reference.js";
 import { convGeometry, denseGeometry, type ConvOptions } from "../src/kernels/geometry.js";
-import { webGpuAdapter } from "../src/kernels/webgpu/backend.js";
+import { webGpuAdapter, webGpuDequantize } from "../src/kernels/webgpu/backend.js";
 import { exactMultiplier } from "../src/multipliers/multiplier.js";
 
 const adapter = webGpuAdapter();
@@ -133,4 +133,48 @@ test("WebGPU: weights changed in place after a call are uploaded again, never se
   const second = onGpu(() => denseLut(x, [2, 10], w, [3, 10], lut).data);
   assert.notDeepEqual(second, first);
   assert.deepEqual(second, denseIntReference(x, w, denseGeometry("t", [2, 10], [3, 10]), lutProduct(lut.table, 8)));
+});
+
+test("WebGPU dequantization equals the CPU's double arithmetic bit for bit: ties, double rounding, cancellation, subnormal and overflowing float32 results, clamps", { skip }, () => {
+  const rand = rng(77);
+  const f64 = (lo: number, hi: number) => lo + ((rand(1 << 30) * 2 ** 22 + rand(1 << 22)) / 2 ** 52) * (hi - lo);
+  // Scales: powers of two (exact products: ties of the float32 rounding are frequent), full 53-bit
+  // significands (the double product rounds), and extremes whose results are float32 subnormals or overflow.
+  const scales = [2 ** -20, 2 ** -7, 1, f64(1e-6, 1e-3), f64(1e-9, 1e-8), 1 + 2 ** -52, 0.1, 1e-45, 3e-42, 1e30, 2 ** 97 * 1.5, Math.PI * 1e-4];
+  const M = scales.length * 2, groups = 2, inner = 37, batch = 3;
+  const total = batch * M * inner;
+  const acc = new Int32Array(total);
+  for (let i = 0; i < total; i++) {
+    const kind = rand(6);
+    acc[i] = kind === 0 ? (rand(2) ? 0x7fffffff : -0x80000000) : kind === 1 ? rand(65) - 32 : kind === 2 ? 0 : (rand(1 << 16) << 16) | rand(1 << 16);
+  }
+  const constant = new Float64Array(M), scale = new Float64Array(M), bias = new Float64Array(M), zw = new Int32Array(M);
+  for (let m = 0; m < M; m++) {
+    scale[m] = scales[m % scales.length]!;
+    constant[m] = m % 3 === 0 ? 0 : (rand(2) ? 1 : -1) * (rand(1 << 20) * 2 ** 20 + rand(1 << 20));
+    const b = m % 4 === 0 ? 0 : m % 4 === 1 ? Math.fround(f64(-3, 3)) : m % 4 === 2 ? f64(-1e-3, 1e-3) : -scale[m]! * (acc[m * inner]! + constant[m]!);
+    bias[m] = b; // the last kind cancels the first position's product (up to rounding)
+    zw[m] = m % 5 === 0 ? 0 : rand(511) - 255;
+  }
+  const sums = Int32Array.from({ length: batch * groups * inner }, () => rand(3) === 0 ? rand(1 << 30) : rand(255 * 27));
+  const channels = { constant, scale, bias, zw };
+  const dims = { batch, channels: M, inner, groups };
+  for (const withSums of [false, true]) {
+    for (const hi of [undefined, Infinity, 6]) {
+      const want = new Float32Array(total);
+      dequantizeAccReference(acc, batch, M, inner, groups, constant, scale, bias, zw, withSums ? sums : null, hi ?? -1, want);
+      const got = new Float32Array(total);
+      assert.ok(webGpuDequantize(acc, dims, channels, withSums ? sums : null, hi ?? -1, got), "the terms are within what the shader emulates");
+      const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
+      // Compared as bit patterns: -0 and +0 differ.
+      const wrong = [...bits(got).keys()].filter((i) => bits(got)[i] !== bits(want)[i]!);
+      assert.equal(wrong.length, 0, `sums ${withSums}, clamp ${hi}: ${wrong.length} of ${total} differ, e.g. [${wrong[0]}] ${got[wrong[0]!]} vs ${want[wrong[0]!]} (scale ${scale[Math.floor(wrong[0]! / inner) % M]})`);
+    }
+  }
+  // Terms outside what the shader emulates exactly are refused (the caller dequantizes on the CPU).
+  const untouched = new Float32Array(total).fill(7);
+  assert.equal(webGpuDequantize(acc, dims, { ...channels, constant: Float64Array.from(constant, (c) => c + 0.5) }, sums, -1, untouched), false, "a fractional constant");
+  assert.equal(webGpuDequantize(acc, dims, { ...channels, scale: Float64Array.from(scale, (s, m) => (m === 3 ? -s : s)) }, sums, -1, untouched), false, "a negative scale");
+  assert.equal(webGpuDequantize(acc, dims, { ...channels, zw: Int32Array.from(zw, (z, m) => (m === 1 ? 1 << 20 : z)) }, sums, -1, untouched), false, "a weight zero point beyond 2^16");
+  assert.ok(untouched.every((v) => v === 7));
 });

@@ -9,9 +9,10 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { AxnnError } from "../../util/errors.js";
-import type { Backend, LutTable } from "../backend.js";
+import type { Backend, DequantizeChannels, DequantizeDims, LutTable } from "../backend.js";
 import { geometryArray, type ConvGeometry } from "../geometry.js";
-import { CONTROL_BYTES, errorOf, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
+import { CONTROL_BYTES, errorOf, type KernelRequest, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
+import { DEQUANTIZE_PARAM_COUNT, encodeChannels } from "./dequantize.js";
 import { PARAM_COUNT, type ConvKind } from "./shaders.js";
 
 /** The GPU an adapter reports (SwiftShader for the software driver). */
@@ -61,17 +62,36 @@ class GpuConnection {
     params[18] = kind === "float" ? new Uint32Array(Float32Array.of(pad).buffer)[0]! : pad;
     params[19] = table?.weightBits ?? 0;
     params[20] = total;
-    const result = new SharedArrayBuffer(Math.max(4, total * 4));
-    const request: Request = {
-      op: "conv", kind, params, input: input.slice(), weights: this.operand(weights),
-      table: table ? this.operand(table.table) : undefined, result,
-    };
+    const result = this.call({
+      op: "run", kernel: kind, params, widthAt: 21, total, input: input.slice(),
+      second: this.operand(weights), third: table ? this.operand(table.table) : undefined, result: new SharedArrayBuffer(Math.max(4, total * 4)),
+    });
+    out.set(kind === "float" ? new Float32Array(result, 0, total) : new Int32Array(result, 0, total));
+  }
+
+  /** dequantizeAccReference on the GPU (dequantize.ts); false, having done nothing, where the channels' terms are outside what the shader emulates exactly. */
+  dequantize(acc: Int32Array, dims: DequantizeDims, channels: DequantizeChannels, sums: Int32Array | null, clampMax: number, out: Float32Array): boolean {
+    const encoded = encodeChannels(channels, sums !== null);
+    if (!encoded) return false;
+    const total = acc.length;
+    if (total * 4 > this.info.maxStorageBufferBindingSize) return false;
+    const params = new Uint32Array(DEQUANTIZE_PARAM_COUNT);
+    params.set([total, dims.channels, dims.inner, dims.groups, sums ? 1 : 0, clampMax < 0 ? 0xffffffff : new Uint32Array(Float32Array.of(clampMax).buffer)[0]!]);
+    const result = this.call({
+      op: "run", kernel: "dequantize", params, widthAt: 6, total, input: acc.slice(),
+      second: { data: sums ? sums.slice() : new Int32Array(1) }, third: { data: encoded }, result: new SharedArrayBuffer(Math.max(4, total * 4)),
+    });
+    out.set(new Float32Array(result, 0, total));
+    return true;
+  }
+
+  /** Posts a request and waits for the worker's answer; the result buffer. */
+  private call(request: KernelRequest): SharedArrayBuffer {
     Atomics.store(this.state, 0, 0);
     this.worker.postMessage(request);
     if (Atomics.wait(this.state, 0, 0, CALL_TIMEOUT_MS) === "timed-out") throw new AxnnError(`the GPU did not finish a kernel within ${CALL_TIMEOUT_MS / 1000} s`, { field: "webgpu" });
     if (Atomics.load(this.state, 0) === 2) throw new AxnnError(`GPU kernel failed: ${errorOf(this.control)}`, { field: "webgpu" });
-    const view = kind === "float" ? new Float32Array(result, 0, total) : new Int32Array(result, 0, total);
-    out.set(view);
+    return request.result;
   }
 }
 
@@ -146,6 +166,17 @@ export function createWebGpuBackend(cpu: Backend): Backend | null {
     denseExact: (input, weights, { B, K, M }, signed, out) => gpu.conv(signed ? "exact-signed" : "exact-unsigned", input, weights, dense(B, K, M), 0, null, out),
     denseFloat: (input, weights, { B, K, M }, out) => gpu.conv("float", input, weights, dense(B, K, M), 0, null, out),
   };
+}
+
+/**
+ * dequantizeAccReference (its argument order) computed on the GPU, bit for bit: true when done,
+ * false where there is no adapter or the channels' terms are outside what the shader emulates
+ * exactly (dequantize.ts). Not the backend's dequantizeAcc yet: on its own it would add a round
+ * trip per layer; it is the step a GPU-resident network run builds on (docs/gpu.md).
+ */
+export function webGpuDequantize(acc: Int32Array, dims: DequantizeDims, channels: DequantizeChannels, sums: Int32Array | null, clampMax: number, out: Float32Array): boolean {
+  const gpu = webGpu().connection;
+  return gpu !== null && gpu.dequantize(acc, dims, channels, sums, clampMax, out);
 }
 
 /** The adapter's description, or null and why there is no adapter (starts the worker if needed). */

@@ -9,21 +9,33 @@ export interface WorkerData {
   info: Uint8Array;
 }
 
-/** A read-only operand (weights, table) uploaded once and then named by id; data only when (re)uploaded. */
-export interface Operand { id: number; data?: ArrayBufferView }
+/**
+ * A read-only operand: weights and tables are uploaded once and then named by id (data only when
+ * (re)uploaded); an operand without id is uploaded for this request only.
+ */
+export interface Operand { id?: number; data?: ArrayBufferView }
 
-export interface ConvRequest {
-  op: "conv";
-  kind: ConvKind;
+/** The shaders the worker compiles: the convolutions and the dequantization. */
+export type KernelName = ConvKind | "dequantize";
+
+/**
+ * One dispatch of `kernel`: params (binding 0), input (1), two more read-only operands (2, 3), and
+ * `total` 32-bit results (binding 4) copied into `result`. params[widthAt] receives the dispatch
+ * width (invocations per row of the 2-D grid).
+ */
+export interface KernelRequest {
+  op: "run";
+  kernel: KernelName;
   params: Uint32Array;
+  widthAt: number;
+  total: number;
   input: ArrayBufferView;
-  weights: Operand;
-  table?: Operand;
-  /** Where the worker writes the total * 4 result bytes. */
+  second: Operand;
+  third?: Operand;
   result: SharedArrayBuffer;
 }
 
-export type Request = ConvRequest | { op: "free"; id: number };
+export type Request = KernelRequest | { op: "free"; id: number };
 
 export const CONTROL_BYTES = 4096;
 

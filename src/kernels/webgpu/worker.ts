@@ -5,13 +5,14 @@
 // synchronously. Protocol: protocol.ts.
 /* eslint-disable @typescript-eslint/no-explicit-any */
 import { parentPort, workerData } from "node:worker_threads";
-import { CONV_KINDS, PARAM_COUNT, shaderSource, type ConvKind } from "./shaders.js";
-import { signalDone, type ConvRequest, type Request, type WorkerData } from "./protocol.js";
+import { CONV_KINDS, shaderSource } from "./shaders.js";
+import { dequantizeShader } from "./dequantize.js";
+import { signalDone, type KernelName, type KernelRequest, type Operand, type Request, type WorkerData } from "./protocol.js";
 
 const data = workerData as WorkerData;
 const keep: any[] = [];
 let device: any;
-const pipelines = new Map<ConvKind, any>();
+const pipelines = new Map<KernelName, any>();
 // Uploaded read-only operands by the main thread's id.
 const cached = new Map<number, any>();
 let usage: any;
@@ -44,9 +45,10 @@ async function init(): Promise<string> {
   bindLayout = device.createBindGroupLayout({ entries: [0, 1, 2, 3].map((b) => entry(b, "read-only-storage")).concat(entry(4, "storage")) });
   const layout = device.createPipelineLayout({ bindGroupLayouts: [bindLayout] });
   device.pushErrorScope("validation");
-  for (const kind of CONV_KINDS) {
-    const module = device.createShaderModule({ code: shaderSource(kind) });
-    pipelines.set(kind, device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } }));
+  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader]];
+  for (const [name, code] of sources) {
+    const module = device.createShaderModule({ code });
+    pipelines.set(name, device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } }));
   }
   const invalid = await device.popErrorScope();
   if (invalid) return `the WebGPU shaders do not compile here: ${invalid.message}`;
@@ -66,7 +68,13 @@ function storage(bytes: ArrayBufferView): any {
   return buffer;
 }
 
-function operand(o: { id: number; data?: ArrayBufferView }): any {
+// A cached operand's buffer (uploaded again when data comes with it), or a buffer for this request only (pushed to temps).
+function operand(o: Operand, temps: any[]): any {
+  if (o.id === undefined) {
+    const b = storage(o.data ?? new Uint32Array(1));
+    temps.push(b);
+    return b;
+  }
   if (o.data) {
     cached.get(o.id)?.destroy();
     cached.set(o.id, storage(o.data));
@@ -76,30 +84,29 @@ function operand(o: { id: number; data?: ArrayBufferView }): any {
   return b;
 }
 
-async function conv(req: ConvRequest): Promise<void> {
-  const total = req.params[20]!;
+async function run(req: KernelRequest): Promise<void> {
+  const total = req.total;
   const groupsNeeded = Math.ceil(total / 64);
   const width = Math.min(groupsNeeded, 32768);
   const params = Uint32Array.from(req.params);
-  params[21] = width * 64;
+  params[req.widthAt] = width * 64;
   const outBytes = Math.max(4, total * 4);
   const temps: any[] = [];
   const paramBuf = storage(params);
   const inputBuf = storage(req.input);
   temps.push(paramBuf, inputBuf);
-  const weightBuf = operand(req.weights);
-  const tableBuf = req.table ? operand(req.table) : storage(new Int32Array(1));
-  if (!req.table) temps.push(tableBuf);
+  const secondBuf = operand(req.second, temps);
+  const thirdBuf = operand(req.third ?? {}, temps);
   const outBuf = device.createBuffer({ size: outBytes, usage: usage.STORAGE | usage.COPY_SRC });
   const readBuf = device.createBuffer({ size: outBytes, usage: usage.MAP_READ | usage.COPY_DST });
   temps.push(outBuf, readBuf);
-  const pipeline = pipelines.get(req.kind)!;
+  const pipeline = pipelines.get(req.kernel)!;
   // Validation and out-of-memory errors are reported, never a silently unwritten result.
   device.pushErrorScope("out-of-memory");
   device.pushErrorScope("validation");
   const bind = device.createBindGroup({
     layout: bindLayout,
-    entries: [paramBuf, inputBuf, weightBuf, tableBuf, outBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: [paramBuf, inputBuf, secondBuf, thirdBuf, outBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -132,7 +139,7 @@ parentPort!.on("message", async (req: Request) => {
   }
   let error = "";
   try {
-    await conv(req);
+    await run(req);
   } catch (e) {
     error = (e as Error).message || String(e);
   }
