@@ -16,6 +16,7 @@ import { registerFinetune } from "../src/cli/finetune.js";
 import { registerSearch } from "../src/cli/search.js";
 import { registerSearchNas } from "../src/cli/search-nas.js";
 import { registerWorker } from "../src/cli/worker.js";
+import { registerAxp } from "../src/cli/axp.js";
 import { kernelBackend, kernelDevice, selectDevice, setBackend } from "../src/kernels/index.js";
 import { webGpuAdapter } from "../src/kernels/webgpu/backend.js";
 import { writeNpy } from "../src/nn/npy.js";
@@ -40,6 +41,8 @@ const COMMANDS: { register: (p: Command) => void; args: string[] }[] = [
   { register: registerSearch, args: ["search", "assign", "--model", "m.onnx", "--data", "mnist", "--mults", "exact", "-o", "out"] },
   { register: registerSearchNas, args: ["search", "nas", "--data", "mnist", "--mults", "exact", "-o", "out"] },
   { register: registerWorker, args: ["worker", "--queue", "redis://127.0.0.1:1"] },
+  { register: registerAxp, args: ["axp", "cluster", "--model", "m.onnx", "--clusters", "4", "-o", "c.onnx"] },
+  { register: registerAxp, args: ["axp", "sweep", "--model", "m.onnx", "--data", "mnist"] },
 ];
 
 /** Runs fn and then restores the kernel backend in use before (an in-process --device switches it). */
@@ -54,7 +57,7 @@ async function keepingBackend<T>(fn: () => Promise<T>): Promise<T> {
 
 test("every kernel command takes --device and AXNN_DEVICE, checked before the command runs", async () => {
   for (const { register, args } of COMMANDS) {
-    const name = args[0] === "search" ? `search ${args[1]}` : args[0]!;
+    const name = args[0] === "search" || args[0] === "axp" ? `${args[0]} ${args[1]}` : args[0]!;
     await assert.rejects(runCommand(register, [...args, "--device", "tpu"]), (e: unknown) => e instanceof AxnnError && e.message === `--device: expected cpu, gpu or auto, got "tpu"`, name);
     process.env.AXNN_DEVICE = "npu";
     try {

@@ -10,7 +10,7 @@ import { CENTROID_GRADIENTS, DEFAULT_CLUSTER_FINETUNE_LR, type CentroidGradient,
 import { AxpSession, prepareAxpContext } from "../axp/evaluate.js";
 import { loadPeModel } from "../axp/energy.js";
 import { saveModel } from "../zoo/sidecar.js";
-import { parseNumberOption, printJson, textTable } from "./common.js";
+import { deviceOption, parseNumberOption, printJson, textTable } from "./common.js";
 
 function intList(v: string, flag: string, min: number): number[] {
   const parts = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
@@ -99,8 +99,7 @@ interface ClusterCliOptions extends FinetuneCliOptions {
 export function registerAxp(program: Command): void {
   const axp = program.command("axp").description("associative matching (AxP): clustered weights, a memory of precomputed products, partial bit-match");
 
-  finetuneFlags(axp
-    .command("cluster")
+  finetuneFlags(deviceOption(axp.command("cluster"))
     .description("cluster every conv and dense layer's weights to K bins (1-D k-means) and write the clustered model as ONNX; optionally fine-tune the centroids")
     .requiredOption("--model <file>", "ONNX model")
     .requiredOption("--clusters <K>", "bins per layer (per output channel with --per-channel)")
@@ -149,8 +148,7 @@ export function registerAxp(program: Command): void {
       }
     });
 
-  finetuneFlags(axp
-    .command("sweep")
+  finetuneFlags(deviceOption(axp.command("sweep"))
     .description("accuracy, hit rates and energy of AxP over bins x entries x key bits x don't-care bits x formats; Pareto front, chart, report")
     .requiredOption("--model <file>", "ONNX model (its sidecar's normalisation is used)")
     .requiredOption("--data <spec>", "mnist, fashion-mnist, cifar10:<dir> or idx:<images>,<labels>")
