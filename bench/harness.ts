@@ -35,7 +35,7 @@ function formatGroup(group: string, results: BenchResult[]): string {
   const figureKeys = [...new Set(results.flatMap((r) => Object.keys(r.figures)))];
   const header = [group, "median ms", "runs", ...figureKeys];
   const fmt = (v: number | string | undefined): string =>
-    v === undefined ? "" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)) : v;
+    v === undefined || (typeof v === "number" && Number.isNaN(v)) ? "" : typeof v === "number" ? (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3)) : v;
   const rows = results.map((r) => [r.name, fmt(r.ms), String(r.runs), ...figureKeys.map((k) => fmt(r.figures[k]))]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => (i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
