@@ -21,6 +21,7 @@
 #include "elementwise.h"
 #include "qat_quantize.h"
 #include "conv_geometry.h"
+#include "conv_layout.h"
 #include "conv_phases.h"
 #include "gemm.h"
 #include "kernels.h"
@@ -30,17 +31,6 @@
 
 namespace axnn {
 namespace {
-
-// Where the activations of image n live in the prepared buffer, and the run of each tap.
-struct Layout {
-  int64_t images = 0, imageStride = 0, groups = 1, K = 0, Mg = 0, P = 0, Q = 0, rowStride = 0;
-  int64_t nPos = 0;             // positions computed per output plane
-  std::vector<int64_t> tapOff;  // groups x K offsets from the image base
-  // Output element (n, m, p, q) is at out[((n * M + m) * P + p) * Q + q].
-};
-
-// Elements past the end that a core may read (it reads whole 64-position chunks).
-constexpr int64_t kTailElements = 256;
 
 // Copies positions [pos0, pos0 + n) of one output plane from `tmp` to `outPlane` (P x Q).
 template <typename Out>
@@ -58,66 +48,23 @@ void scatterPositions(const Layout& L, const Out* tmp, int64_t pos0, int64_t n, 
   }
 }
 
-// How computeLayout splits a layer's output channels: mSplits ranges of mPer channels each.
-struct TaskSplit {
-  int64_t blocks, coarse, mSplits, mPer;
-};
-TaskSplit taskSplit(const Layout& L) {
-  TaskSplit t;
-  t.blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
-  t.coarse = L.images * L.groups * t.blocks;
-  const int64_t want = int64_t(pool().size()) * 4;  // enough tasks to balance the threads
-  t.mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + t.coarse - 1) / t.coarse));
-  t.mPer = (L.Mg + t.mSplits - 1) / t.mSplits;
-  return t;
-}
-
 // Runs core over every (image, group, position block, range of output channels).
 // core(base, tapOff, sel, K, pos0, nPos, tmp); sel of global output channel m is selBase + m*K.
 template <typename T, typename S, typename Out, typename Core>
 void computeLayout(const Layout& L, const T* prepared, const S* selBase, Out* out, Core core) {
-  const auto [blocks, coarse, mSplits, mPer] = taskSplit(L);
+  const TaskSplit split = taskSplit(L);
   const int64_t M = L.Mg * L.groups;
-  pool().parallelFor(coarse * mSplits, [&](int64_t task) {
-    const int64_t split = task % mSplits;
-    int64_t rest = task / mSplits;
-    const int64_t block = rest % blocks;
-    rest /= blocks;
-    const int64_t grp = rest % L.groups;
-    const int64_t n = rest / L.groups;
-    const int64_t pos0 = block * kMaxBlock;
-    const int nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - pos0));
-    const T* base = prepared + n * L.imageStride;
-    const int64_t* taps = L.tapOff.data() + grp * L.K;
+  pool().parallelFor(split.coarse * split.mSplits, [&](int64_t task) {
+    const ConvTask t = convTask(L, split, task);
+    const T* base = prepared + t.n * L.imageStride;
+    const int64_t* taps = L.tapOff.data() + t.grp * L.K;
     alignas(64) Out tmp[kMaxBlock];
-    const int64_t mEnd = std::min(L.Mg, (split + 1) * mPer);
-    for (int64_t ml = split * mPer; ml < mEnd; ml++) {
-      const int64_t m = grp * L.Mg + ml;
-      core(base, taps, selBase + m * L.K, int(L.K), pos0, nPos, tmp);
-      scatterPositions(L, tmp, pos0, nPos, out + (n * M + m) * L.P * L.Q);
+    for (int64_t ml = t.mBegin; ml < t.mEnd; ml++) {
+      const int64_t m = t.grp * L.Mg + ml;
+      core(base, taps, selBase + m * L.K, int(L.K), t.pos0, t.nPos, tmp);
+      scatterPositions(L, tmp, t.pos0, t.nPos, out + (t.n * M + m) * L.P * L.Q);
     }
   });
-}
-
-Layout convLayout(const ConvGeom& g, const Phases& ph) {
-  Layout L;
-  L.images = g.N;
-  L.imageStride = g.C * ph.channelStride;
-  L.groups = g.groups;
-  const int64_t Cg = g.C / g.groups;
-  L.K = Cg * g.R * g.S;
-  L.Mg = g.M / g.groups;
-  L.P = g.P;
-  L.Q = g.Q;
-  L.rowStride = ph.Wph;
-  L.nPos = (g.P - 1) * ph.Wph + g.Q;
-  L.tapOff.resize(size_t(g.groups * L.K));
-  for (int64_t grp = 0; grp < g.groups; grp++)
-    for (int64_t cl = 0; cl < Cg; cl++)
-      for (int64_t r = 0; r < g.R; r++)
-        for (int64_t s = 0; s < g.S; s++)
-          L.tapOff[size_t(grp * L.K + (cl * g.R + r) * g.S + s)] = tapOffset(g, ph, grp * Cg + cl, r, s);
-  return L;
 }
 
 // All images' channels copied into their phase planes, with the pad code past the end for the cores' whole-chunk reads.
@@ -172,24 +119,17 @@ void conv2d(const ConvGeom& g, const T* input, const T* weights, T pad, Out* out
 void conv2dLutPlanes(const ConvGeom& g, const Phases& ph, const Layout& L, const uint8_t* input, uint8_t pad, const Cores& cores,
                      const LutCtx& lut, const LutPlanes& lp, int32_t* out) {
   const std::vector<uint8_t> prepared = prepareImages(g, ph, L, input, pad);
-  const auto [blocks, coarse, mSplits, mPer] = taskSplit(L);
+  const TaskSplit split = taskSplit(L);
   const int64_t M = L.Mg * L.groups;
-  pool().parallelFor(coarse * mSplits, [&](int64_t task) {
-    const int64_t split = task % mSplits;
-    int64_t rest = task / mSplits;
-    const int64_t block = rest % blocks;
-    rest /= blocks;
-    const int64_t grp = rest % L.groups;
-    const int64_t n = rest / L.groups;
-    const int64_t pos0 = block * kMaxBlock;
-    const int nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - pos0));
-    const int64_t m0 = grp * L.Mg + split * mPer, m1 = grp * L.Mg + std::min(L.Mg, (split + 1) * mPer);
+  pool().parallelFor(split.coarse * split.mSplits, [&](int64_t task) {
+    const ConvTask t = convTask(L, split, task);
+    const int64_t m0 = t.grp * L.Mg + t.mBegin, m1 = t.grp * L.Mg + t.mEnd;
     if (m0 >= m1) return;
     thread_local std::vector<uint32_t> acc;
     acc.resize(size_t((m1 - m0) * kMaxBlock));
-    cores.lutPlanes(prepared.data() + n * L.imageStride, L.tapOff.data() + grp * L.K, lp, lut, grp, m0, m1, pos0, nPos, acc.data());
+    cores.lutPlanes(prepared.data() + t.n * L.imageStride, L.tapOff.data() + t.grp * L.K, lp, lut, t.grp, m0, m1, t.pos0, t.nPos, acc.data());
     for (int64_t m = m0; m < m1; m++)
-      scatterPositions(L, reinterpret_cast<const int32_t*>(acc.data() + (m - m0) * kMaxBlock), pos0, nPos, out + (n * M + m) * L.P * L.Q);
+      scatterPositions(L, reinterpret_cast<const int32_t*>(acc.data() + (m - m0) * kMaxBlock), t.pos0, t.nPos, out + (t.n * M + m) * L.P * L.Q);
   });
 }
 

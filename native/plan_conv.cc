@@ -17,6 +17,7 @@
 #endif
 
 #include "conv_backward.h"
+#include "conv_layout.h"
 #include "conv_phases.h"
 #include "gemm.h"
 #include "lut_planes.h"
@@ -25,7 +26,6 @@
 namespace axnn {
 namespace {
 
-constexpr int64_t kTailElements = 256;  // a core reads whole 64-position chunks past the end
 constexpr double kFar = double(1 << 30);
 
 inline uint8_t quantizeOne(float x, double scale, int zeroPoint, int qmin, int qmax) {
@@ -167,28 +167,6 @@ RunOps runOps(const Cores& cores) {
   return RunOps{intValuesScalar, finishRunScalar, quantizeRunScalar};
 }
 
-struct Layout {
-  int64_t K = 0, Mg = 0, rowStride = 0, nPos = 0, imageStride = 0;
-  std::vector<int64_t> tapOff;  // groups x K
-};
-
-Layout layoutOf(const ConvGeom& g, const Phases& ph) {
-  Layout L;
-  const int64_t Cg = g.C / g.groups;
-  L.K = Cg * g.R * g.S;
-  L.Mg = g.M / g.groups;
-  L.rowStride = ph.Wph;
-  L.nPos = (g.P - 1) * ph.Wph + g.Q;
-  L.imageStride = g.C * ph.channelStride;
-  L.tapOff.resize(size_t(g.groups * L.K));
-  for (int64_t grp = 0; grp < g.groups; grp++)
-    for (int64_t cl = 0; cl < Cg; cl++)
-      for (int64_t r = 0; r < g.R; r++)
-        for (int64_t s = 0; s < g.S; s++)
-          L.tapOff[size_t(grp * L.K + (cl * g.R + r) * g.S + s)] = tapOffset(g, ph, grp * Cg + cl, r, s);
-  return L;
-}
-
 template <typename T>
 T* preparedBuffer(size_t n) {
   thread_local std::vector<T> buffer;
@@ -207,47 +185,37 @@ template <typename T, typename Acc, typename Core, typename SumCore, typename Em
 void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, Core core, SumCore sumCore, Emit emit,
                 const LutCtx* planesLut = nullptr, BlockCore blockCore = {}) {
   const Phases ph = phasesOf(g);
-  const Layout L = layoutOf(g, ph);
+  const Layout L = convLayout(g, ph);
   const size_t total = size_t(g.N * L.imageStride + kTailElements);
   T* prepared = preparedBuffer<T>(total);
   std::fill(prepared + g.N * L.imageStride, prepared + total, pad);
   pool().parallelFor(g.N * g.C, [&](int64_t task) {
     prepareChannel(g, ph, input + task * g.H * g.W, pad, prepared + task * ph.channelStride);
   });
-  const int64_t blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
-  const int64_t coarse = g.N * g.groups * blocks;
-  const int64_t want = int64_t(pool().size()) * 4;
-  const int64_t mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + coarse - 1) / coarse));
-  const int64_t mPer = (L.Mg + mSplits - 1) / mSplits;
+  const TaskSplit split = taskSplit(L);
   const int64_t PQ = g.P * g.Q;
   LutPlanesData planes;
   bool usePlanes = false;
-  if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) usePlanes = useLutPlanes(blockCore.cores, *planesLut, g, weights, L.tapOff.data(), L.nPos, mPer, planes);
-  pool().parallelFor(coarse * mSplits, [&](int64_t task) {
-    const int64_t split = task % mSplits;
-    int64_t rest = task / mSplits;
-    const int64_t block = rest % blocks;
-    rest /= blocks;
-    const int64_t grp = rest % g.groups;
-    const int64_t n = rest / g.groups;
-    const int64_t pos0 = block * kMaxBlock;
-    const int nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - pos0));
+  if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) usePlanes = useLutPlanes(blockCore.cores, *planesLut, g, weights, L.tapOff.data(), L.nPos, split.mPer, planes);
+  pool().parallelFor(split.coarse * split.mSplits, [&](int64_t task) {
+    const ConvTask t = convTask(L, split, task);
+    const int64_t n = t.n, grp = t.grp, pos0 = t.pos0, mBegin = t.mBegin, mEnd = t.mEnd;
+    const int nPos = t.nPos;
     const T* base = prepared + n * L.imageStride;
     const int64_t* taps = L.tapOff.data() + grp * L.K;
     alignas(64) Acc acc[kMaxBlock];
     alignas(64) int32_t sums[kMaxBlock];
     if (withSums) sumCore(base, taps, int(L.K), pos0, nPos, sums);
-    const int64_t mEnd = std::min(L.Mg, (split + 1) * mPer);
     thread_local std::vector<Acc> blockAcc;
     if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) {
-      if (usePlanes && split * mPer < mEnd) {
-        blockAcc.resize(size_t((mEnd - split * mPer) * kMaxBlock));
-        blockCore(base, taps, planes.view, grp, grp * L.Mg + split * mPer, grp * L.Mg + mEnd, pos0, nPos, blockAcc.data());
+      if (usePlanes && mBegin < mEnd) {
+        blockAcc.resize(size_t((mEnd - mBegin) * kMaxBlock));
+        blockCore(base, taps, planes.view, grp, grp * L.Mg + mBegin, grp * L.Mg + mEnd, pos0, nPos, blockAcc.data());
       }
     }
-    for (int64_t ml = split * mPer; ml < mEnd; ml++) {
+    for (int64_t ml = mBegin; ml < mEnd; ml++) {
       const int64_t m = grp * L.Mg + ml;
-      if (usePlanes) std::memcpy(acc, blockAcc.data() + (ml - split * mPer) * kMaxBlock, sizeof(Acc) * nPos);
+      if (usePlanes) std::memcpy(acc, blockAcc.data() + (ml - mBegin) * kMaxBlock, sizeof(Acc) * nPos);
       else core(base, taps, weights + m * L.K, int(L.K), pos0, nPos, acc);
       const int64_t plane = (n * g.M + m) * PQ;
       // The block's positions row by row; columns q >= Q of the phase-plane rows are dropped.
