@@ -1,3 +1,4 @@
+import { tapColumnRanges } from "../kernels/geometry.js";
 import { AxnnError } from "../util/errors.js";
 import { isApproximable, type ApproximableNode, type ConvNode, type DenseNode, type Model } from "../nn/graph.js";
 import { runModel } from "../nn/run.js";
@@ -231,13 +232,7 @@ function convFast(layer: AxpLayer, node: ConvNode, x: Tensor, p: PreparedInput, 
   const plane = oh * ow;
   const out = new Float32Array(n * m * plane);
   const acc = new Float64Array(4 * plane);
-  const owLo = new Int32Array(kw);
-  const owHi = new Int32Array(kw);
-  for (let j = 0; j < kw; j++) {
-    const off = j * dw - pl;
-    owLo[j] = Math.max(0, Math.ceil(-off / sw));
-    owHi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
-  }
+  const { lo: owLo, hi: owHi } = tapColumnRanges(kw, dw, pl, sw, w, ow);
   const wStride = cg * kh * kw;
   for (let b = 0; b < n; b++) {
     for (let grp = 0; grp < node.groups; grp++) {

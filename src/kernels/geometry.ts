@@ -98,3 +98,18 @@ export function checkLength(data: { length: number }, shape: readonly number[], 
     throw new AxnnError(`expected ${need} elements for shape [${shape.join(", ")}], got ${data.length}`, { field: `${layer} ${arg}` });
   }
 }
+
+/**
+ * For each horizontal tap j of a convolution (kernel width kw, dilation dw, left padding pl,
+ * stride sw, input width w, output width ow): the first and last output column whose input
+ * column j*dw - pl + q*sw lies inside the image; lo > hi when none does.
+ */
+export function tapColumnRanges(kw: number, dw: number, pl: number, sw: number, w: number, ow: number): { lo: Int32Array; hi: Int32Array } {
+  const lo = new Int32Array(kw), hi = new Int32Array(kw);
+  for (let j = 0; j < kw; j++) {
+    const off = j * dw - pl;
+    lo[j] = Math.max(0, Math.ceil(-off / sw));
+    hi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
+  }
+  return { lo, hi };
+}

@@ -1,7 +1,7 @@
 // Reference kernels: plain nested loops, slow and obviously correct. They define what the
 // native kernels compute (test/kernels-native.test.ts compares the two bit for bit) and are
 // the fallback when the native addon is not built.
-import type { ConvGeometry, DenseGeometry } from "./geometry.js";
+import { tapColumnRanges, type ConvGeometry, type DenseGeometry } from "./geometry.js";
 
 /** A product of two raw operand codes (LUT lookup or exact product). */
 export type ProductFn = (act: number, weight: number) => number;
@@ -128,12 +128,7 @@ export function conv2dBackwardFloatReference(input: Float32Array, weights: Float
   const dX = needInput ? new Float64Array(input.length) : null;
   const biasAcc = new Float64Array(m);
   // The output columns whose tap j lands inside the image.
-  const owLo = new Int32Array(kw), owHi = new Int32Array(kw);
-  for (let j = 0; j < kw; j++) {
-    const off = j * dw - pl;
-    owLo[j] = Math.max(0, Math.ceil(-off / sw));
-    owHi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
-  }
+  const { lo: owLo, hi: owHi } = tapColumnRanges(kw, dw, pl, sw, w, ow);
   const wStride = cg * kh * kw;
   for (let b = 0; b < n; b++) {
     for (let oc0 = 0; oc0 < m; ) {

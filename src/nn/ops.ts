@@ -1,5 +1,6 @@
 import type { AvgPoolNode, ConvNode, DenseNode, MaxPoolNode, Node, PadNode, ReduceMeanNode, ResizeNode, SoftmaxNode } from "./graph.js";
 import { broadcastOffsets, nodeOutputShapes, normalizeAxis, windowGeometry } from "./shapes.js";
+import { tapColumnRanges } from "../kernels/geometry.js";
 import { AxnnError } from "../util/errors.js";
 import { makeTensor, shapeToString, sizeOf, stridesOf, type Tensor } from "./tensor.js";
 
@@ -164,13 +165,7 @@ function conv2d(node: ConvNode, x: Tensor, outShape: number[]): Tensor {
   const out = new Float32Array(n * m * plane);
   const acc = new Float64Array(4 * plane);
   // Valid output-column range of each horizontal tap.
-  const owLo = new Int32Array(kw);
-  const owHi = new Int32Array(kw);
-  for (let j = 0; j < kw; j++) {
-    const off = j * dw - pl;
-    owLo[j] = Math.max(0, Math.ceil(-off / sw));
-    owHi[j] = Math.min(ow - 1, Math.floor((w - 1 - off) / sw));
-  }
+  const { lo: owLo, hi: owHi } = tapColumnRanges(kw, dw, pl, sw, w, ow);
   const wStride = cg * kh * kw; // weights of one output channel
   for (let b = 0; b < n; b++) {
     for (let grp = 0; grp < node.groups; grp++) {
