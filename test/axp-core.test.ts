@@ -191,14 +191,14 @@ test("memory and energy: a memory larger than the key space is refused; search e
   assert.ok(searchEnergyPj(pe, 16, 24) > searchEnergyPj(pe, 16, 20));
   // Every MAC a hit with a free memory: only the adds remain.
   const free = { ...pe, cam: { search_fj_per_bit: 0, search_fixed_pj: 0 }, read: { ...pe.read, reference_pj: 0 } };
-  const e = layerEnergy(free, "fp32", "l", { macs: 100, hits: 100, zeroMacs: 0, zeroHits: 0, samples: 1 }, 16, 20);
+  const e = layerEnergy(free, "fp32", "l", { macs: 100, hits: 100, zeroMacs: 0, zeroHits: 0, outputs: 10, samples: 1 }, 16, 20);
   assert.ok(Math.abs(e.energyPj - 100 * pe.arithmetic.fp32.add_pj) < 1e-9);
 });
 
 test("zero gating: MACs with a zero activation cost nothing, in the FPU-only PE too; no memory still equals the FPU", () => {
   const pe = loadPeModel();
   const a = pe.arithmetic.fp32;
-  const counts = { macs: 200, hits: 120, zeroMacs: 80, zeroHits: 80, samples: 2 };
+  const counts = { macs: 200, hits: 120, zeroMacs: 80, zeroHits: 80, outputs: 20, samples: 2 };
   const off = layerEnergy(pe, "fp32", "l", counts, 16, 20);
   const on = layerEnergy(pe, "fp32", "l", counts, 16, 20, { zeroGating: true });
   // Per sample: 100 MACs, 40 zero (all hits), 60 non-zero of which 20 hit.

@@ -7,6 +7,8 @@ import { sizeOf, type Tensor } from "../nn/tensor.js";
 import type { LayerClusters } from "./cluster.js";
 import { formatAndKey, roundWeight, type AxpFormat, type KeyLayout } from "./formats.js";
 import { MemorySearcher, searchMemory, type LayerMemory, type LayerProfile, type MemoryEntry } from "./memory.js";
+import { missActivationCode, missProduct, type LayerMissArithmetic } from "./miss.js";
+import { quantizeValue } from "../quant/params.js";
 
 /**
  * AxP arithmetic in a conv or dense layer: every multiplication w x a of a weight in bin b by an
@@ -18,6 +20,11 @@ import { MemorySearcher, searchMemory, type LayerMemory, type LayerProfile, type
  * The fast kernel: a hit depends only on (bin, key), so each bin that has entries gets its own copy of
  * the input with every hit replaced by the entry's representative (the per-(bin, key) answers are
  * computed once per distinct key); the convolution then reads, for each weight, its bin's copy.
+ *
+ * With an approximate multiplier on the misses (src/axp/miss.ts) a miss is no longer w x a: each bin
+ * then gets a plane of products instead (a hit's w x rep, a miss's entry of the layer's (bin,
+ * activation code) table), built a few samples at a time, and the same convolution runs with every
+ * weight 1 (1 x p = p exactly, so the sums are the reference's).
  */
 export interface AxpLayer {
   node: ApproximableNode;
@@ -31,6 +38,8 @@ export interface AxpLayer {
   activationScale: number;
   memory: LayerMemory;
   searcher: MemorySearcher;
+  /** The approximate multiplier of the misses (none: a miss is the format's exact product). */
+  miss?: LayerMissArithmetic;
 }
 
 /** Multiply-accumulate counts of one layer (all samples run so far). */
@@ -40,19 +49,22 @@ export interface LayerCounts {
   /** MACs whose activation is zero (after the format's rounding), hit or not. */
   zeroMacs: number;
   zeroHits: number;
+  /** Outputs computed (a miss multiplier's integer sums are merged once per output). */
+  outputs: number;
   samples: number;
 }
 
 export function emptyCounts(): LayerCounts {
-  return { macs: 0, hits: 0, zeroMacs: 0, zeroHits: 0, samples: 0 };
+  return { macs: 0, hits: 0, zeroMacs: 0, zeroHits: 0, outputs: 0, samples: 0 };
 }
 
-export function makeAxpLayer(node: ApproximableNode, clusters: LayerClusters, profile: LayerProfile, memory: LayerMemory): AxpLayer {
+export function makeAxpLayer(node: ApproximableNode, clusters: LayerClusters, profile: LayerProfile, memory: LayerMemory, miss?: LayerMissArithmetic): AxpLayer {
   const format = profile.layout.format;
   const weights = Float64Array.from(clusters.centroids, (c) => roundWeight(c, format, profile.weightScale));
   const weightOf = new Float32Array(clusters.binOf.length);
   for (let i = 0; i < weightOf.length; i++) weightOf[i] = weights[clusters.binOf[i]!]!;
-  return { node, clusters, format, layout: profile.layout, weights, weightOf, activationScale: profile.activationScale, memory, searcher: new MemorySearcher(memory) };
+  if (miss && miss.binCode.length !== weights.length) throw new AxnnError(`internal error: the miss arithmetic has ${miss.binCode.length} bins, the layer ${weights.length}`, { field: `layer "${node.name}"` });
+  return { node, clusters, format, layout: profile.layout, weights, weightOf, activationScale: profile.activationScale, memory, searcher: new MemorySearcher(memory), ...(miss ? { miss } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -139,8 +151,13 @@ function sumBins(use: Float64Array, positions: number, bins: number): Float64Arr
 
 interface PreparedInput {
   values: Float32Array;
-  /** Per bin: the input as that bin's multiplications see it (hits replaced), or `values` for bins without entries. */
-  planes: Float32Array[];
+  /**
+   * Per bin: the input as that bin's multiplications see it (hits replaced), or `values` for bins
+   * without entries; with a miss multiplier, the products themselves (see `products`).
+   */
+  planes: (Float32Array | Float64Array)[];
+  /** The planes hold products: the kernels multiply them by 1 instead of the weight. */
+  products: boolean;
   /** Per bin with entries: 1 where a search hits. */
   hits: Map<number, Uint8Array>;
 }
@@ -148,9 +165,9 @@ interface PreparedInput {
 function prepareInput(layer: AxpLayer, x: Float32Array): PreparedInput {
   const { values, keys } = formatAndKey(x, layer.layout, layer.activationScale);
   const bins = layer.weights.length;
-  const planes = new Array<Float32Array>(bins).fill(values);
+  const planes = new Array<Float32Array | Float64Array>(bins).fill(values);
   const hits = new Map<number, Uint8Array>();
-  if (layer.memory.entries.length === 0) return { values, planes, hits };
+  if (layer.memory.entries.length === 0 && !layer.miss) return { values, planes, products: false, hits };
   // Distinct keys once; each bin's answer per distinct key once.
   const localOf = new Map<number, number>();
   const distinct: number[] = [];
@@ -166,6 +183,7 @@ function prepareInput(layer: AxpLayer, x: Float32Array): PreparedInput {
     lid[i] = l;
   }
   const entries = layer.memory.entries;
+  const answers = new Map<number, { answer: Float64Array; isHit: Uint8Array }>();
   for (const b of layer.searcher.binsWithEntries) {
     const answer = new Float64Array(distinct.length);
     const isHit = new Uint8Array(distinct.length);
@@ -176,19 +194,40 @@ function prepareInput(layer: AxpLayer, x: Float32Array): PreparedInput {
         isHit[l] = 1;
       }
     });
-    const plane = new Float32Array(values.length);
     const hit = new Uint8Array(values.length);
+    for (let i = 0; i < values.length; i++) hit[i] = isHit[lid[i]!]!;
+    hits.set(b, hit);
+    answers.set(b, { answer, isHit });
+  }
+  if (layer.miss) return { values, planes: productPlanes(layer, layer.miss, values, lid, answers), products: true, hits };
+  for (const [b, { answer, isHit }] of answers) {
+    const plane = new Float32Array(values.length);
     for (let i = 0; i < values.length; i++) {
       const l = lid[i]!;
-      if (isHit[l]) {
-        plane[i] = answer[l]!;
-        hit[i] = 1;
-      } else plane[i] = values[i]!;
+      plane[i] = isHit[l] ? answer[l]! : values[i]!;
     }
     planes[b] = plane;
-    hits.set(b, hit);
   }
-  return { values, planes, hits };
+  return { values, planes, products: false, hits };
+}
+
+/** Every bin's products with a miss multiplier: a hit's w x rep, a miss's table entry (0 for a gated zero). */
+function productPlanes(layer: AxpLayer, miss: LayerMissArithmetic, values: Float32Array, lid: Int32Array, answers: Map<number, { answer: Float64Array; isHit: Uint8Array }>): Float64Array[] {
+  const codes = new Int32Array(values.length);
+  for (let i = 0; i < values.length; i++) codes[i] = missActivationCode(miss, values[i]!);
+  const planes: Float64Array[] = [];
+  for (let b = 0; b < layer.weights.length; b++) {
+    const w = Math.fround(layer.weights[b]!);
+    const row = miss.table.subarray(b << 8, (b + 1) << 8);
+    const a = answers.get(b);
+    const plane = new Float64Array(values.length);
+    for (let i = 0; i < values.length; i++) {
+      const l = lid[i]!;
+      plane[i] = a && a.isHit[l] ? w * a.answer[l]! : miss.zeroGating && values[i] === 0 ? 0 : row[codes[i]!]!;
+    }
+    planes.push(plane);
+  }
+  return planes;
 }
 
 function countMacs(use: LayerUse, p: PreparedInput, samples: number, counts: LayerCounts): void {
@@ -217,6 +256,15 @@ function countMacs(use: LayerUse, p: PreparedInput, samples: number, counts: Lay
   counts.samples += samples;
 }
 
+/** Weights of 1 (product planes): 1 x p is p exactly. */
+const onesCache = new WeakMap<Float32Array, Float32Array>();
+function kernelWeights(layer: AxpLayer, p: PreparedInput): Float32Array {
+  if (!p.products) return layer.weightOf;
+  let o = onesCache.get(layer.weightOf);
+  if (!o) onesCache.set(layer.weightOf, (o = new Float32Array(layer.weightOf.length).fill(1)));
+  return o;
+}
+
 function convFast(layer: AxpLayer, node: ConvNode, x: Tensor, p: PreparedInput, outShape: number[]): Tensor {
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [m, cg, kh, kw] = node.weight.shape as [number, number, number, number];
@@ -226,7 +274,7 @@ function convFast(layer: AxpLayer, node: ConvNode, x: Tensor, p: PreparedInput, 
   const g = windowGeometry(h, w, [kh, kw], node.strides, node.dilations, node.pads, node.autoPad, false);
   const [pt, pl] = g.pads;
   const mPerGroup = m / node.groups;
-  const wd = layer.weightOf;
+  const wd = kernelWeights(layer, p);
   const binOf = layer.clusters.binOf;
   const planes = p.planes;
   const plane = oh * ow;
@@ -286,7 +334,7 @@ function convFast(layer: AxpLayer, node: ConvNode, x: Tensor, p: PreparedInput, 
 function denseFast(layer: AxpLayer, node: DenseNode, x: Tensor, p: PreparedInput, outShape: number[]): Tensor {
   const [outF, inF] = node.weight.shape as [number, number];
   const rows = x.data.length / inF;
-  const wd = layer.weightOf, binOf = layer.clusters.binOf, planes = p.planes;
+  const wd = kernelWeights(layer, p), binOf = layer.clusters.binOf, planes = p.planes;
   const out = new Float32Array(rows * outF);
   for (let r = 0; r < rows; r++) {
     const xo = r * inF;
@@ -304,10 +352,27 @@ function denseFast(layer: AxpLayer, node: DenseNode, x: Tensor, p: PreparedInput
 export function axpLayerForward(layer: AxpLayer, x: Tensor, counts?: LayerCounts): Tensor {
   const node = layer.node;
   const outShape = nodeOutputShapes(node, [x.shape])[0]!;
-  const p = prepareInput(layer, x.data);
-  if (counts) countMacs(layerUse(node, layer.clusters, x.shape), p, x.shape[0]!, counts);
-  return node.op === "Dense" ? denseFast(layer, node, x, p, outShape) : convFast(layer, node, x, p, outShape);
+  if (counts) counts.outputs += sizeOf(outShape);
+  const run = (xs: Tensor, shape: number[]): Tensor => {
+    const p = prepareInput(layer, xs.data);
+    if (counts) countMacs(layerUse(node, layer.clusters, xs.shape), p, xs.shape[0]!, counts);
+    return node.op === "Dense" ? denseFast(layer, node, xs, p, shape) : convFast(layer, node, xs, p, shape);
+  };
+  const n = x.shape[0]!;
+  // Product planes are bins x input in float64: a few samples at a time.
+  const chunk = layer.miss ? PRODUCT_CHUNK : n;
+  if (n <= chunk) return run(x, outShape);
+  const per = x.data.length / n, outPer = sizeOf(outShape) / n;
+  const out = new Float32Array(sizeOf(outShape));
+  for (let s = 0; s < n; s += chunk) {
+    const k = Math.min(chunk, n - s);
+    const y = run({ shape: [k, ...x.shape.slice(1)], data: x.data.subarray(s * per, (s + k) * per) }, [k, ...outShape.slice(1)]);
+    out.set(y.data, s * outPer);
+  }
+  return { shape: outShape, data: out };
 }
+
+const PRODUCT_CHUNK = 8;
 
 // ---------------------------------------------------------------------------------------------
 // Reference kernel: one search of the memory (a linear scan) per multiplication
@@ -321,6 +386,8 @@ export function axpLayerReference(layer: AxpLayer, x: Tensor, counts?: LayerCoun
   const outShape = nodeOutputShapes(node, [x.shape])[0]!;
   const { values, keys } = formatAndKey(x.data, layer.layout, layer.activationScale);
   const mem = layer.memory;
+  const miss = layer.miss;
+  if (counts) counts.outputs += sizeOf(outShape);
   const product = (wi: number, xi: number): number => {
     const bin = layer.clusters.binOf[wi]!;
     const e = searchMemory(mem, bin, keys[xi]!);
@@ -332,7 +399,10 @@ export function axpLayerReference(layer: AxpLayer, x: Tensor, counts?: LayerCoun
         if (e >= 0) counts.zeroHits++;
       }
     }
-    return layer.weightOf[wi]! * (e >= 0 ? mem.entries[e]!.rep : values[xi]!);
+    if (e >= 0) return layer.weightOf[wi]! * mem.entries[e]!.rep;
+    if (!miss) return layer.weightOf[wi]! * values[xi]!;
+    if (miss.zeroGating && values[xi] === 0) return 0;
+    return missProduct(miss, quantizeValue(values[xi]!, miss.activation), miss.binCode[bin]!);
   };
   const out = new Float32Array(sizeOf(outShape));
   if (node.op === "Dense") {

@@ -80,11 +80,32 @@ export interface LayerEnergyAxp {
 }
 
 /**
+ * An approximate multiplier on the misses, as priced: its multiply is the int8 multiply of the PE
+ * model scaled by the multiplier's power ratio and by its weight width over 8 (an 8xN array has N/8
+ * of the 8x8 array's partial products), and its products accumulate in an integer accumulator (the
+ * int8 MAC's accumulate). Once per output that integer sum is scaled by sa x sw and added to the
+ * format's accumulator: one multiply and one add of the format. (The zero-point terms of an unsigned
+ * multiplier are not priced, as in the library's quantized energy model.)
+ */
+export interface MissPricing {
+  multiplier: string;
+  powerRatio: number;
+  weightBits: number;
+}
+
+/** Energy of one miss product and its accumulate (pJ). */
+export function missMacEnergyPj(pe: PeModel, miss: MissPricing): { mulPj: number; addPj: number } {
+  const i8 = pe.arithmetic.int8;
+  return { mulPj: i8.mul_pj * miss.powerRatio * (miss.weightBits / 8), addPj: i8.add_pj };
+}
+
+/**
  * A layer's PE energy per inference from its measured counts. With zero gating, a MAC whose
  * activation is zero is skipped whole (no search, multiply, read or add; the zero detector's own
- * energy is neglected), in the FPU-only PE of `fpuEnergyPj` too.
+ * energy is neglected), in the FPU-only PE of `fpuEnergyPj` too. With `miss`, misses go to that
+ * multiplier (MissPricing).
  */
-export function layerEnergy(pe: PeModel, format: AxpFormat, layer: string, counts: LayerCounts, entries: number, keyWidthBits: number, opts: { zeroGating?: boolean } = {}): LayerEnergyAxp {
+export function layerEnergy(pe: PeModel, format: AxpFormat, layer: string, counts: LayerCounts, entries: number, keyWidthBits: number, opts: { zeroGating?: boolean; miss?: MissPricing } = {}): LayerEnergyAxp {
   const s = Math.max(1, counts.samples);
   const macs = counts.macs / s, hits = counts.hits / s, zeroMacs = counts.zeroMacs / s, zeroHits = counts.zeroHits / s;
   const a = pe.arithmetic[format];
@@ -95,7 +116,12 @@ export function layerEnergy(pe: PeModel, format: AxpFormat, layer: string, count
   const activeHits = opts.zeroGating ? hits - zeroHits : hits;
   // Same expression shape for both, so that no entries (no search, no hit) gives the FPU's energy exactly.
   const fpuEnergyPj = active * a.add_pj + active * a.mul_pj;
-  const energyPj = active * a.add_pj + (active - activeHits) * a.mul_pj + active * search + activeHits * read;
+  let energyPj: number;
+  if (opts.miss) {
+    const m = missMacEnergyPj(pe, opts.miss);
+    const outputs = counts.outputs / s;
+    energyPj = activeHits * (a.add_pj + read) + (active - activeHits) * (m.mulPj + m.addPj) + active * search + outputs * (a.mul_pj + a.add_pj);
+  } else energyPj = active * a.add_pj + (active - activeHits) * a.mul_pj + active * search + activeHits * read;
   const nonZero = macs - zeroMacs;
   return {
     layer, macs, hits, zeroMacs, zeroHits,

@@ -15,6 +15,8 @@ import { camKeyWidth, layerEnergy, type LayerEnergyAxp, type PeModel } from "./e
 import { checkFormat, int8Code, keyLayout, roundWeight, type AxpFormat } from "./formats.js";
 import { perPeMemoryFromProfile, type LayerProfile } from "./memory.js";
 import { finetuneClusters, type ClusterFinetuneOptions } from "./finetune.js";
+import { layerMissArithmetic, missActivationParams, resolveMissMultiplier, type MissMultiplier } from "./miss.js";
+import type { QuantParams } from "../quant/params.js";
 
 /** A model and its data, prepared once for any number of AxP configurations. */
 export interface AxpContext {
@@ -86,6 +88,8 @@ export interface AxpConfig {
   zeroGating?: boolean;
   /** Memories per layer: 1 (default) = one per layer; P = one of `entries` entries per PE, output channels spread over P PEs. */
   pes?: number;
+  /** A multiplier (name or file, as `axnn eval --mult`) for the misses instead of the format's exact product (src/axp/miss.ts). */
+  missMultiplier?: string;
 }
 
 export interface AxpLayerResult extends LayerEnergyAxp {
@@ -106,6 +110,9 @@ export interface AxpPointResult {
   zero_gating: boolean;
   /** PEs with a memory each (1: one memory per layer). */
   pes: number;
+  /** The multiplier of the misses (null: the format's exact product) and its power relative to the exact multiplier. */
+  miss_multiplier: string | null;
+  miss_power_ratio?: number;
   top1: number;
   hit_rate: number;
   hit_rate_nonzero: number;
@@ -156,6 +163,8 @@ export class AxpSession {
   private readonly clusterings = new Map<string, ClusteredModel>();
   private readonly profiles = new Map<string, Map<string, LayerProfile>>();
   private readonly peClusters = new Map<string, Map<string, LayerClusters>>();
+  private readonly missMultipliers = new Map<string, MissMultiplier>();
+  private readonly missParams = new Map<string, Map<string, QuantParams>>();
   private floatTop1Cache: number | undefined;
 
   constructor(readonly ctx: AxpContext, readonly pe: PeModel, readonly options: AxpSessionOptions = {}) {
@@ -226,17 +235,34 @@ export class AxpSession {
     return r;
   }
 
+  /** The miss multiplier of a name or file (resolved once). */
+  missMultiplier(ref: string): MissMultiplier {
+    let m = this.missMultipliers.get(ref);
+    if (!m) this.missMultipliers.set(ref, (m = resolveMissMultiplier(ref)));
+    return m;
+  }
+
   /** The AxP layers of a configuration (memories checked against each layer's key space). */
   layers(c: AxpConfig): Map<string, AxpLayer> {
     const cl = this.clustering(c);
     const profiles = this.profile(c);
     const clusters = this.memoryClusters(c);
+    const mm = c.missMultiplier === undefined ? undefined : this.missMultiplier(c.missMultiplier);
+    let actParams: Map<string, QuantParams> | undefined;
+    if (mm) {
+      // The miss multiplier's input ranges: the clustered float model's, on the calibration split.
+      const k = `${c.clusters}/${c.perChannel ?? false}/${c.init ?? "kmeans++"}/${c.seed ?? 1}/${mm.multiplier.signed}`;
+      actParams = this.missParams.get(k);
+      if (!actParams) this.missParams.set(k, (actParams = missActivationParams(cl.model, this.ctx.calibration, mm.multiplier.signed)));
+    }
     const out = new Map<string, AxpLayer>();
     for (const n of cl.model.nodes) {
       if (!isApproximable(n)) continue;
       const prof = profiles.get(n.name)!;
       const mem = perPeMemoryFromProfile(prof, c.entries, { dontCare: c.dontCare, hamming: c.hamming ?? 0 }, c.pes ?? 1);
-      out.set(n.name, makeAxpLayer(n, clusters.get(n.name)!, prof, mem));
+      const lc = clusters.get(n.name)!;
+      const miss = mm ? layerMissArithmetic(mm, lc, n.weight.data, actParams!.get(n.name)!, c.zeroGating ?? false) : undefined;
+      out.set(n.name, makeAxpLayer(n, lc, prof, mem, miss));
     }
     return out;
   }
@@ -245,6 +271,7 @@ export class AxpSession {
   evaluate(c: AxpConfig, baselineEnergyPj?: number): AxpPointResult {
     const cl = this.clustering(c);
     const layers = this.layers(c);
+    const mm = c.missMultiplier === undefined ? undefined : this.missMultiplier(c.missMultiplier);
     const net = { model: cl.model, layers };
     const counts = new Map<string, LayerCounts>();
     const acc = new AccuracyCounter();
@@ -256,7 +283,8 @@ export class AxpSession {
       // A PE's memory tells apart the bins of the layer (not the PEs).
       const bins = l.weights.length / (c.pes ?? 1);
       const kw = camKeyWidth(bins, l.layout.width);
-      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw, { zeroGating: c.zeroGating });
+      const miss = mm ? { multiplier: mm.multiplier.name, powerRatio: mm.powerRatio, weightBits: mm.multiplier.weightBits } : undefined;
+      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw, { zeroGating: c.zeroGating, miss });
       const cc = calibCounts.get(l.node.name);
       return { ...e, bins, keyWidth: kw, ...(cc ? { calibrationHitRate: cc.macs > 0 ? cc.hits / cc.macs : 0 } : {}) };
     });
@@ -272,6 +300,7 @@ export class AxpSession {
     const calibRate = cm > 0 ? ch / cm : 0;
     return {
       clusters: c.clusters, entries: c.entries, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0, format: c.format, per_channel: c.perChannel ?? false, zero_gating: c.zeroGating ?? false, pes: c.pes ?? 1,
+      miss_multiplier: mm ? mm.multiplier.name : null, ...(mm ? { miss_power_ratio: mm.powerRatio } : {}),
       top1: acc.result().top1, hit_rate: hitRate, hit_rate_nonzero: macs - zero > 0 ? (hits - zeroHits) / (macs - zero) : 0, zero_fraction: macs > 0 ? zero / macs : 0,
       calibration_hit_rate: calibRate, hit_rate_drift: hitRate - calibRate,
       energy_pj: energy, fpu_energy_pj: fpu, saving: 1 - energy / (baselineEnergyPj ?? fpu), layers: rows,

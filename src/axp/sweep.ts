@@ -28,6 +28,11 @@ export interface AxpSweepOptions extends AxpDataSetup {
   pes?: number;
   /** Zero gating in the PE (and in the FPU-only baseline): MACs with a zero activation cost nothing. Default off. */
   zeroGating?: boolean;
+  /**
+   * What a miss multiplies with, a grid dimension: null for the format's exact product (the FPU), or a
+   * multiplier's name or file (src/axp/miss.ts). Default [null].
+   */
+  missMultipliers?: (string | null)[];
   /** PE model file (default data/axp-pe.json). */
   peFile?: string;
   /** Accelerator preset or file for accelerator_energy_pj; null: none. */
@@ -68,6 +73,7 @@ function configsOf(o: AxpSweepOptions): { list: AxpConfig[]; skipped: string[] }
   const list: AxpConfig[] = [];
   const skipped: string[] = [];
   for (const format of o.formats) {
+   for (const miss of o.missMultipliers ?? [null]) {
     for (const clusters of o.clusters) {
       for (const keyBits of o.keyBits) {
         for (const entries of o.entries) {
@@ -77,18 +83,19 @@ function configsOf(o: AxpSweepOptions): { list: AxpConfig[]; skipped: string[] }
               if (entries === o.entries[0] && clusters === o.clusters[0]) skipped.push(`${format} key bits ${keyBits} with ${dontCare} don't-care bits`);
               continue;
             }
-            list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed, zeroGating: o.zeroGating, pes: o.pes });
+            list.push({ clusters, entries, keyBits, dontCare, hamming: o.hamming ?? 0, format, perChannel: o.perChannel, init: o.init, seed: o.seed, zeroGating: o.zeroGating, pes: o.pes, ...(miss === null ? {} : { missMultiplier: miss }) });
           }
         }
       }
     }
+   }
   }
   if (list.length === 0) throw new AxnnError(`no valid combination: ${skipped.join("; ")} (the don't-care bits and Hamming distance must fit in the key's mantissa bits)`, { field: "--dont-care" });
   return { list, skipped };
 }
 
 function configKey(c: AxpConfig): string {
-  return `${c.format}/K${c.clusters}/N${c.entries}/m${c.keyBits}/d${c.dontCare}/h${c.hamming ?? 0}${(c.pes ?? 1) > 1 ? `/P${c.pes}` : ""}`;
+  return `${c.format}/K${c.clusters}/N${c.entries}/m${c.keyBits}/d${c.dontCare}/h${c.hamming ?? 0}${(c.pes ?? 1) > 1 ? `/P${c.pes}` : ""}${c.missMultiplier !== undefined ? `/M${c.missMultiplier}` : ""}`;
 }
 
 /** Checks every value before any work: K >= 1, formats, key bits, don't-care bits, and memories no larger than a layer's key space. */
@@ -103,6 +110,7 @@ export function checkSweepOptions(o: AxpSweepOptions): void {
   ints(o.dontCare, "--dont-care", 0);
   ints([o.pes ?? 1], "--pes", 1);
   if (o.formats.length === 0) throw new AxnnError("expected at least one format", { field: "--format" });
+  if (o.missMultipliers && o.missMultipliers.length === 0) throw new AxnnError("expected at least one multiplier (or fpu)", { field: "--miss-mult" });
   for (const f of o.formats) checkFormat(f);
   for (const f of o.formats) {
     for (const m of o.keyBits) {
@@ -213,6 +221,8 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
       if (journal) appendFileSync(journal, `${JSON.stringify({ key: `finetune/${tunedKey(r)}`, finetune: r })}\n`);
     },
   });
+  // Unknown multipliers fail before any work.
+  for (const m of o.missMultipliers ?? []) if (m !== null) session.missMultiplier(m);
   const resumed = configs.filter((c) => done.has(configKey(c))).length;
   const accel = acceleratorPricing(o, session);
   const bar = progressBar("axp sweep", configs.length - resumed, { quiet: !o.progress, unit: "points" });
@@ -221,7 +231,7 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
     const key = configKey(c);
     let p = done.get(key);
     // Without a memory the key and match settings change nothing: one evaluation per (format, K).
-    const plain = c.entries === 0 ? points.find((q) => q.entries === 0 && q.format === c.format && q.clusters === c.clusters) : undefined;
+    const plain = c.entries === 0 ? points.find((q) => q.entries === 0 && q.format === c.format && q.clusters === c.clusters && q.miss_multiplier === (c.missMultiplier === undefined ? null : session.missMultiplier(c.missMultiplier).multiplier.name)) : undefined;
     if (!p) {
       if (plain) p = { ...plain, key_bits: c.keyBits, dont_care: c.dontCare, hamming: c.hamming ?? 0 };
       else {
@@ -275,7 +285,7 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   const frontSet = new Set(r.front);
   const values = r.points.map((p, i) => ({
     energy: p.energy_pj / 1e6, top1: 100 * p.top1, clusters: `K=${p.clusters}`, entries: p.entries, front: frontSet.has(i),
-    label: `K${p.clusters} N${p.entries} m${p.key_bits} d${p.dont_care} ${p.format}`, hit: (100 * p.hit_rate).toFixed(1),
+    label: `K${p.clusters} N${p.entries} m${p.key_bits} d${p.dont_care} ${p.format}${p.miss_multiplier ? ` misses: ${p.miss_multiplier}` : ""}`, hit: (100 * p.hit_rate).toFixed(1),
   }));
   const base = r.baseline.map((b) => ({ energy: b.energy_pj / 1e6, top1: 100 * b.top1, label: `baseline ${b.format}` }));
   const spec = {
@@ -302,8 +312,8 @@ async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string
   put("chart.svg", c.svg);
   put("chart.png", c.png);
   const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-  const row = (p: AxpPointResult): (string | number)[] => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-", p.accelerator_energy_format_words_pj !== undefined ? (p.accelerator_energy_format_words_pj / 1e6).toFixed(4) : "-"];
-  const cols = ["format", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)", "accelerator, format-wide words (uJ)"];
+  const row = (p: AxpPointResult): (string | number)[] => [p.format, p.miss_multiplier ?? "FPU", p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), pct(p.zero_fraction), pct(p.hit_rate_drift), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.multiply_saving ?? 0), p.accelerator_energy_pj !== undefined ? (p.accelerator_energy_pj / 1e6).toFixed(4) : "-", p.accelerator_energy_format_words_pj !== undefined ? (p.accelerator_energy_format_words_pj / 1e6).toFixed(4) : "-"];
+  const cols = ["format", "misses", "K", "N", "key bits", "don't care", "top-1", "hit rate", "hit rate (non-zero)", "zero MACs", "drift", "PE energy (uJ)", "saving", "saving on multiplies", "accelerator (uJ)", "accelerator, format-wide words (uJ)"];
   const blocks: ReportBlock[] = [
     { kind: "paragraph", text: `Model ${r.model}, data ${r.data}: ${r.test_samples} test images, ${r.calibration_samples} calibration images (training split). Accelerator: ${r.arch ?? "none"}. Memories: ${(r.points[0]?.pes ?? 1) > 1 ? `one per PE, ${r.points[0]!.pes} PEs per layer (N entries each)` : "one per layer"}. Zero gating: ${r.points[0]?.zero_gating ? "on (MACs with a zero activation skipped, in the baseline too)" : "off"}.` },
     { kind: "table", caption: "Baseline: the unclustered model on the FPU-only PE", columns: ["format", "top-1", "PE energy (uJ)", "accelerator (uJ)", "accelerator, format-wide words (uJ)"], rows: r.baseline.map((b) => [b.format, pct(b.top1), (b.energy_pj / 1e6).toFixed(4), b.accelerator_energy_pj !== undefined ? (b.accelerator_energy_pj / 1e6).toFixed(4) : "-", b.accelerator_energy_format_words_pj !== undefined ? (b.accelerator_energy_format_words_pj / 1e6).toFixed(4) : "-"]) },

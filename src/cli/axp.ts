@@ -50,6 +50,13 @@ function finetuneFlags(c: Command): Command {
     .option("--train-samples <n>", "fine-tune on a seeded subset of the training split");
 }
 
+/** --miss-mult: "fpu" is the format's exact product (null), anything else a multiplier name or file. */
+function missMultipliersOf(v: string): (string | null)[] {
+  const parts = v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  if (parts.length === 0) throw new AxnnError(`expected fpu or multiplier names, got "${v}"`, { field: "--miss-mult" });
+  return parts.map((p) => (p === "fpu" ? null : p));
+}
+
 function initOf(v: string): KmeansInit {
   if (!(KMEANS_INITS as readonly string[]).includes(v)) throw new AxnnError(`unknown initialisation "${v}"; expected ${KMEANS_INITS.join(", ")}`, { field: "--init" });
   return v as KmeansInit;
@@ -67,6 +74,7 @@ interface SweepCliOptions {
   perChannel?: boolean;
   init: string;
   zeroGating?: boolean;
+  missMult: string;
   pes: string;
   limit?: string;
   calibSize: string;
@@ -162,6 +170,7 @@ export function registerAxp(program: Command): void {
     .option("--init <kind>", `k-means initialisation: ${KMEANS_INITS.join(", ")}`, "kmeans++")
     .option("--pes <P>", "one memory of N entries per PE, a layer's output channels spread over P PEs (default 1: one memory per layer)", "1")
     .option("--zero-gating", "skip MACs with a zero activation (no search, multiply or add), in the FPU-only baseline too")
+    .option("--miss-mult <list>", "what a miss multiplies with: fpu (the format's exact product) or a multiplier name or file (8-bit quantized operands, as axnn eval --mult), e.g. fpu,trunc_k4c_u8x8", "fpu")
     .option("--limit <n>", "test images (a seeded subset; default all)")
     .option("--calib-size <n>", "calibration images from the training split", "256")
     .option("--seed <n>", "seed of the subsets and of k-means++", "1")
@@ -181,6 +190,7 @@ export function registerAxp(program: Command): void {
         clusters: intList(o.clusters, "--clusters", 1), entries: intList(o.entries, "--entries", 0), keyBits: intList(o.keyBits, "--key-bits", 0),
         dontCare: intList(o.dontCare, "--dont-care", 0), hamming: parseNumberOption(o.hamming, "--hamming", { integer: true, min: 0 }), formats,
         perChannel: o.perChannel, init: initOf(o.init), zeroGating: o.zeroGating, pes: parseNumberOption(o.pes, "--pes", { integer: true, min: 1 }),
+        missMultipliers: missMultipliersOf(o.missMult),
         limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { integer: true, min: 1 }),
         calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { integer: true, min: 1 }), seed, finetune: finetuneOf(o, seed),
         normalize: o.normalize, peFile: o.pe, arch: o.arch === "none" ? null : o.arch, ert: o.ert,
@@ -193,8 +203,8 @@ export function registerAxp(program: Command): void {
       }
       const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
       for (const b of r.baseline) process.stdout.write(`baseline ${b.format}: top-1 ${pct(b.top1)}, PE energy ${(b.energy_pj / 1e6).toFixed(4)} uJ/inference${b.accelerator_energy_pj !== undefined ? `, accelerator ${(b.accelerator_energy_pj / 1e6).toFixed(4)} uJ` : ""}\n`);
-      process.stdout.write(`${textTable(["format", "K", "N", "m", "d", "top-1", "hit rate", "non-zero", "energy uJ", "saving", "front"],
-        r.points.map((p, i) => [p.format, p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), r.front.includes(i) ? "*" : ""]))}\n`);
+      process.stdout.write(`${textTable(["format", "misses", "K", "N", "m", "d", "top-1", "hit rate", "non-zero", "energy uJ", "saving", "front"],
+        r.points.map((p, i) => [p.format, p.miss_multiplier ?? "FPU", p.clusters, p.entries, p.key_bits, p.dont_care, pct(p.top1), pct(p.hit_rate), pct(p.hit_rate_nonzero), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), r.front.includes(i) ? "*" : ""]))}\n`);
       for (const f of r.finetune) process.stdout.write(`fine-tuned K=${f.clusters}: float top-1 ${pct(f.before_top1)} -> ${pct(f.after_top1)} (unclustered ${pct(f.float_top1)})\n`);
       for (const k of r.skipped) process.stdout.write(`left out: ${k} (more don't-care bits than mantissa bits)\n`);
       if (r.resumed > 0) process.stdout.write(`${r.resumed} points taken from the journal\n`);
