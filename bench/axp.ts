@@ -10,6 +10,7 @@ import { clusterModel } from "../src/axp/cluster.js";
 import { calibrationProfiles, makeAxpLayer, runAxp, type AxpLayer } from "../src/axp/emulate.js";
 import { keyLayout } from "../src/axp/formats.js";
 import { memoryFromProfile } from "../src/axp/memory.js";
+import { layerMissArithmetic, missActivationParams, resolveMissMultiplier } from "../src/axp/miss.js";
 import type { BenchResult } from "./harness.js";
 
 export function benchAxp(): BenchResult[] {
@@ -32,12 +33,20 @@ export function benchAxp(): BenchResult[] {
     layers.set(n.name, makeAxpLayer(n, cl.layers.get(n.name)!, p, memoryFromProfile(p, 64, { dontCare: 1, hamming: 0 })));
   }
   const net = { model: cl.model, layers };
+  // The same memories with misses on an approximate 8x8 multiplier (product planes instead of activation planes).
+  const mm = resolveMissMultiplier("trunc_k4c_u8x8");
+  const calib = [image(64)];
+  const params = missActivationParams(cl.model, calib, mm.multiplier.signed);
+  const missLayers = new Map<string, AxpLayer>();
+  for (const [name, l] of layers) missLayers.set(name, makeAxpLayer(l.node, l.clusters, profiles.get(name)!, l.memory, layerMissArithmetic(mm, l.clusters, l.node.weight.data, params.get(name)!, false)));
+  const missNet = { model: cl.model, layers: missLayers };
   const inName = cl.model.inputs[0]!.name;
   const small = { shape: [2, 1, 28, 28], data: x.data.subarray(0, 2 * 784) };
   const variants = [
     { name: "float (clustered model, TS float kernels)", images: batch, run: () => runModel(cl.model, { [inName]: x }), times: [] as number[] },
     { name: "AxP K16 N64 m3 d1 fp32 (fast kernel)", images: batch, run: () => runAxp(net, x), times: [] as number[] },
     { name: "AxP, with hit counting", images: batch, run: () => runAxp(net, x, { counts: new Map() }), times: [] as number[] },
+    { name: "AxP, misses on trunc_k4c_u8x8 (product planes)", images: batch, run: () => runAxp(missNet, x), times: [] as number[] },
     { name: "AxP reference (one memory scan per MAC), batch 2", images: 2, run: () => runAxp(net, small, { reference: true }), times: [] as number[] },
   ];
   for (const v of variants) v.run();

@@ -92,6 +92,9 @@ export interface AxpConfig {
   missMultiplier?: string;
 }
 
+/** Settings of single layers over a configuration's common ones (the format, gating and PEs stay common). */
+export type PerLayerAxpConfig = ReadonlyMap<string, Partial<Pick<AxpConfig, "clusters" | "entries" | "keyBits" | "dontCare" | "missMultiplier">>>;
+
 export interface AxpLayerResult extends LayerEnergyAxp {
   bins: number;
   keyWidth: number;
@@ -268,23 +271,32 @@ export class AxpSession {
   }
 
   /** Accuracy, hit rates and PE energy of one configuration on the test split (and the hit rates on the calibration split). */
-  evaluate(c: AxpConfig, baselineEnergyPj?: number): AxpPointResult {
+  evaluate(c: AxpConfig, baselineEnergyPj?: number, perLayer?: PerLayerAxpConfig): AxpPointResult {
     const cl = this.clustering(c);
-    const layers = this.layers(c);
-    const mm = c.missMultiplier === undefined ? undefined : this.missMultiplier(c.missMultiplier);
+    // A layer's own settings (per-layer search) over the common ones; each layer is taken from the
+    // AxP layers of its own configuration (its clustering is that layer's alone: k-means runs per layer).
+    const configOf = (layer: string): AxpConfig => ({ ...c, ...perLayer?.get(layer) });
+    const layers = new Map<string, AxpLayer>();
+    for (const n of cl.model.nodes) if (isApproximable(n)) layers.set(n.name, this.layers(configOf(n.name)).get(n.name)!);
+    const mmOf = (layer: string) => {
+      const m = configOf(layer).missMultiplier;
+      return m === undefined ? undefined : this.missMultiplier(m);
+    };
+    const mm = mmOf(cl.model.nodes.find(isApproximable)!.name);
     const net = { model: cl.model, layers };
     const counts = new Map<string, LayerCounts>();
     const acc = new AccuracyCounter();
     for (const b of this.ctx.test.batches) acc.add(runAxp(net, b.input, { counts }), b.labels);
     const calibCounts = new Map<string, LayerCounts>();
     // Drift: the same memory's hit rate on the first calibration batch (the memory was filled from the whole split).
-    if (c.entries > 0 && this.ctx.calibration.length > 0) runAxp(net, this.ctx.calibration[0]!, { counts: calibCounts });
+    if ([...layers.keys()].some((l) => configOf(l).entries > 0) && this.ctx.calibration.length > 0) runAxp(net, this.ctx.calibration[0]!, { counts: calibCounts });
     const rows: AxpLayerResult[] = [...layers.values()].map((l) => {
       // A PE's memory tells apart the bins of the layer (not the PEs).
       const bins = l.weights.length / (c.pes ?? 1);
       const kw = camKeyWidth(bins, l.layout.width);
-      const miss = mm ? { multiplier: mm.multiplier.name, powerRatio: mm.powerRatio, weightBits: mm.multiplier.weightBits } : undefined;
-      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), c.entries, kw, { zeroGating: c.zeroGating, miss });
+      const lm = mmOf(l.node.name);
+      const miss = lm ? { multiplier: lm.multiplier.name, powerRatio: lm.powerRatio, weightBits: lm.multiplier.weightBits } : undefined;
+      const e = layerEnergy(this.pe, c.format, l.node.name, counts.get(l.node.name) ?? emptyCounts(), configOf(l.node.name).entries, kw, { zeroGating: c.zeroGating, miss });
       const cc = calibCounts.get(l.node.name);
       return { ...e, bins, keyWidth: kw, ...(cc ? { calibrationHitRate: cc.macs > 0 ? cc.hits / cc.macs : 0 } : {}) };
     });

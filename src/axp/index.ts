@@ -7,3 +7,5 @@ export * from "./energy.js";
 export * from "./evaluate.js";
 export * from "./sweep.js";
 export * from "./finetune.js";
+export * from "./miss.js";
+export * from "./search.js";

@@ -6,6 +6,7 @@ import { clusterModel } from "../axp/cluster.js";
 import { KMEANS_INITS, type KmeansInit } from "../axp/kmeans.js";
 import { checkFormat } from "../axp/formats.js";
 import { axpSweep } from "../axp/sweep.js";
+import { axpSearch } from "../axp/search.js";
 import { CENTROID_GRADIENTS, DEFAULT_CLUSTER_FINETUNE_LR, type CentroidGradient, type ClusterFinetuneOptions } from "../axp/finetune.js";
 import { AxpSession, prepareAxpContext } from "../axp/evaluate.js";
 import { loadPeModel } from "../axp/energy.js";
@@ -208,6 +209,47 @@ export function registerAxp(program: Command): void {
       for (const f of r.finetune) process.stdout.write(`fine-tuned K=${f.clusters}: float top-1 ${pct(f.before_top1)} -> ${pct(f.after_top1)} (unclustered ${pct(f.float_top1)})\n`);
       for (const k of r.skipped) process.stdout.write(`left out: ${k} (more don't-care bits than mantissa bits)\n`);
       if (r.resumed > 0) process.stdout.write(`${r.resumed} points taken from the journal\n`);
+      for (const f of r.files) process.stdout.write(`wrote ${f}\n`);
+    });
+  deviceOption(axp.command("search"))
+    .description("per-layer AxP configuration by NSGA-II (src/search): each layer picks its K, N, key bits, don't-care bits and miss multiplier; objectives top-1 and PE energy; front.json and a chart")
+    .requiredOption("--model <file>", "ONNX model (its sidecar's normalisation is used)")
+    .requiredOption("--data <spec>", "mnist, fashion-mnist, cifar10:<dir> or idx:<images>,<labels>")
+    .requiredOption("-o, --out <dir>", "write journal.jsonl (resume), front.json, chart.svg/png")
+    .option("--clusters <list>", "bins a layer may have", "8,16")
+    .option("--entries <list>", "memory entries a layer may have", "0,16,32,64")
+    .option("--key-bits <list>", "mantissa bits of the activation key a layer may use", "0,1")
+    .option("--dont-care <list>", "don't-care bits a layer may use", "0")
+    .option("--miss-mult <list>", "what a layer's misses may multiply with: fpu and/or multiplier names or files", "fpu")
+    .option("--format <f>", "PE number format: fp32, fp16, bf16, int8", "fp32")
+    .option("--zero-gating", "skip MACs with a zero activation, in the FPU-only baseline too")
+    .option("--budget <n>", "configurations to evaluate", "60")
+    .option("--population <n>", "NSGA-II population", "24")
+    .option("--limit <n>", "test images (a seeded subset; default all)")
+    .option("--calib-size <n>", "calibration images from the training split", "256")
+    .option("--seed <n>", "seed of the search, the subsets and k-means++", "1")
+    .option("--normalize <spec>", "input normalisation (default: the sidecar's, else unit)")
+    .option("--pe <file>", "PE energy model JSON (default data/axp-pe.json)")
+    .option("--resume", "continue the journal in --out (with the same settings; a larger --budget continues the search)")
+    .option("--json", "print the result as JSON (no progress)")
+    .action(async (o: { model: string; data: string; out: string; clusters: string; entries: string; keyBits: string; dontCare: string; missMult: string; format: string; zeroGating?: boolean; budget: string; population: string; limit?: string; calibSize: string; seed: string; normalize?: string; pe?: string; resume?: boolean; json?: boolean }) => {
+      const r = await axpSearch({
+        model: o.model, data: o.data, outDir: o.out,
+        clusters: intList(o.clusters, "--clusters", 1), entries: intList(o.entries, "--entries", 0), keyBits: intList(o.keyBits, "--key-bits", 0), dontCare: intList(o.dontCare, "--dont-care", 0),
+        missMultipliers: missMultipliersOf(o.missMult), format: checkFormat(o.format), zeroGating: o.zeroGating,
+        budget: parseNumberOption(o.budget, "--budget", { integer: true, min: 1 }), populationSize: parseNumberOption(o.population, "--population", { integer: true, min: 2 }),
+        limit: o.limit === undefined ? undefined : parseNumberOption(o.limit, "--limit", { integer: true, min: 1 }),
+        calibrationSize: parseNumberOption(o.calibSize, "--calib-size", { integer: true, min: 1 }), seed: parseNumberOption(o.seed, "--seed", { integer: true }),
+        normalize: o.normalize, peFile: o.pe, resume: o.resume, progress: !o.json,
+      });
+      if (o.json) {
+        printJson(r);
+        return;
+      }
+      const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+      process.stdout.write(`baseline ${r.format}: top-1 ${pct(r.baseline.top1)}, PE energy ${(r.baseline.energy_pj / 1e6).toFixed(4)} uJ/inference; ${r.evaluations} configurations (${r.from_journal} from the journal)\n`);
+      process.stdout.write(`${textTable(["top-1", "energy uJ", "saving", "hit rate", "uniform", "layers (K/N/m/d/misses)"],
+        r.front.map((i) => r.points[i]!).map((p) => [pct(p.top1), (p.energy_pj / 1e6).toFixed(4), pct(p.saving), pct(p.hit_rate), p.uniform ? "yes" : "", Object.values(p.layers).map((c) => `${c.clusters}/${c.entries}/${c.key_bits}/${c.dont_care}/${c.miss_multiplier ?? "fpu"}`).join(" ")]))}\n`);
       for (const f of r.files) process.stdout.write(`wrote ${f}\n`);
     });
 }
