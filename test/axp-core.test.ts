@@ -1,9 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ModelBuilder } from "../src/nn/builder.js";
 import { runModel } from "../src/nn/run.js";
 import { isApproximable, type Model } from "../src/nn/graph.js";
-import { Rng, type Tensor } from "../src/nn/tensor.js";
+import type { Tensor } from "../src/nn/tensor.js";
 import { uniformRandom } from "../src/util/random.js";
 import { kmeans1d, kmeansObjective, KMEANS_INITS } from "../src/axp/kmeans.js";
 import { clusterModel, distinctWeights, perPeClusters } from "../src/axp/cluster.js";
@@ -11,21 +10,10 @@ import { bf16BitsToFloat, floatToBf16Bits, floatToHalfBits, halfBitsToFloat, key
 import { checkRule, memoryFromProfile, perPeMemoryFromProfile } from "../src/axp/memory.js";
 import { axpLayerForward, axpLayerReference, calibrationProfiles, emptyCounts, makeAxpLayer, runAxp, type AxpLayer, type LayerCounts } from "../src/axp/emulate.js";
 import { layerEnergy, loadPeModel, readEnergyPj, searchEnergyPj } from "../src/axp/energy.js";
+import { randomAxpInput, sameBits, tinyAxpModel } from "./axp-testkit.js";
 
-/** conv 3x3 pad 1 (6) + ReLU + grouped conv stride 2 (6, groups 2) + ReLU + depthwise 3x3 + flatten + dense 5, on [N, 2, 8, 8]. */
-function tinyModel(): Model {
-  const b = new ModelBuilder("axp-tiny", { seed: 3 });
-  const x = b.input("x", [null, 2, 8, 8]);
-  let h = b.relu(b.conv2d(x, { outChannels: 6, kernel: 3, padding: 1, name: "c1" }));
-  h = b.relu(b.conv2d(h, { outChannels: 6, kernel: 3, stride: 2, groups: 2, name: "c2" }));
-  h = b.depthwiseConv2d(h, { kernel: 3, padding: 1, name: "dw" });
-  b.output(b.dense(b.flatten(h), { outFeatures: 5, name: "fc" }));
-  return b.build();
-}
-
-function randomInput(n: number, seed: number): Tensor {
-  return new Rng(seed).uniformTensor([n, 2, 8, 8], -1, 2);
-}
+const tinyModel = (): Model => tinyAxpModel(3);
+const randomInput = randomAxpInput;
 
 function axpLayers(model: Model, clusters: number, format: AxpFormat, keyBits: number, entries: number, dontCare: number, calib: Tensor[], hamming = 0) {
   const cl = clusterModel(model, { clusters, seed: 5 });
@@ -39,7 +27,6 @@ function axpLayers(model: Model, clusters: number, format: AxpFormat, keyBits: n
   return { cl, layers, profiles };
 }
 
-const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
 
 test("k-means: the objective never rises, matches a brute-force evaluation, and the same seed gives the same centroids", () => {
   const rand = uniformRandom(7);

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ModelBuilder } from "../src/nn/builder.js";
 import { isApproximable, type Model } from "../src/nn/graph.js";
-import { Rng, type Tensor } from "../src/nn/tensor.js";
+import type { Tensor } from "../src/nn/tensor.js";
+import { randomAxpInput, sameBits, tinyAxpModel } from "./axp-testkit.js";
 import { clusterModel } from "../src/axp/cluster.js";
 import { keyLayout, type AxpFormat } from "../src/axp/formats.js";
 import { memoryFromProfile } from "../src/axp/memory.js";
@@ -18,19 +18,8 @@ import { registerAxp } from "../src/cli/axp.js";
 import { runCommand } from "./cli-inprocess.js";
 import { writeTinyCnn, writeTwoClassIdx } from "./tiny-idx.js";
 
-/** conv 3x3 pad 1 (6) + ReLU + grouped conv stride 2 + ReLU + depthwise 3x3 pad 1 + flatten + dense 5, on [N, 2, 8, 8]. */
-function tinyModel(): Model {
-  const b = new ModelBuilder("axp-miss-tiny", { seed: 4 });
-  const x = b.input("x", [null, 2, 8, 8]);
-  let h = b.relu(b.conv2d(x, { outChannels: 6, kernel: 3, padding: 1, name: "c1" }));
-  h = b.relu(b.conv2d(h, { outChannels: 6, kernel: 3, stride: 2, groups: 2, name: "c2" }));
-  h = b.depthwiseConv2d(h, { kernel: 3, padding: 1, name: "dw" });
-  b.output(b.dense(b.flatten(h), { outFeatures: 5, name: "fc" }));
-  return b.build();
-}
-
-const input = (n: number, seed: number): Tensor => new Rng(seed).uniformTensor([n, 2, 8, 8], -1, 2);
-const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]));
+const tinyModel = (): Model => tinyAxpModel(4);
+const input = randomAxpInput;
 
 function missLayers(model: Model, mm: MissMultiplier, k: number, format: AxpFormat, keyBits: number, entries: number, calib: Tensor[], zeroGating = false) {
   const cl = clusterModel(model, { clusters: k, seed: 2 });

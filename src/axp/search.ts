@@ -1,7 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { AxnnError } from "../util/errors.js";
-import { writeFileAtomic } from "../util/fs.js";
 import { progressBar } from "../util/progress.js";
 import { chart } from "../report/charts.js";
 import { isApproximable } from "../nn/graph.js";
@@ -12,6 +11,7 @@ import { keyLayout, type AxpFormat } from "./formats.js";
 import { keySpace } from "./memory.js";
 import { AxpSession, prepareAxpContext, type AxpConfig, type AxpDataSetup, type PerLayerAxpConfig } from "./evaluate.js";
 import { loadPeModel } from "./energy.js";
+import { resultFiles } from "./sweep.js";
 
 /**
  * Per-layer AxP configuration by NSGA-II (src/search): each conv and dense layer chooses its own
@@ -153,12 +153,7 @@ export async function axpSearch(o: AxpSearchOptions): Promise<AxpSearchResult> {
 }
 
 async function writeSearchOutputs(dir: string, r: AxpSearchResult): Promise<string[]> {
-  const files: string[] = [];
-  const put = (name: string, data: string | Uint8Array) => {
-    const f = join(dir, name);
-    writeFileAtomic(f, data);
-    files.push(f);
-  };
+  const { put, files } = resultFiles(dir);
   const frontSet = new Set(r.front);
   const label = (p: AxpSearchPoint) => Object.entries(p.layers).map(([n, c]) => `${n}: K${c.clusters} N${c.entries} m${c.key_bits} d${c.dont_care}${c.miss_multiplier ? ` ${c.miss_multiplier}` : ""}`).join("; ");
   const values = r.points.map((p, i) => ({ energy: p.energy_pj / 1e6, top1: 100 * p.top1, kind: frontSet.has(i) ? "front" : p.uniform ? "uniform (sweep point)" : "per-layer", label: label(p) }));

@@ -275,13 +275,19 @@ export async function axpSweep(o: AxpSweepOptions): Promise<AxpSweepResult> {
   return result;
 }
 
-async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string[]> {
+/** Writes result files into a directory atomically and lists them. */
+export function resultFiles(dir: string): { put: (name: string, data: string | Uint8Array) => void; files: string[] } {
   const files: string[] = [];
   const put = (name: string, data: string | Uint8Array) => {
     const f = join(dir, name);
     writeFileAtomic(f, data);
     files.push(f);
   };
+  return { put, files };
+}
+
+async function writeSweepOutputs(dir: string, r: AxpSweepResult): Promise<string[]> {
+  const { put, files } = resultFiles(dir);
   const frontSet = new Set(r.front);
   const values = r.points.map((p, i) => ({
     energy: p.energy_pj / 1e6, top1: 100 * p.top1, clusters: `K=${p.clusters}`, entries: p.entries, front: frontSet.has(i),
