@@ -144,10 +144,11 @@ void exactTyped(const uint8_t* base, const int64_t* tapOff, const uint8_t* sel, 
   for (; j < len; j++) dst[j] = row[src[j]];
 }
 
-// acc[i] += sum of the N streams' element i (uint32: wraps modulo 2^32 like the int32 reference).
-template <int N>
-inline void addStreamsN(const uint32_t* const* s, int nPos, uint32_t* __restrict acc) {
-  const uint32_t* __restrict p[N];
+// acc[i] += sum of the N streams' element i (uint32: wraps modulo 2^32 like the int32 reference;
+// 16-bit streams are zero-extended).
+template <int N, typename S>
+inline void addStreamsN(const S* const* s, int nPos, uint32_t* __restrict acc) {
+  const S* __restrict p[N];
   for (int k = 0; k < N; k++) p[k] = s[k];
   for (int i = 0; i < nPos; i++) {
     uint32_t t = 0;
@@ -156,7 +157,8 @@ inline void addStreamsN(const uint32_t* const* s, int nPos, uint32_t* __restrict
   }
 }
 
-inline void addStreams(const uint32_t* const* s, int n, int nPos, uint32_t* acc) {
+template <typename S>
+inline void addStreams(const S* const* s, int n, int nPos, uint32_t* acc) {
   while (n > 0) {
     switch (n) {
       case 1: addStreamsN<1>(s, nPos, acc); return;

@@ -46,7 +46,23 @@ struct LutPlanes {
   const int32_t* start;    // C + 1 entries: channel c's distinct codes are codes[start[c] .. start[c + 1])
   const uint8_t* codes;
   const uint8_t* plane;    // M x Cg x RS: the tap's index among its channel's distinct codes
+  // For cores that transpose 16-bit tables (LutCosts::planeTranspose): the table by activation,
+  // byActivation[a * rowsP + w] = lut.rowsU16[w * 256 + a] for the weight codes w < rowsP (a
+  // multiple of 16 past the largest code the layer uses); null otherwise.
+  const uint16_t* byActivation = nullptr;
+  int64_t rowsP = 0;
 };
+
+// For a core transposing 16-bit tables, a channel of D distinct codes whose run is lenP (a
+// multiple of 16) long: whether its planes come from the layer's table (all rowsP codes, one
+// transpose pass) rather than from a table of its own (D codes, built by a pass over 256 rows,
+// then a pass over the run), and the elements transposed either way.
+inline bool planesFromLayerTable(const LutPlanes& lp, int64_t D, int64_t lenP) {
+  return lp.byActivation != nullptr && lp.rowsP * lenP <= ((D + 15) & ~int64_t(15)) * (256 + lenP);
+}
+inline int64_t planeTransposes(const LutPlanes& lp, int64_t D, int64_t lenP) {
+  return planesFromLayerTable(lp, D, lenP) ? lp.rowsP * lenP : ((D + 15) & ~int64_t(15)) * (256 + lenP);
+}
 
 // Plane-transform LUT core: the accumulators of output channels [m0, m1) of group grp for the
 // positions [pos0, pos0 + nPos): out[(m - m0) * kMaxBlock + i] = sum_k table(w_mk, stream_k[pos0 + i])
@@ -59,10 +75,13 @@ using LutPlanesCore = void (*)(const uint8_t* base, const int64_t* tapOff, const
 // Relative costs of the two LUT algorithms on one level (arbitrary units: the portable direct
 // core's cost per product of an 8x8 table is 1; lut_planes.cc compares them per layer): the
 // direct core's cost per product for tables of 1 to 4 byte planes, and the plane core's cost per
-// transformed activation (one lookup in one row, in L1) and per added product.
+// transformed activation (one lookup in one row, in L1) and per added product; and, for a level
+// whose plane core transposes 16-bit tables (products within 16 bits), the cost per element of
+// one transpose pass (0: the level has no such core; lut_planes.cc).
 struct LutCosts {
   double directPerProduct[4];
   double planeLookup, planeAdd;
+  double planeTranspose = 0;
 };
 
 // GEMM micro-kernel (gemm_micro.h): C[i][j] (+)= sum_k a[k*mr + i] * b[k*nr + j] over one

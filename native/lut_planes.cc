@@ -2,6 +2,7 @@
 #include "lut_planes.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace axnn {
 
@@ -39,20 +40,34 @@ bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, cons
     data.start[size_t(c + 1)] = data.start[size_t(c)] + distinct;
   }
   data.view = LutPlanes{Cg, RS, data.start.data(), data.codes.data(), data.plane.data()};
+  const LutCosts& cost = cores.lutCosts;
+  const bool transposes = lut.rowsU16 != nullptr && cost.planeTranspose > 0;
+  if (transposes) {
+    const int64_t rows = int64_t(*std::max_element(weights, weights + g.M * K)) + 1, rowsP = (rows + 15) & ~int64_t(15);
+    data.byActivation.assign(size_t(256 * rowsP), 0);  // codes past the largest used: never read
+    for (int64_t w = 0; w < rows; w++)
+      for (int64_t a = 0; a < 256; a++) data.byActivation[size_t(a * rowsP + w)] = lut.rowsU16[w * 256 + a];
+    data.view.byActivation = data.byActivation.data();
+    data.view.rowsP = rowsP;
+  }
   if (mode == LutAlgorithm::Planes) return true;
   // Cost of one task (a block of b positions, mPer output channels), averaged over the groups.
   const int64_t blocks = (nPos + kMaxBlock - 1) / kMaxBlock;
   const double b = double(nPos) / double(blocks);
   const double products = double(mPer) * double(K) * b;
-  double lookups = 0;
+  // The transform: one lookup per (distinct code, activation of the run), or with a 16-bit table
+  // on a level that transposes, transpose passes over 16-code slices: of the run through the
+  // layer's table by activation (all rowsP codes), or of the channel's own table (its D codes,
+  // 256 rows) then of the run, whichever is cheaper (the core chooses the same way).
+  double transform = 0;
   for (int64_t c = 0; c < g.C; c++) {
     const int64_t* offs = tapOff + (c / Cg) * K + (c % Cg) * RS;
     const auto [lo, hi] = std::minmax_element(offs, offs + RS);
-    lookups += double(data.start[size_t(c + 1)] - data.start[size_t(c)]) * (b + double(*hi - *lo));
+    const double D = double(data.start[size_t(c + 1)] - data.start[size_t(c)]), run = b + double(*hi - *lo);
+    transform += transposes ? double(planeTransposes(data.view, int64_t(D), int64_t(std::ceil(run / 16) * 16))) * cost.planeTranspose : D * run * cost.planeLookup;
   }
-  lookups /= double(g.groups);
-  const LutCosts& cost = cores.lutCosts;
-  return lookups * cost.planeLookup + products * cost.planeAdd < products * cost.directPerProduct[std::min(std::max(lut.planes, 1), 4) - 1];
+  transform /= double(g.groups);
+  return transform + products * cost.planeAdd < products * cost.directPerProduct[std::min(std::max(lut.planes, 1), 4) - 1];
 }
 
 }  // namespace axnn

@@ -20,6 +20,7 @@ LutAlgorithm& lutAlgorithm();
 struct LutPlanesData {
   std::vector<int32_t> start;
   std::vector<uint8_t> codes, plane;
+  std::vector<uint16_t> byActivation;
   LutPlanes view{};
 };
 

@@ -121,3 +121,27 @@ test("a compiled plan's LUT layers give the reference engine's outputs on both a
 test("an unknown LUT algorithm is refused", { skip }, () => {
   assert.throws(() => setLutAlgorithm("fast" as LutAlgorithm), (e: unknown) => e instanceof AxnnError && /unknown LUT algorithm "fast"/.test(e.message));
 });
+
+test("the 16-bit plane path: products spanning 2^16 - 1 (taken) and 2^16 (not), channels with few codes beside the layer's largest, 2-bit weights", { skip }, () => {
+  const rand = rng(9);
+  // rows x 256 products spanning exactly `span` (both ends present), min far from 0.
+  const spanning = (bits: number, span: number): LutTable => {
+    const table = Int32Array.from({ length: 256 << bits }, () => -30000 + rand(span + 1));
+    table[rand(table.length)] = -30000;
+    table[rand(table.length)] = -30000 + span;
+    return { table, weightBits: bits };
+  };
+  const tables = [spanning(8, 65535), spanning(8, 65536), spanning(2, 65535)];
+  const options = { padding: [1, 0, 1, 2] as const, padCode: 200 };
+  for (const lut of tables) {
+    const rows = 1 << lut.weightBits;
+    const inputShape = [2, 5, 11, 37], weightShape = [40, 5, 3, 3];
+    const x = Uint8Array.from({ length: 2 * 5 * 11 * 37 }, () => rand(256));
+    // Channel 0: every code; channels 1-4: two or three codes (their own small table), the layer
+    // still using the largest code (so its table by activation has every row).
+    const w = Uint8Array.from({ length: 40 * 5 * 9 }, (_, k) => (Math.floor(k / 9) % 5 === 0 ? rand(rows) : rand(3)));
+    w[w.length - 1] = rows - 1;
+    const want = conv2dIntReference(x, w, convGeometry("t", inputShape, weightShape, options), lutProduct(lut.table, lut.weightBits), options.padCode);
+    everyWay((what) => assert.equal(firstDifference(conv2dLut(x, inputShape, w, weightShape, lut, options).data, want), "", `${what}, ${lut.weightBits}-bit weights`));
+  }
+});
