@@ -14,6 +14,11 @@
 #   MULTS="trunc_k4c_u8x8 bam_h2_v7_u8x8 mitchell_f7_u8x8 drum_k4_u8x8 drum_k3_u8x8"
 #   FINETUNE=1 FT_SAMPLES=10000: a second sweep per model (sweep-<arch>-<data>-ft) with cluster-aware
 #   fine-tuning of every clustering (epochs, training images); FINETUNE=0 leaves it out
+#   MISS_MULTS="trunc_k4c_u8x8 bam_h2_v7_u8x8": a sweep per model (sweep-<arch>-<data>-miss) with the misses on
+#   the FPU and on each of these multipliers (K = 8 / N = 0,16,32 / m = 0 for LeNet-5, the ResNet-8 grid with m = 1);
+#   MISS_MULTS="" leaves it out
+#   SEARCH_BUDGET=80: the per-layer NSGA-II search (search-<arch>-<data>) of LeNet-5 on Fashion-MNIST
+#   (K 4,8,16 / N 0,16,32 / m 0,1); SEARCH_BUDGET=0 leaves it out
 # A killed run resumes: trained models are kept and each sweep resumes from its journal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +49,21 @@ for arch in $ARCHS; do
       $AXNN axp sweep --model "$model" --data "$data" --clusters "$clusters" --entries "$entries" --key-bits "$keybits" \
         --dont-care "${DONTCARE:-0}" --format fp32 --limit "$limit" --calib-size "$calib" --arch eyeriss \
         --finetune "${FINETUNE:-1}" --train-samples "${FT_SAMPLES:-10000}" -o "$OUT/sweep-$arch-$data-ft" --json > "$OUT/sweep-$arch-$data-ft.json"
+    fi
+    MISS_MULTS=${MISS_MULTS-"trunc_k4c_u8x8 bam_h2_v7_u8x8"}
+    if [ -n "$MISS_MULTS" ]; then
+      echo "AxP sweep of $arch on $data with misses on $MISS_MULTS" >&2
+      if [ "$arch" = lenet5 ]; then mc=8; me=0,16,32; mk=0; else mc=$clusters; me=$entries; mk=1; fi
+      $AXNN axp sweep --model "$model" --data "$data" --clusters "$mc" --entries "$me" --key-bits "$mk" \
+        --miss-mult "fpu,${MISS_MULTS// /,}" --format fp32 --limit "$limit" --calib-size "$calib" --arch eyeriss \
+        -o "$OUT/sweep-$arch-$data-miss" --json > "$OUT/sweep-$arch-$data-miss.json"
+    fi
+    if [ "${SEARCH_BUDGET:-80}" != 0 ] && [ "$arch" = lenet5 ] && [ "$data" = fashion-mnist ]; then
+      echo "AxP per-layer search of $arch on $data" >&2
+      resume=""; [ -f "$OUT/search-$arch-$data/journal.jsonl" ] && resume="--resume"
+      $AXNN axp search --model "$model" --data "$data" --clusters 4,8,16 --entries 0,16,32 --key-bits 0,1 \
+        --limit "$limit" --calib-size "$calib" --budget "${SEARCH_BUDGET:-80}" --population 24 $resume \
+        -o "$OUT/search-$arch-$data" --json > "$OUT/search-$arch-$data.json"
     fi
     for mult in $MULTS; do
       f="$OUT/eval-$arch-$data-$mult.json"

@@ -156,7 +156,7 @@ async function writeSearchOutputs(dir: string, r: AxpSearchResult): Promise<stri
   const { put, files } = resultFiles(dir);
   const frontSet = new Set(r.front);
   const label = (p: AxpSearchPoint) => Object.entries(p.layers).map(([n, c]) => `${n}: K${c.clusters} N${c.entries} m${c.key_bits} d${c.dont_care}${c.miss_multiplier ? ` ${c.miss_multiplier}` : ""}`).join("; ");
-  const values = r.points.map((p, i) => ({ energy: p.energy_pj / 1e6, top1: 100 * p.top1, kind: frontSet.has(i) ? "front" : p.uniform ? "uniform (sweep point)" : "per-layer", label: label(p) }));
+  const values = r.points.map((p, i) => ({ energy: p.energy_pj / 1e6, top1: 100 * p.top1, kind: frontSet.has(i) ? "front" : p.uniform ? "uniform" : "per-layer", label: label(p) }));
   const spec = {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
     title: { text: `AxP per-layer search: ${r.model.split("/").pop()} on ${r.data}`, subtitle: `${r.evaluations} configurations (NSGA-II), ${r.test_samples} test images, ${r.format} PE; diamond: baseline (unclustered model, FPU-only PE)` },
