@@ -38,6 +38,12 @@ export interface PlanOptions {
   floatConv?: "gemm" | "direct";
   /** Record the time of every step (profile()). */
   profile?: boolean;
+  /**
+   * plannedRunner on the WebGPU backend: hears why a quantized model does not run wholly resident
+   * on the GPU (then the rest runs on the CPU, or the model layer by layer); default: each distinct
+   * note once per process on stderr.
+   */
+  onGpuFallback?: (why: string) => void;
 }
 
 /** Time spent per step kind and per step, from a plan compiled with profile: true. */

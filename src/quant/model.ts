@@ -6,6 +6,7 @@ import { evalNode } from "../nn/ops.js";
 import { windowGeometry } from "../nn/shapes.js";
 import { sizeOf, type Tensor } from "../nn/tensor.js";
 import { conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut, dequantizeAcc } from "../kernels/index.js";
+import type { DequantizeChannels } from "../kernels/backend.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
 import { checkAccumulatorFits } from "./accumulator.js";
 import { ActivationStats, calibrateActivation, MSE_FACTORS, type CalibrationOptions } from "./calibrate.js";
@@ -215,11 +216,10 @@ export function integerLayer(
   const za = layer.input.zeroPoint;
   const codes = inputCodes ?? quantizeToCodes(x.data, layer.input);
   const M = node.weight.shape[0]!;
-  const K = sizeOf(node.weight.shape.slice(1));
   let acc: Int32Array, outShape: number[], inner: number, groups: number;
   // Sum of the activation codes seen by each output (per image, group and position), for the zw * sum(a) term.
   let actSums: Int32Array | undefined;
-  const needActSums = w.scheme === "asym" && w.params.some((p) => p.zeroPoint !== 0);
+  const needActSums = needsActivationSums(w);
   if (node.op === "Dense") {
     const { rows, features, outShape: os } = denseRows(node, x);
     const shapeIn = [rows, features];
@@ -246,6 +246,23 @@ export function integerLayer(
   }
   // The accumulators are ours (fresh from the kernel): dequantize in place, each element read before it is written.
   const y = new Float32Array(acc.buffer, acc.byteOffset, acc.length);
+  const channels = dequantizeChannels(layer, w);
+  dequantizeAcc(acc, { batch: acc.length / (M * inner), channels: M, inner, groups }, channels, actSums ?? null, clampMax, y);
+  return { shape: outShape, data: y };
+}
+
+/** Whether a layer's dequantization needs the activation code sums (the zw * sum(a) term: asymmetric weights with a nonzero zero point). */
+export function needsActivationSums(w: QuantizedWeights): boolean {
+  return w.scheme === "asym" && w.params.some((p) => p.zeroPoint !== 0);
+}
+
+/** The per-output-channel terms with which a layer's accumulators are dequantized (dequantizeAcc's channels). */
+export function dequantizeChannels(layer: QuantizedLayer, w: QuantizedWeights): DequantizeChannels {
+  const node = layer.node;
+  const signed = w.scheme === "sym";
+  const za = layer.input.zeroPoint;
+  const M = node.weight.shape[0]!;
+  const K = sizeOf(node.weight.shape.slice(1));
   const bias = node.bias?.data;
   const channels = { constant: new Float64Array(M), scale: new Float64Array(M), bias: new Float64Array(M), zw: new Int32Array(M) };
   for (let m = 0; m < M; m++) {
@@ -256,8 +273,7 @@ export function integerLayer(
     channels.constant[m] = signed ? 0 : -za * w.channelSums[m]! + K * za * p.zeroPoint;
     channels.bias[m] = bias ? bias[m]! : 0;
   }
-  dequantizeAcc(acc, { batch: acc.length / (M * inner), channels: M, inner, groups }, channels, actSums ?? null, clampMax, y);
-  return { shape: outShape, data: y };
+  return channels;
 }
 
 /**
@@ -353,6 +369,11 @@ function fastElementwise(node: Node, ins: readonly Tensor[], clampMax?: number):
 
 // ---- the model ----
 
+/** Each layer's arithmetic from QuantizedModel.run's `arithmetic` argument (a layer missing from a map runs exact int8). */
+export function arithmeticOf(arithmetic: LayerArithmetic | ((layer: string) => LayerArithmetic) | Map<string, LayerArithmetic>): (layer: string) => LayerArithmetic {
+  return typeof arithmetic === "function" ? arithmetic : arithmetic instanceof Map ? (n: string) => arithmetic.get(n) ?? EXACT_INT8 : () => arithmetic;
+}
+
 export class QuantizedModel {
   private readonly weightCache = new Map<string, QuantizedWeights>();
   /** Layers (and Adds) whose only reader is a ReLU/ReLU6, with its upper bound: they apply it. */
@@ -406,7 +427,7 @@ export class QuantizedModel {
 
   /** The runModel / runBatched options that put the layers in `arithmetic` (see run). */
   runOptions(arithmetic: LayerArithmetic | ((layer: string) => LayerArithmetic) | Map<string, LayerArithmetic>): RunOptions {
-    const pick = typeof arithmetic === "function" ? arithmetic : arithmetic instanceof Map ? (n: string) => arithmetic.get(n) ?? EXACT_INT8 : () => arithmetic;
+    const pick = arithmeticOf(arithmetic);
     for (const [name, layer] of this.layers) {
       const a = pick(name);
       if (a.kind === "lut") checkMultiplierFits(a.multiplier, this.config.scheme, `layer ${name}`);

@@ -11,7 +11,7 @@ import { Worker } from "node:worker_threads";
 import { AxnnError } from "../../util/errors.js";
 import type { Backend, DequantizeChannels, DequantizeDims, LutTable } from "../backend.js";
 import { geometryArray, type ConvGeometry } from "../geometry.js";
-import { CONTROL_BYTES, errorOf, type KernelRequest, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
+import { CONTROL_BYTES, errorOf, type GraphRef, type GraphRequest, type GraphStep, type KernelRequest, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
 import { DEQUANTIZE_PARAM_COUNT, encodeChannels } from "./dequantize.js";
 import { PARAM_COUNT, type ConvKind } from "./shaders.js";
 
@@ -31,7 +31,7 @@ const START_TIMEOUT_MS = 60_000;
 
 interface Uploaded { id: number; copy: Uint8Array }
 
-class GpuConnection {
+export class GpuConnection {
   private readonly state: Int32Array;
   private nextId = 1;
   private readonly uploaded = new WeakMap<object, Uploaded>();
@@ -41,7 +41,7 @@ class GpuConnection {
     this.state = new Int32Array(control, 0, 2);
   }
 
-  private operand(array: Uint8Array | Int32Array | Float32Array): Operand {
+  private operand(array: Uint8Array | Int32Array | Float32Array | Uint32Array): Operand {
     const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
     const known = this.uploaded.get(array);
     if (known && known.copy.length === bytes.length && Buffer.compare(known.copy, bytes) === 0) return { id: known.id };
@@ -85,8 +85,27 @@ class GpuConnection {
     return true;
   }
 
+  /**
+   * Runs a graph of dispatches in one submission (protocol.ts GraphRequest) and returns the
+   * 32-bit words of each output (outputs[i].words of buffer outputs[i].ref). Operands given as
+   * arrays are uploaded on first use and then reused while their contents are unchanged
+   * (weights, tables, per-layer constants); those given as { once } go with this request only.
+   */
+  graph(operands: readonly (Uint8Array | Int32Array | Float32Array | Uint32Array | { once: ArrayBufferView })[], scratch: readonly number[], steps: GraphStep[], outputs: { ref: GraphRef; words: number }[]): Uint32Array[] {
+    const limit = this.info.maxStorageBufferBindingSize;
+    const largest = Math.max(...scratch, ...operands.map((o) => ("once" in o ? o.once : o).byteLength));
+    if (largest > limit) throw new AxnnError(`a ${largest}-byte buffer exceeds this GPU's storage buffer limit of ${limit} bytes; use a smaller batch`, { field: "webgpu" });
+    const words = outputs.reduce((n, o) => n + o.words, 0);
+    const result = this.call({
+      op: "graph", operands: operands.map((o) => ("once" in o ? { data: o.once } : this.operand(o))), scratch: [...scratch], steps, outputs,
+      result: new SharedArrayBuffer(Math.max(4, words * 4)),
+    });
+    let at = 0;
+    return outputs.map((o) => new Uint32Array(result, (at += o.words * 4) - o.words * 4, o.words));
+  }
+
   /** Posts a request and waits for the worker's answer; the result buffer. */
-  private call(request: KernelRequest): SharedArrayBuffer {
+  private call(request: KernelRequest | GraphRequest): SharedArrayBuffer {
     Atomics.store(this.state, 0, 0);
     this.worker.postMessage(request);
     if (Atomics.wait(this.state, 0, 0, CALL_TIMEOUT_MS) === "timed-out") throw new AxnnError(`the GPU did not finish a kernel within ${CALL_TIMEOUT_MS / 1000} s`, { field: "webgpu" });

@@ -65,13 +65,13 @@ export function encodeChannels(ch: DequantizeChannels, withSums: boolean): Uint3
   return out;
 }
 
-export const dequantizeShader = /* wgsl */ `
-@group(0) @binding(0) var<storage, read> params: array<u32, ${DEQUANTIZE_PARAM_COUNT}>;
-@group(0) @binding(1) var<storage, read> acc: array<i32>;
-@group(0) @binding(2) var<storage, read> sums: array<i32>;
-@group(0) @binding(3) var<storage, read> channels: array<u32>;
-@group(0) @binding(4) var<storage, read_write> out: array<u32>;
-
+/**
+ * WGSL functions emulating double arithmetic in 32-bit integers: 64- and 128-bit integers, the
+ * double Dbl (53-bit significand, exponent), round128 (an integer times 2^exp rounded to a double),
+ * addDbl (softfloat's f64 addition) and toF32 (a double rounded to float32 bits). Shared by the
+ * dequantization and the GPU-resident network's float ops (network-shaders.ts).
+ */
+export const SOFT_DOUBLE_WGSL = /* wgsl */ `
 // 64-bit integers as vec2<u32>(low word, high word).
 fn add64(a: vec2<u32>, b: vec2<u32>) -> vec2<u32> {
   let lo = a.x + b.x;
@@ -205,6 +205,16 @@ fn toF32(d: Dbl) -> u32 {
   return sign | shrRound64(d.sig, shift).x;
 }
 
+`;
+
+export const dequantizeShader = /* wgsl */ `
+@group(0) @binding(0) var<storage, read> params: array<u32, ${DEQUANTIZE_PARAM_COUNT}>;
+@group(0) @binding(1) var<storage, read> acc: array<i32>;
+@group(0) @binding(2) var<storage, read> sums: array<i32>;
+@group(0) @binding(3) var<storage, read> channels: array<u32>;
+@group(0) @binding(4) var<storage, read_write> out: array<u32>;
+
+${SOFT_DOUBLE_WGSL}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let idx = gid.x + gid.y * params[6];

@@ -2,6 +2,7 @@
 // block through which the worker says that a request is done: control[0] goes from 0 (pending)
 // to 1 (done) or 2 (failed, the message as UTF-8 from byte 16, its length in control[1]).
 import type { ConvKind } from "./shaders.js";
+import type { NetworkKernel } from "./network-shaders.js";
 
 export interface WorkerData {
   control: SharedArrayBuffer;
@@ -15,8 +16,8 @@ export interface WorkerData {
  */
 export interface Operand { id?: number; data?: ArrayBufferView }
 
-/** The shaders the worker compiles: the convolutions and the dequantization. */
-export type KernelName = ConvKind | "dequantize";
+/** The shaders the worker compiles: the convolutions, the dequantization and the network's steps. */
+export type KernelName = ConvKind | "dequantize" | NetworkKernel;
 
 /**
  * One dispatch of `kernel`: params (binding 0), input (1), two more read-only operands (2, 3), and
@@ -35,7 +36,39 @@ export interface KernelRequest {
   result: SharedArrayBuffer;
 }
 
-export type Request = KernelRequest | { op: "free"; id: number };
+/**
+ * A buffer of a graph request: operands[i] for i >= 0, the intermediate buffer scratch[-1 - i]
+ * for i < 0 (GRAPH_NONE: a placeholder for a binding the shader does not read).
+ */
+export type GraphRef = number;
+export const GRAPH_NONE = 0x7fffffff;
+
+/** One dispatch of a graph: `kernel` over `total` invocations, bindings 1-3 and its output (binding 4). */
+export interface GraphStep {
+  kernel: KernelName;
+  params: Uint32Array;
+  widthAt: number;
+  total: number;
+  inputs: [GraphRef, GraphRef, GraphRef];
+  out: GraphRef;
+}
+
+/**
+ * A whole network in one submission: read-only operands (cached weights, tables and constants,
+ * or this request's input), intermediate buffers that live on the GPU only (their byte sizes), the
+ * dispatches in order, and the intermediate buffers read back (the first `words` 32-bit words of
+ * each, one after the other in `result`): usually just the output.
+ */
+export interface GraphRequest {
+  op: "graph";
+  operands: Operand[];
+  scratch: number[];
+  steps: GraphStep[];
+  outputs: { ref: GraphRef; words: number }[];
+  result: SharedArrayBuffer;
+}
+
+export type Request = KernelRequest | GraphRequest | { op: "free"; id: number };
 
 export const CONTROL_BYTES = 4096;
 

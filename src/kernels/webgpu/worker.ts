@@ -7,7 +7,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { CONV_KINDS, shaderSource } from "./shaders.js";
 import { dequantizeShader } from "./dequantize.js";
-import { signalDone, type KernelName, type KernelRequest, type Operand, type Request, type WorkerData } from "./protocol.js";
+import { NETWORK_SHADERS } from "./network-shaders.js";
+import { GRAPH_NONE, signalDone, type GraphRef, type GraphRequest, type KernelName, type KernelRequest, type Operand, type Request, type WorkerData } from "./protocol.js";
 
 const data = workerData as WorkerData;
 const keep: any[] = [];
@@ -45,7 +46,7 @@ async function init(): Promise<string> {
   bindLayout = device.createBindGroupLayout({ entries: [0, 1, 2, 3].map((b) => entry(b, "read-only-storage")).concat(entry(4, "storage")) });
   const layout = device.createPipelineLayout({ bindGroupLayouts: [bindLayout] });
   device.pushErrorScope("validation");
-  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader]];
+  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader], ...NETWORK_SHADERS];
   for (const [name, code] of sources) {
     const module = device.createShaderModule({ code });
     pipelines.set(name, device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } }));
@@ -128,6 +129,67 @@ async function run(req: KernelRequest): Promise<void> {
   for (const b of temps) b.destroy();
 }
 
+// A graph: every step in one command buffer (dispatches in separate passes, so each sees the
+// previous ones' writes), the intermediate values on the GPU only, one readback at the end.
+async function runGraph(req: GraphRequest): Promise<void> {
+  const temps: any[] = [];
+  try {
+    const operands = req.operands.map((o) => operand(o, temps));
+    const scratch = req.scratch.map((bytes) => {
+      const b = device.createBuffer({ size: Math.max(4, Math.ceil(bytes / 4) * 4), usage: usage.STORAGE | usage.COPY_SRC });
+      temps.push(b);
+      return b;
+    });
+    const dummy = storage(new Uint32Array(1));
+    temps.push(dummy);
+    const buffer = (ref: GraphRef): any => {
+      if (ref === GRAPH_NONE) return dummy;
+      const b = ref >= 0 ? operands[ref] : scratch[-1 - ref];
+      if (!b) throw new Error(`graph buffer ${ref} does not exist`);
+      return b;
+    };
+    for (const step of req.steps) [...step.inputs, step.out].forEach(buffer);
+    req.outputs.forEach((o) => buffer(o.ref));
+    const outBytes = Math.max(4, req.outputs.reduce((n, o) => n + o.words * 4, 0));
+    const readBuf = device.createBuffer({ size: outBytes, usage: usage.MAP_READ | usage.COPY_DST });
+    temps.push(readBuf);
+    device.pushErrorScope("out-of-memory");
+    device.pushErrorScope("validation");
+    const encoder = device.createCommandEncoder();
+    for (const step of req.steps) {
+      const groupsNeeded = Math.max(1, Math.ceil(step.total / 64));
+      const width = Math.min(groupsNeeded, 32768);
+      const params = Uint32Array.from(step.params);
+      params[step.widthAt] = width * 64;
+      const paramBuf = storage(params);
+      temps.push(paramBuf);
+      const bind = device.createBindGroup({
+        layout: bindLayout,
+        entries: [paramBuf, ...step.inputs.map(buffer), buffer(step.out)].map((b, binding) => ({ binding, resource: { buffer: b } })),
+      });
+      const pass = encoder.beginComputePass();
+      pass.setPipeline(pipelines.get(step.kernel)!);
+      pass.setBindGroup(0, bind);
+      pass.dispatchWorkgroups(width, Math.ceil(groupsNeeded / width));
+      pass.end();
+    }
+    let at = 0;
+    for (const o of req.outputs) {
+      if (o.words > 0) encoder.copyBufferToBuffer(buffer(o.ref), 0, readBuf, at, o.words * 4);
+      at += o.words * 4;
+    }
+    device.queue.submit([encoder.finish()]);
+    const invalid = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (invalid || oom) throw new Error((invalid ?? oom).message);
+    await readBuf.mapAsync((globalThis as any).GPUMapMode.READ);
+    new Uint8Array(req.result).set(new Uint8Array(readBuf.getMappedRange(), 0, at));
+    readBuf.unmap();
+  } finally {
+    for (const b of temps) b.destroy();
+  }
+}
+
 const ready = init().catch((e: Error) => `WebGPU initialisation failed: ${e.message}`);
 ready.then((why) => signalDone(data.control, why));
 
@@ -139,7 +201,8 @@ parentPort!.on("message", async (req: Request) => {
   }
   let error = "";
   try {
-    await run(req);
+    if (req.op === "graph") await runGraph(req);
+    else await run(req);
   } catch (e) {
     error = (e as Error).message || String(e);
   }
