@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Queue } from "bullmq";
 import { redisConnection, validateJob, NAS_QUEUE, redactUrl } from "../src/search/queue/protocol.js";
+import { waitForJob, type JobReader } from "../src/search/queue/coordinator.js";
 import { geneCardinalities, NAS_GENOME_LENGTH } from "../src/search/nas/space.js";
 import { CLI, nasArgs } from "./nas-testkit.js";
 import { skipUnless } from "./shared.js";
@@ -164,4 +165,24 @@ test("queue: job validation and URL handling", () => {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+});
+
+test("queue: a job that completes while the coordinator looks at it is read with its result (the 'received null' race)", async () => {
+  // A stand-in for Redis where the job completes between two reads: every read after the
+  // `completeAfter`-th sees it completed. Reading the job hash before its state (as the coordinator
+  // once did) gave state "completed" with the snapshot's null returnvalue under load.
+  const value = { v: 1, result: "ok" };
+  const stub = (completeAfter: number, final: "completed" | "failed" = "completed"): JobReader & { reads: number } => {
+    const q = {
+      reads: 0,
+      done() { return q.reads++ >= completeAfter; },
+      getJobState: async () => (q.done() ? final : "active"),
+      getJob: async () => (q.done() ? { returnvalue: final === "completed" ? value : null, failedReason: "refused job: bad genome", attemptsMade: 1 } : { returnvalue: null, failedReason: "", attemptsMade: 0 }),
+    };
+    return q;
+  };
+  for (let k = 0; k < 6; k++) assert.deepEqual(await waitForJob(stub(k), "job-1", 1), value, `completion after read ${k}`);
+  // A final failure (an unrecoverable job fails after its first try) is reported, not waited on forever.
+  await assert.rejects(waitForJob(stub(2, "failed"), "job-2", 1), /job job-2: candidate failed on the workers after 1 tries: refused job: bad genome/);
+  await assert.rejects(waitForJob({ getJobState: async () => "unknown", getJob: async () => undefined }, "job-3", 1), /job job-3 disappeared/);
 });

@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadModel } from "../src/zoo/sidecar.js";
-import { nasSpaceFor } from "../src/search/nas/search.js";
+import { nasSpaceFor, type NasSearchReport } from "../src/search/nas/search.js";
+import { evaluateInChildProcess } from "../src/search/nas/candidate-process.js";
 import { referenceGenome } from "../src/search/nas/space.js";
 import { writeTwoClassIdx } from "./tiny-idx.js";
 import { nasArgs } from "./nas-testkit.js";
@@ -55,6 +56,49 @@ test("search nas: a search writes its front, and resuming after a SIGKILL of the
     // Weight inheritance: candidates after the first generation start from an earlier one.
     assert.ok(archive.slice(3).some((e) => e.info.parent !== null && (e.info.inherited as number) > 0), "some candidate inherited weights");
     for (const f of ["front.json", "archive.json", "report.html", "pareto.svg", "pareto.png", "generations.svg", "journal.jsonl"]) assert.ok(existsSync(join(full, f)), f);
+
+    // The fair comparison: the finished search resumed with --retrain-front trains each front member
+    // that inherited weights again from scratch, exactly as the baselines were trained (checked against
+    // a fresh candidate process with the baselines' settings), and judges the baselines against that.
+    const retrain = () => spawnSync(process.execPath, nasArgs(data, full, ["--json", "--baselines", "lenet5", "--resume", "--retrain-front"]), { env, encoding: "utf8" });
+    const rt = retrain();
+    assert.equal(rt.status, 0, rt.stderr);
+    const fair = JSON.parse(rt.stdout) as NasSearchReport;
+    assert.deepEqual(fair.members.map((m) => [m.key, m.val_top1, m.test_top1]), (front.members as unknown as NasSearchReport["members"]).map((m) => [m.key, m.val_top1, m.test_top1]), "the search's own figures are unchanged");
+    assert.ok(fair.members.some((m) => m.parent !== null), "some front member inherited weights (else nothing is retrained)");
+    const space = nasSpaceFor(data, ["exact", "drum_k4_u8x8", "trunc_k6c_u8x8"]);
+    const settings = { data, epochs: 1, qatEpochs: 1, trainSamples: 64, valSamples: 64, batchSize: 16, lr: 0.05, qatLr: 0.01, seed: 3 };
+    for (const m of fair.members) {
+      const s = m.from_scratch!;
+      assert.ok(s, `${m.key} has from-scratch figures`);
+      if (m.parent === null) {
+        assert.deepEqual(s, { retrained: false, val_top1: m.val_top1, float_val_top1: m.float_val_top1, test_top1: m.test_top1, train_seconds: m.train_seconds, model: m.model });
+        continue;
+      }
+      assert.equal(s.retrained, true);
+      assert.equal(s.model, `front/scratch-${m.key}.onnx`);
+      assert.deepEqual(loadModel(join(full, s.model)).sidecar?.multipliers?.layers, m.multipliers);
+      const fresh = await evaluateInChildProcess({ space, genome: m.genome, settings }, { threads: 1 });
+      assert.equal(fresh.inherited, 0);
+      assert.equal(s.val_top1, fresh.val_top1, "trained from scratch with the baselines' settings and seed");
+      assert.equal(s.float_val_top1, fresh.float_val_top1);
+    }
+    for (const b of fair.baselines) {
+      const expected = fair.members.some((f) => {
+        const s = f.from_scratch!;
+        return s.val_top1 >= b.val_top1 && s.test_top1 >= b.test_top1 && f.energy_pj <= b.energy_pj && (s.val_top1 > b.val_top1 || s.test_top1 > b.test_top1 || f.energy_pj < b.energy_pj);
+      });
+      assert.equal(b.dominated_by_front_from_scratch, expected);
+    }
+    assert.ok((front.baselines as unknown as NasSearchReport["baselines"]).every((b) => b.dominated_by_front_from_scratch === null), "no fair verdict without from-scratch figures for the whole front");
+    assert.match(readFileSync(join(full, "report.html"), "utf8"), /dominated by the front trained from scratch/);
+    // Resumed again, the retrained members come from scratch.jsonl: not trained a third time.
+    const scratchModel = join(full, "models", `scratch-${fair.members.find((m) => m.parent !== null)!.key}.onnx`);
+    const scratchTime = statSync(scratchModel).mtimeMs;
+    const rt2 = retrain();
+    assert.equal(rt2.status, 0, rt2.stderr);
+    assert.deepEqual((JSON.parse(rt2.stdout) as NasSearchReport).members.map((m) => m.from_scratch), fair.members.map((m) => m.from_scratch));
+    assert.equal(statSync(scratchModel).mtimeMs, scratchTime);
 
     // The same search killed (SIGKILL, with its candidate processes) during its baselines, resumed and
     // killed again once two candidates are journaled (its report then says it is running and reloads

@@ -37,6 +37,7 @@ interface NasCliOptions {
   energyEvaluations: string;
   queue?: string;
   baselines: string;
+  retrainFront?: boolean;
 }
 
 const fraction = (v: string, name: string): number => {
@@ -88,6 +89,7 @@ export function registerSearchNas(program: Command): void {
     .option("--energy-evaluations <n>", "mapper evaluations per layer shape for the front's energy-model figures", "1000")
     .option("--baselines <list>", "hand-designed networks to train with the same schedule, each with every multiplier uniform: some of lenet5, resnet8, resnet20, mobilenetv2, or none", "lenet5,resnet8")
     .option("--queue <url>", "evaluate through a BullMQ queue on Redis (redis://[user:pass@]host:port or rediss://...); start workers with `axnn worker --queue <url>`"), "dir", "output directory (journal, models, archive.json, front.json, charts, report.html)", { required: true })
+    .option("--retrain-front", "after the search, train each front member that inherited weights again from scratch with the baselines' schedule, for a fair comparison (also on a finished search with --resume)")
     .option("--resume", "continue the search in the output directory after a stop or kill")
     .option("--json", "print front.json's content instead of the table; no progress lines")
     .action(async (o: NasCliOptions) => {
@@ -114,16 +116,19 @@ export function registerSearchNas(program: Command): void {
           energyEvaluations: int(o.energyEvaluations, "--energy-evaluations"),
           evaluator: queue?.evaluate,
           baselines: parseBaselines(o.baselines),
+          retrainFront: o.retrainFront === true,
           quiet: o.json === true,
           onProgress: o.json ? undefined : (p) => process.stderr.write(progressLine(p)),
         });
         if (o.json) return printJson(report);
-        process.stdout.write(textTable(["architecture", "val top-1", "test top-1", "energy uJ", "predicted uJ", "params", "model"], report.members.map((m) => [
-          m.architecture, (100 * m.val_top1).toFixed(2), (100 * m.test_top1).toFixed(2), (m.energy_pj / 1e6).toFixed(3), (m.predicted_energy_pj / 1e6).toFixed(3), m.params, m.model,
+        const pct = (v: number) => (100 * v).toFixed(2);
+        process.stdout.write(textTable(["architecture", "val top-1", "test top-1", "from scratch val/test", "energy uJ", "predicted uJ", "params", "model"], report.members.map((m) => [
+          m.architecture, pct(m.val_top1), pct(m.test_top1), m.from_scratch ? `${pct(m.from_scratch.val_top1)}/${pct(m.from_scratch.test_top1)}` : "-", (m.energy_pj / 1e6).toFixed(3), (m.predicted_energy_pj / 1e6).toFixed(3), m.params, m.model,
         ])) + "\n");
         if (report.baselines.length > 0) {
-          process.stdout.write(textTable(["baseline", "multiplier", "val top-1", "test top-1", "energy uJ", "predicted uJ", "dominated"], report.baselines.map((b) => [
-            b.name, b.multiplier, (100 * b.val_top1).toFixed(2), (100 * b.test_top1).toFixed(2), (b.energy_pj / 1e6).toFixed(3), (b.predicted_energy_pj / 1e6).toFixed(3), b.dominated_by_front ? "yes" : "no",
+          const verdict = (d: boolean | null) => (d === null ? "-" : d ? "yes" : "no");
+          process.stdout.write(textTable(["baseline", "multiplier", "val top-1", "test top-1", "energy uJ", "predicted uJ", "dominated", "dominated (from scratch)"], report.baselines.map((b) => [
+            b.name, b.multiplier, pct(b.val_top1), pct(b.test_top1), (b.energy_pj / 1e6).toFixed(3), (b.predicted_energy_pj / 1e6).toFixed(3), verdict(b.dominated_by_front), verdict(b.dominated_by_front_from_scratch),
           ])) + "\n");
         }
         process.stdout.write(`${report.evaluations} candidates (${report.from_journal} from the journal), hypervolume ${report.hypervolume.toPrecision(4)}; written ${o.out}/front.json, report.html\n`);

@@ -9,4 +9,4 @@ export * from "./network.js";
 export { evaluateCandidate, prepareCandidateData, inheritWeights, nasSplits, datasetSubset, candidateArithmetic, type CandidateSettings, type CandidateResult, type CandidateData } from "./candidate.js";
 export { evaluateInChildProcess, type CandidateJob } from "./candidate-process.js";
 export { beamSearch, beamOf, type BeamSearchOptions } from "./beam.js";
-export { runNasSearch, nasSpaceFor, checkNasOptions, SearchEnergy, NAS_OBJECTIVES, type NasObjective, type NasSearchOptions, type NasSearchReport, type NasFrontMember, type NasBaseline, type NasCandidateInfo, type NasProgress, type CandidateEvaluator } from "./search.js";
+export { runNasSearch, nasSpaceFor, checkNasOptions, SearchEnergy, NAS_OBJECTIVES, type NasObjective, type NasSearchOptions, type NasSearchReport, type NasFrontMember, type NasFromScratch, type NasBaseline, type NasCandidateInfo, type NasProgress, type CandidateEvaluator } from "./search.js";

@@ -38,6 +38,24 @@ export interface NasFrontMember extends NasCandidateInfo {
   test_top1: number;
   energy_pj: number;
   multiplier_pj: number;
+  /**
+   * The member trained from scratch with exactly the baselines' schedule (same settings and seed, no
+   * parent), for a fair comparison with them: present when the member had no parent (the search
+   * already trained it so; `retrained` false, the search's figures) or after --retrain-front.
+   */
+  from_scratch?: NasFromScratch;
+}
+
+/** A front member's figures when trained from scratch as the baselines are. */
+export interface NasFromScratch {
+  /** Trained again for this (the member had inherited weights); false: the search's own training had no parent. */
+  retrained: boolean;
+  val_top1: number;
+  float_val_top1: number | null;
+  test_top1: number;
+  train_seconds: number;
+  /** ONNX file relative to the output directory (sidecar beside it). */
+  model: string;
 }
 
 export interface NasSearchReport {
@@ -63,4 +81,10 @@ export interface NasBaseline extends NasFrontMember {
   multiplier: string;
   /** Whether some front member has at least its validation top-1 and at most its predicted energy, one of them strictly. */
   dominated_by_front: boolean;
+  /**
+   * The fair verdict: whether some front member trained from scratch (from_scratch) has at least its
+   * validation and its test top-1 at no more energy (energy model), one of the three strictly; null
+   * when some front member has no from-scratch figures (it inherited weights and --retrain-front was not given).
+   */
+  dominated_by_front_from_scratch: boolean | null;
 }

@@ -32,6 +32,10 @@ function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
   const baselines = (input.report?.baselines ?? []).map((b) => ({
     x: shown(x, x === "energy" ? b.predicted_energy_pj : x === "params" ? b.params : b.macs), acc: 100 * b.val_top1, kind: `${b.name}, uniform multiplier`, arch: b.multiplier,
   }));
+  // Members that inherited weights, trained again from scratch (--retrain-front): where equal training puts them.
+  const scratch = (input.report?.members ?? []).filter((m) => m.from_scratch?.retrained).map((m) => ({
+    x: shown(x, x === "energy" ? m.predicted_energy_pj : x === "params" ? m.params : m.macs), acc: 100 * m.from_scratch!.val_top1, kind: "front, trained from scratch", arch: m.architecture,
+  }));
   const points = input.archive.map((e) => ({
     x: shown(x, e.objectives[xi]!), acc: shown("accuracy", e.objectives[ai]!),
     kind: front.has(e.key) ? "front" : e.violation > 0 ? "infeasible" : "candidate",
@@ -41,13 +45,13 @@ function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: { text: `Candidates: ${AXIS.accuracy} vs ${AXIS[x]}`, subtitle: `${input.archive.length} evaluated` },
     width: 560, height: 340,
-    data: { values: [...points, ...baselines] },
+    data: { values: [...points, ...scratch, ...baselines] },
     mark: { type: "point", filled: true, size: 40 },
     encoding: {
       x: { field: "x", type: "quantitative", title: AXIS[x], scale: { type: x === "accuracy" ? "linear" : "log" } },
       y: { field: "acc", type: "quantitative", title: AXIS.accuracy, scale: { zero: false } },
-      color: { field: "kind", type: "nominal", title: "", scale: { domain: ["candidate", "infeasible", "front", "lenet5, uniform multiplier", "resnet8, uniform multiplier", "resnet20, uniform multiplier", "mobilenetv2, uniform multiplier"], range: ["#9ab", "#dcb", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"] } },
-      shape: { condition: { test: "indexof(datum.kind, 'uniform') >= 0", value: "diamond" }, value: "circle" },
+      color: { field: "kind", type: "nominal", title: "", scale: { domain: ["candidate", "infeasible", "front", "front, trained from scratch", "lenet5, uniform multiplier", "resnet8, uniform multiplier", "resnet20, uniform multiplier", "mobilenetv2, uniform multiplier"], range: ["#9ab", "#dcb", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"] } },
+      shape: { condition: [{ test: "indexof(datum.kind, 'uniform') >= 0", value: "diamond" }, { test: "indexof(datum.kind, 'scratch') >= 0", value: "triangle-up" }], value: "circle" },
     },
   } as ChartSpec;
 }
@@ -82,7 +86,7 @@ export async function writeNasReport(outDir: string, input: NasReportInput): Pro
   }
   if (input.archive.length > 0) {
     const pareto = await chart(paretoSpec(input, x));
-    blocks.push({ kind: "figure", svg: pareto.svg, caption: "Every evaluated candidate; red: the final front; diamonds: hand-designed networks with one multiplier everywhere, trained with the same schedule." });
+    blocks.push({ kind: "figure", svg: pareto.svg, caption: `Every evaluated candidate; red: the final front; ${input.report?.members.some((m) => m.from_scratch?.retrained) ? "orange triangles: front members that inherited weights, trained again from scratch with the baselines' schedule; " : ""}diamonds: hand-designed networks with one multiplier everywhere, trained with the same schedule.` });
     if (!input.running) {
       writeFileAtomic(join(outDir, "pareto.svg"), pareto.svg);
       writeFileAtomic(join(outDir, "pareto.png"), pareto.png);
@@ -99,14 +103,18 @@ export async function writeNasReport(outDir: string, input: NasReportInput): Pro
     blocks.push({ kind: "paragraph", text: `${r.algorithm} on ${r.data}, ${r.evaluations} candidates (${r.from_journal} read back from the journal), accelerator ${r.arch}, predictor ${r.predictor}, hypervolume ${r.hypervolume.toPrecision(4)} (reference point ${r.reference_point.map((v) => v.toPrecision(3)).join(", ")}), ${(r.seconds / 60).toFixed(1)} min.` });
     blocks.push({
       kind: "table", caption: "Front members: validation and test top-1 with their multipliers, energy per inference from the energy model and from the predictor",
-      columns: ["architecture", "val top-1 %", "test top-1 %", "energy uJ (model)", "energy uJ (predicted)", "params", "MACs", "model"],
-      rows: r.members.map((m) => [m.architecture, 100 * m.val_top1, 100 * m.test_top1, m.energy_pj / 1e6, m.predicted_energy_pj / 1e6, m.params, m.macs, m.model]),
+      columns: ["architecture", "val top-1 %", "test top-1 %", "from scratch: val %", "from scratch: test %", "energy uJ (model)", "energy uJ (predicted)", "params", "MACs", "model"],
+      rows: r.members.map((m) => [m.architecture, 100 * m.val_top1, 100 * m.test_top1, m.from_scratch ? 100 * m.from_scratch.val_top1 : "-", m.from_scratch ? 100 * m.from_scratch.test_top1 : "-", m.energy_pj / 1e6, m.predicted_energy_pj / 1e6, m.params, m.macs, m.model]),
     });
+    if (r.members.some((m) => m.from_scratch?.retrained)) {
+      blocks.push({ kind: "paragraph", text: "From scratch: members that inherited weights during the search were trained again without a parent, with exactly the baselines' schedule (--retrain-front); the others were trained so by the search itself." });
+    }
     if (r.baselines.length > 0) {
       blocks.push({
         kind: "table", caption: "Baselines: hand-designed networks with one multiplier everywhere, same training schedule",
-        columns: ["network", "multiplier", "val top-1 %", "test top-1 %", "energy uJ (model)", "energy uJ (predicted)", "params", "dominated by the front"],
-        rows: r.baselines.map((b) => [b.name, b.multiplier, 100 * b.val_top1, 100 * b.test_top1, b.energy_pj / 1e6, b.predicted_energy_pj / 1e6, b.params, b.dominated_by_front ? "yes" : "no"]),
+        columns: ["network", "multiplier", "val top-1 %", "test top-1 %", "energy uJ (model)", "energy uJ (predicted)", "params", "dominated by the front", "dominated by the front trained from scratch"],
+        rows: r.baselines.map((b) => [b.name, b.multiplier, 100 * b.val_top1, 100 * b.test_top1, b.energy_pj / 1e6, b.predicted_energy_pj / 1e6, b.params, b.dominated_by_front ? "yes" : "no",
+          b.dominated_by_front_from_scratch === null ? "- (not retrained)" : b.dominated_by_front_from_scratch ? "yes" : "no"]),
       });
     }
   }

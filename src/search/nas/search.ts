@@ -29,9 +29,9 @@ import { evaluateInChildProcess, type CandidateJob } from "./candidate-process.j
 import { architectureAssignment, architectureLayers, architectureParams } from "./network.js";
 import { decodeGenome, describeArchitecture, geneCardinalities, NAS_REFERENCE_NETWORKS, referenceGenome, repairGenome, type NasReferenceNetwork, type NasSpace } from "./space.js";
 import { writeNasReport } from "./report.js";
-import { NAS_OBJECTIVES, type NasBaseline, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
+import { NAS_OBJECTIVES, type NasBaseline, type NasCandidateInfo, type NasFromScratch, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
-export { NAS_OBJECTIVES, type NasBaseline, type NasCandidateInfo, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
+export { NAS_OBJECTIVES, type NasBaseline, type NasCandidateInfo, type NasFromScratch, type NasFrontMember, type NasObjective, type NasProgress, type NasSearchReport } from "./records.js";
 
 /** Evaluates one candidate job somewhere (a child process, a queue) and resolves to its result; the trained model must then be at job.output. */
 export type CandidateEvaluator = (job: CandidateJob) => Promise<CandidateResult>;
@@ -79,6 +79,13 @@ export interface NasSearchOptions {
    * of the budget; journaled to baselines.jsonl as each finishes (reused on resume) and reported beside the front.
    */
   baselines?: NasReferenceNetwork[];
+  /**
+   * After the search, train every front member that inherited weights again from scratch with
+   * exactly the baselines' schedule (same settings and seed, no parent) and report those figures
+   * beside the search's (`from_scratch`), so that the baselines are judged against equal training.
+   * Journaled to scratch.jsonl (reused on resume); it can be added to a finished search with --resume.
+   */
+  retrainFront?: boolean;
   quiet?: boolean;
   onProgress?: (p: NasProgress) => void;
 }
@@ -235,11 +242,17 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
     g.front = frontOf(upTo).map((e) => e.objectives);
   }
   const members = await finishFront(o, space, result.front, modelPath);
+  await addFromScratch(o, problem.signature!, space, settings, evaluator, jobs, members, (key) => join(modelsDir, `scratch-${key}.onnx`));
   const scoredBaselines = await finishFront(o, space, baselineEntries.map((b) => b.entry), baselineModelPath, "baselines");
+  const fair = members.every((f) => f.from_scratch !== undefined);
   const baselines: NasBaseline[] = baselineEntries.map((b) => {
     const m = scoredBaselines.find((x) => x.key === b.entry.key)!;
     const dominated = members.some((f) => f.val_top1 >= m.val_top1 && f.predicted_energy_pj <= m.predicted_energy_pj && (f.val_top1 > m.val_top1 || f.predicted_energy_pj < m.predicted_energy_pj));
-    return { ...m, name: b.name, multiplier: b.multiplier, dominated_by_front: dominated };
+    const dominatedFromScratch = !fair ? null : members.some((f) => {
+      const s = f.from_scratch!;
+      return s.val_top1 >= m.val_top1 && s.test_top1 >= m.test_top1 && f.energy_pj <= m.energy_pj && (s.val_top1 > m.val_top1 || s.test_top1 > m.test_top1 || f.energy_pj < m.energy_pj);
+    });
+    return { ...m, name: b.name, multiplier: b.multiplier, dominated_by_front: dominated, dominated_by_front_from_scratch: dominatedFromScratch };
   }).filter((b) => b.key !== undefined);
   const feasible = result.front.filter((e) => e.violation <= 0).map((e) => e.objectives);
   const report: NasSearchReport = {
@@ -384,11 +397,7 @@ async function finishFront(o: NasSearchOptions, space: NasSpace, front: readonly
     const assignment = architectureAssignment(a);
     const scales = assignmentScales(assignment, layers.map((l) => l.layer), arch.compute);
     const ne = networkEnergy(arch, ert, layers.map((l) => l.layer), { multipliers: scales, maxEvaluations: o.energyEvaluations ?? 1000, threads: 1 });
-    const { model, sidecar } = loadModel(modelPath(e.key));
-    const normalize = sidecar?.input?.normalize ?? "standard";
-    const batches = prepareBatches(test, subsetIndices(test.shape[0], o.testSamples ?? test.shape[0], o.seed + 2), 256, parseNormalization(normalize, test.name));
-    const { arithmetic, quant } = candidateArithmetic(a);
-    const testTop1 = approximateTop1(quantizeModelWithParams(model, sidecar!.quantization!.activations!, quant), arithmetic, batches);
+    const testTop1 = testTop1Of(o, space, e.genome, modelPath(e.key), test);
     const base = `${dirName}/${e.key}`;
     copyFileSync(modelPath(e.key), join(o.outDir, `${base}.onnx`));
     copyFileSync(modelPath(e.key).replace(/\.onnx$/, ".axnn.json"), join(o.outDir, `${base}.axnn.json`));
@@ -396,4 +405,54 @@ async function finishFront(o: NasSearchOptions, space: NasSpace, front: readonly
     members.push({ key: e.key, genome: e.genome, ...info, model: `${base}.onnx`, mult_config: `${base}.mult.json`, test_top1: testTop1, energy_pj: ne.totals.energyPj, multiplier_pj: ne.totals.multiplierPj });
   }
   return members.sort((x, y) => y.val_top1 - x.val_top1 || x.predicted_energy_pj - y.predicted_energy_pj);
+}
+
+/** Test top-1 of a trained candidate's model file (approximate arithmetic, the sidecar's trained ranges) on the search's test subset. */
+function testTop1Of(o: NasSearchOptions, space: NasSpace, genome: readonly number[], modelFile: string, test = loadDataset(o.data, "test")): number {
+  const { model, sidecar } = loadModel(modelFile);
+  const normalize = sidecar?.input?.normalize ?? "standard";
+  const batches = prepareBatches(test, subsetIndices(test.shape[0], o.testSamples ?? test.shape[0], o.seed + 2), 256, parseNormalization(normalize, test.name));
+  const { arithmetic, quant } = candidateArithmetic(decodeGenome(space, genome));
+  return approximateTop1(quantizeModelWithParams(model, sidecar!.quantization!.activations!, quant), arithmetic, batches);
+}
+
+/**
+ * Fills in each front member's `from_scratch` figures: a member without a parent was trained by the
+ * search exactly as the baselines are (its own figures); with --retrain-front, a member that
+ * inherited weights is trained again without its parent (same settings and seed), each journaled
+ * to scratch.jsonl as it finishes so a resumed run trains none twice, and tested as the front is.
+ */
+async function addFromScratch(o: NasSearchOptions, signature: string, space: NasSpace, settings: CandidateSettings, evaluator: CandidateEvaluator, jobs: number, members: NasFrontMember[], modelPath: (key: string) => string): Promise<void> {
+  for (const m of members) {
+    if (m.parent === null) m.from_scratch = { retrained: false, val_top1: m.val_top1, float_val_top1: m.float_val_top1, test_top1: m.test_top1, train_seconds: m.train_seconds, model: m.model };
+  }
+  const todo = members.filter((m) => m.from_scratch === undefined);
+  if (!o.retrainFront || todo.length === 0) return;
+  const journal = Archive.open(join(o.outDir, "scratch.jsonl"), JSON.stringify({ scratch: signature }), existsSync(join(o.outDir, "scratch.jsonl")));
+  try {
+    const test = loadDataset(o.data, "test");
+    let next = 0, done = 0;
+    const work = async () => {
+      while (next < todo.length) {
+        const m = todo[next++]!;
+        let entry = journal.journaledResult(m.genome);
+        if (!entry || !existsSync(modelPath(m.key))) {
+          // The whole schedule, as every baseline on the report had (--early-stop only cuts a schedule short).
+          const r = await evaluator({ space, genome: [...m.genome], settings: { ...settings, earlyStop: undefined }, output: modelPath(m.key) });
+          journal.journal(m.genome, { objectives: [1 - r.val_top1], violation: 0, info: { ...r } });
+          entry = journal.journaledResult(m.genome)!;
+        }
+        const r = entry.info as unknown as CandidateResult;
+        const base = `front/scratch-${m.key}`;
+        copyFileSync(modelPath(m.key), join(o.outDir, `${base}.onnx`));
+        copyFileSync(modelPath(m.key).replace(/\.onnx$/, ".axnn.json"), join(o.outDir, `${base}.axnn.json`));
+        const s: NasFromScratch = { retrained: true, val_top1: r.val_top1, float_val_top1: r.float_val_top1, test_top1: testTop1Of(o, space, m.genome, modelPath(m.key), test), train_seconds: r.train_seconds, model: `${base}.onnx` };
+        m.from_scratch = s;
+        if (!o.quiet) process.stderr.write(`axnn: front member ${++done}/${todo.length} trained from scratch: top-1 ${(100 * s.val_top1).toFixed(2)}% (${(100 * m.val_top1).toFixed(2)}% with inherited weights)\n`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(jobs, todo.length) }, work));
+  } finally {
+    journal.close();
+  }
 }

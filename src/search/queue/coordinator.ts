@@ -47,22 +47,10 @@ export async function queueEvaluator(url: string, opts: QueueEvaluatorOptions = 
     const data: QueueJobData = { v: PROTOCOL_VERSION, space: job.space, genome: job.genome, settings: job.settings, ...(parent ? { parent } : {}) };
     // An existing job with this id (queued, running or finished before a restart) is kept as it is.
     await queue.add("candidate", data, { jobId: id, attempts: opts.attempts ?? 2, removeOnComplete: false, removeOnFail: false });
-    for (;;) {
-      const j = await queue.getJob(id);
-      if (!j) throw new Error(`queue: job ${id} disappeared from ${NAS_QUEUE}`);
-      const state = await j.getState();
-      if (state === "completed") {
-        // Read the job again: the snapshot above may predate its completion (returnvalue still null).
-        const done = await queue.getJob(id);
-        const r = validateResult(done?.returnvalue, id);
-        if (r.result.stopped_early) return r.result;
-        return acceptResult(job, r.result, Buffer.from(r.model!, "base64"), r.sidecar!, id);
-      }
-      if (state === "failed" && j.attemptsMade >= (j.opts.attempts ?? 1)) {
-        throw new AxnnError(`candidate ${key} failed on the workers: ${j.failedReason}`, { field: `job ${id}` });
-      }
-      await new Promise((res) => setTimeout(res, poll));
-    }
+    const raw = await waitForJob(queue, id, poll);
+    const r = validateResult(raw, id);
+    if (r.result.stopped_early) return r.result;
+    return acceptResult(job, r.result, Buffer.from(r.model!, "base64"), r.sidecar!, id);
   };
   return {
     evaluate,
@@ -71,6 +59,36 @@ export async function queueEvaluator(url: string, opts: QueueEvaluatorOptions = 
       connection.disconnect();
     },
   };
+}
+
+/** What waitForJob reads of a queue (a BullMQ Queue; a test stands in for it). */
+export interface JobReader {
+  getJobState(id: string): Promise<string>;
+  getJob(id: string): Promise<{ returnvalue: unknown; failedReason: string; attemptsMade: number } | undefined>;
+}
+
+/**
+ * Waits for the job `id` to finish and returns its return value (unchecked), or throws its failure.
+ * The state is read first and the job after it: a job's hash read before its state can predate its
+ * completion, so a job seen "completed" would carry a null returnvalue (the race behind "invalid
+ * result from a worker ... received null" under load). Completion sets the returnvalue and the state
+ * in one Redis script and is final, so a job read after its state says "completed" has it.
+ */
+export async function waitForJob(queue: JobReader, id: string, pollMs: number): Promise<unknown> {
+  for (;;) {
+    const state = await queue.getJobState(id);
+    if (state === "completed" || state === "failed") {
+      const j = await queue.getJob(id);
+      if (!j) throw new Error(`queue: job ${id} disappeared from ${NAS_QUEUE}`);
+      if (state === "completed") return j.returnvalue;
+      // Final: a job with tries left goes back to waiting (or delayed), never through "failed"; an
+      // unrecoverable one (a refused job, a user error) comes here after its first try.
+      throw new AxnnError(`candidate failed on the workers after ${j.attemptsMade} tries: ${j.failedReason}`, { field: `job ${id}` });
+    } else if (state === "unknown") {
+      throw new Error(`queue: job ${id} disappeared from ${NAS_QUEUE}`);
+    }
+    await new Promise((res) => setTimeout(res, pollMs));
+  }
 }
 
 /**
