@@ -53,6 +53,10 @@ test("search nas: a search writes its front, and resuming after a SIGKILL of the
       assert.ok((m.energy_pj as number) > (m.predicted_energy_pj as number));
       assert.equal(m.val_top1, archive.find((e) => e.key === m.key)!.info.val_top1);
     }
+    // The LeNet-5 seed has the exact baseline's genome and no parent: its baseline's training is reused, not repeated.
+    const lenetSeed = archive.find((e) => e.key === front.baselines[0]!.key)!;
+    assert.equal(lenetSeed.info.parent, null);
+    assert.deepEqual([lenetSeed.info.val_top1, lenetSeed.info.train_seconds], [front.baselines[0]!.val_top1, front.baselines[0]!.train_seconds]);
     // Weight inheritance: candidates after the first generation start from an earlier one.
     assert.ok(archive.slice(3).some((e) => e.info.parent !== null && (e.info.inherited as number) > 0), "some candidate inherited weights");
     for (const f of ["front.json", "archive.json", "report.html", "pareto.svg", "pareto.png", "generations.svg", "journal.jsonl"]) assert.ok(existsSync(join(full, f)), f);

@@ -38,6 +38,7 @@ interface NasCliOptions {
   queue?: string;
   baselines: string;
   retrainFront?: boolean;
+  seeds: string;
 }
 
 const fraction = (v: string, name: string): number => {
@@ -46,10 +47,10 @@ const fraction = (v: string, name: string): number => {
   return x;
 };
 
-function parseBaselines(v: string): NasReferenceNetwork[] {
+function parseBaselines(v: string, field = "--baselines"): NasReferenceNetwork[] {
   if (v === "none") return [];
   const names = v.split(",").map((s) => s.trim());
-  for (const n of names) if (!(NAS_REFERENCE_NETWORKS as readonly string[]).includes(n)) throw new AxnnError(`unknown network "${n}"; expected some of ${NAS_REFERENCE_NETWORKS.join(", ")}, or none`, { field: "--baselines" });
+  for (const n of names) if (!(NAS_REFERENCE_NETWORKS as readonly string[]).includes(n)) throw new AxnnError(`unknown network "${n}"; expected some of ${NAS_REFERENCE_NETWORKS.join(", ")}, or none`, { field });
   return names as NasReferenceNetwork[];
 }
 
@@ -89,6 +90,7 @@ export function registerSearchNas(program: Command): void {
     .option("--energy-evaluations <n>", "mapper evaluations per layer shape for the front's energy-model figures", "1000")
     .option("--baselines <list>", "hand-designed networks to train with the same schedule, each with every multiplier uniform: some of lenet5, resnet8, resnet20, mobilenetv2, or none", "lenet5,resnet8")
     .option("--queue <url>", "evaluate through a BullMQ queue on Redis (redis://[user:pass@]host:port or rediss://...); start workers with `axnn worker --queue <url>`"), "dir", "output directory (journal, models, archive.json, front.json, charts, report.html)", { required: true })
+    .option("--seeds <list>", "hand-designed networks (exact multipliers) in the first population or beam: some of lenet5, resnet8, resnet20, mobilenetv2, or none", "lenet5,resnet8")
     .option("--retrain-front", "after the search, train each front member that inherited weights again from scratch with the baselines' schedule, for a fair comparison (also on a finished search with --resume)")
     .option("--resume", "continue the search in the output directory after a stop or kill")
     .option("--json", "print front.json's content instead of the table; no progress lines")
@@ -117,6 +119,7 @@ export function registerSearchNas(program: Command): void {
           evaluator: queue?.evaluate,
           baselines: parseBaselines(o.baselines),
           retrainFront: o.retrainFront === true,
+          initial: parseBaselines(o.seeds, "--seeds"),
           quiet: o.json === true,
           onProgress: o.json ? undefined : (p) => process.stderr.write(progressLine(p)),
         });

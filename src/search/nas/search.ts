@@ -17,7 +17,7 @@ import { uniformRandom } from "../../util/random.js";
 import { resolveMultiplier } from "../../multipliers/resolve.js";
 import { AxnnError } from "../../util/errors.js";
 import { writeFileAtomic } from "../../util/fs.js";
-import { loadModel } from "../../zoo/sidecar.js";
+import { loadModel, sidecarPath } from "../../zoo/sidecar.js";
 import { Archive, type ArchiveEntry, type GenomeEvaluation } from "../archive.js";
 import type { BatchContext, SearchProblem, SearchProgress, SearchResult } from "../engine.js";
 import { genomeKey, type Genome } from "../genome.js";
@@ -178,6 +178,8 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
 
   const generations: { step: number; evaluations: number; front: number[][] }[] = [];
   let sessionDone = 0;
+  // Baselines by genome: a candidate with the same genome and no parent would be trained exactly as its baseline was (same settings and seed).
+  const trainedBaselines = new Map<string, ArchiveEntry>();
   const evaluate = async (genomes: Genome[], onResult: (i: number, ev: GenomeEvaluation) => void, context?: BatchContext): Promise<GenomeEvaluation[]> => {
     const archive = context?.archive ?? [];
     const out: GenomeEvaluation[] = new Array(genomes.length);
@@ -189,7 +191,7 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
         const key = genomeKey(genome);
         const parent = o.inherit ? chooseParent(space, genome, archive) : null;
         const job: CandidateJob = { space, genome, settings, output: modelPath(key), ...(parent ? { parent: modelPath(parent) } : {}) };
-        const r = await evaluator(job);
+        const r = parent === null && trainedBaselines.has(key) ? reuseBaseline(trainedBaselines.get(key)!, baselineModelPath(key), modelPath(key)) : await evaluator(job);
         if (!r.stopped_early && !existsSync(modelPath(key))) throw new Error(`the candidate ${key} was evaluated but its model ${modelPath(key)} is missing`);
         const info: NasCandidateInfo = { ...infoBase(space, energy, genome), ...r, parent };
         const violation = (o.minAccuracy !== undefined ? Math.max(0, o.minAccuracy - info.val_top1) : 0) + (o.maxParams !== undefined ? Math.max(0, info.params / o.maxParams - 1) : 0);
@@ -212,6 +214,7 @@ export async function runNasSearch(o: NasSearchOptions): Promise<NasSearchReport
   // Refused before the baselines are trained, not after.
   if (!o.resume && existsSync(join(o.outDir, "journal.jsonl"))) throw new AxnnError(`a search journal already exists; resume it (--resume) or write to another directory`, { file: join(o.outDir, "journal.jsonl") });
   const baselineEntries = await evaluateBaselines(o, problem.signature!, space, energy, settings, evaluator, jobs, baselineModelPath);
+  for (const b of baselineEntries) trainedBaselines.set(b.entry.key, b.entry);
   let lastReport = 0;
   let liveReport: Promise<void> = Promise.resolve();
   const onProgress = (p: SearchProgress) => {
@@ -303,6 +306,16 @@ async function evaluateBaselines(o: NasSearchOptions, signature: string, space: 
   } finally {
     journal.close();
   }
+}
+
+/** A baseline's result as a candidate's (its model copied to the candidate's file): the same genome, settings and seed without a parent train to the same weights. */
+function reuseBaseline(entry: ArchiveEntry, from: string, to: string): CandidateResult {
+  const i = entry.info as NasCandidateInfo & { epochs_run: number };
+  if (!i.stopped_early) {
+    copyFileSync(from, to);
+    copyFileSync(sidecarPath(from), sidecarPath(to));
+  }
+  return { val_top1: i.val_top1, float_val_top1: i.float_val_top1, stopped_early: i.stopped_early, inherited: i.inherited, epochs_run: i.epochs_run, train_seconds: i.train_seconds };
 }
 
 /** Architectures of the space the "auto" predictor is trained on (random ones plus the hand-designed ones). */
