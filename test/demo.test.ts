@@ -100,6 +100,21 @@ test("axnn demo writes the report, charts and JSON, and its energy and accuracy 
   const onDisk = JSON.parse(readFileSync(join(out, "demo.json"), "utf8"));
   assert.deepEqual(onDisk.accuracy.rows, a.rows);
 
+  // The search section: every method at the demo's budget; NSGA-II's first population holds every
+  // uniform assignment (the built-in designs plus exact fit in the budget), so its front is at least
+  // as good; each front member's mult-config is written.
+  const s = j.search;
+  assert.deepEqual(onDisk.search.methods, s.methods);
+  assert.deepEqual(s.methods.map((m: { method: string }) => m.method), ["uniform", "greedy", "random", "nsga2"]);
+  const hv = (name: string) => s.methods.find((m: { method: string }) => m.method === name);
+  assert.equal(hv("uniform").evaluations, s.settings.candidates.length + 1);
+  assert.ok(hv("uniform").evaluations <= s.settings.budget);
+  assert.equal(hv("random").evaluations, s.settings.budget);
+  assert.ok(hv("nsga2").hypervolume >= hv("uniform").hypervolume, `nsga2 ${hv("nsga2").hypervolume} < uniform ${hv("uniform").hypervolume}`);
+  assert.ok(s.members.length >= 1);
+  for (const m of s.members) assert.ok(existsSync(join(out, "search", m.mult_config)), m.mult_config);
+  assert.match(html, /Searching a multiplier for each layer/);
+
   // The trained model is kept with its sidecar; axnn eval's defaults on it reproduce the demo's figures.
   assert.equal(j.model, join(out, "lenet5.onnx"));
   assert.ok(existsSync(sidecarPath(j.model)));

@@ -8,6 +8,7 @@ interface DemoCliOptions {
   out: string;
   json?: boolean;
   skipTraining?: boolean;
+  skipSearch?: boolean;
   epochs: string;
   trainSamples?: string;
   evalSamples?: string;
@@ -24,6 +25,7 @@ export function registerDemo(program: Command): void {
     .option("-o, --out <dir>", "output directory", "axnn-demo")
     .option("--json", "print the results as JSON instead of a summary (and no progress)")
     .option("--skip-training", "leave out the MNIST training, evaluation and retraining")
+    .option("--skip-search", "leave out the per-layer multiplier-assignment search on the trained LeNet-5")
     .option("--epochs <n>", "training epochs of the LeNet-5", "3")
     .option("--train-samples <n>", "train on a seeded subset of the MNIST training split (default: all 60,000)")
     .option("--eval-samples <n>", "evaluate on a seeded subset of the test split (default: all 10,000)")
@@ -31,7 +33,7 @@ export function registerDemo(program: Command): void {
     .option("--retrain-samples <n>", "training images of each retraining (one epoch of QAT)", "10000")
     .action(async (opts: DemoCliOptions) => {
       const res = await runDemo({
-        outDir: opts.out, quiet: opts.json, skipTraining: opts.skipTraining === true,
+        outDir: opts.out, quiet: opts.json, skipTraining: opts.skipTraining === true, skipSearch: opts.skipSearch === true,
         accuracy: {
           epochs: positive(opts.epochs, "--epochs"),
           trainSamples: positive(opts.trainSamples, "--train-samples"),
@@ -40,7 +42,7 @@ export function registerDemo(program: Command): void {
           retrainSamples: positive(opts.retrainSamples, "--retrain-samples"),
         },
       });
-      if (opts.json) return printJson({ report: res.report, json: res.json, model: res.model, multipliers: res.multipliers, energy: res.energy, accuracy: res.accuracy });
+      if (opts.json) return printJson({ report: res.report, json: res.json, model: res.model, multipliers: res.multipliers, energy: res.energy, accuracy: res.accuracy, search: res.search });
       const front = res.multipliers.filter((r) => r.pareto).map((r) => r.name);
       process.stdout.write(`characterised ${res.multipliers.length} designs; Pareto-optimal (MAE vs power): ${front.join(", ")}\n`);
       for (const acc of new Set(res.energy.map((e) => e.accelerator))) {
@@ -56,6 +58,12 @@ export function registerDemo(program: Command): void {
         for (const r of a.rows.filter((x) => x.kind === "multiplier")) {
           process.stdout.write(`  ${r.arithmetic}: ${pct(r.top1)}${r.retrained_top1 === null ? "" : ` -> ${pct(r.retrained_top1)} after retraining`}\n`);
         }
+      }
+      if (res.search) {
+        const s = res.search;
+        const hv = s.methods.map((m) => `${m.method} ${m.hypervolume.toFixed(2)}`).join(", ");
+        const at1 = s.savings.filter((x) => x.max_drop === 1).map((x) => `${x.method} ${(100 * x.multiplier_saving).toFixed(1)}%`).join(", ");
+        process.stdout.write(`per-layer multiplier search (LeNet-5, ${s.settings.budget} evaluations per method): hypervolume ${hv}; multiplier energy saved within 1 point: ${at1}\n`);
       }
       process.stdout.write(`report: ${res.report}\nJSON:   ${res.json}\n`);
       if (res.model && res.accuracy) {

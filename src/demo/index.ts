@@ -13,7 +13,7 @@ import { loadDesign } from "../energy/presets.js";
 import { zooLayers } from "../energy/zoo-shapes.js";
 import type { Multiplier } from "../multipliers/multiplier.js";
 import { accuracyChartSpec, demoAccuracy, type AccuracyOptions, type DemoAccuracy } from "./accuracy.js";
-import { demoSearch } from "./search.js";
+import { demoSearch, type DemoSearch } from "./search.js";
 import type { Model } from "../nn/graph.js";
 import { saveModel, sidecarPath } from "../zoo/sidecar.js";
 
@@ -67,6 +67,8 @@ export interface DemoResult {
   energy: DemoEnergyRow[];
   /** The MNIST section; null with skipTraining. */
   accuracy: DemoAccuracy | null;
+  /** The multiplier-assignment search (search/front.json's content); null with skipTraining or skipSearch. */
+  search: DemoSearch["summary"] | null;
 }
 
 /** The demo's trained model in its output directory. */
@@ -247,7 +249,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
 
   let accuracy: DemoAccuracy | null = null;
   let trainedModel: Model | undefined;
-  let search: Awaited<ReturnType<typeof demoSearch>> | undefined;
+  let search: DemoSearch | undefined;
   const accuracyBlocks: ReportBlock[] = [];
   if (!opts.skipTraining) {
     const picked = accuracyCandidates(unsigned, DEMO_POORER_DESIGNS);
@@ -350,7 +352,7 @@ export async function runDemo(opts: DemoOptions): Promise<DemoResult> {
   ];
   const report = put("report.html", renderHtmlReport("axnn demo: approximate multipliers", blocks));
   const json = put("demo.json", JSON.stringify({ multipliers: rows, energy: { network: "resnet20", mapper_evaluations_per_shape: DEMO_MAPPER_EVALUATIONS, rows: energyRows }, accuracy, search: search?.summary ?? null }, null, 2) + "\n");
-  return { outDir, report, json, files, model: modelFile, multipliers: rows, energy: energyRows, accuracy };
+  return { outDir, report, json, files, model: modelFile, multipliers: rows, energy: energyRows, accuracy, search: search?.summary ?? null };
 }
 
 /**

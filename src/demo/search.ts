@@ -8,12 +8,15 @@ import { assignmentSummaryJson, writeAssignmentReport } from "../search/assign-r
 /** The demo's search: small enough for well under a minute on a laptop. */
 const DEMO_SEARCH = { budget: 40, populationSize: 10, validationSize: 200, calibrationSize: 128, testLimit: 1000, mapperEvaluations: 300 };
 
+/** The demo's search section: report blocks, the files written and the summary of search/front.json. */
+export interface DemoSearch { blocks: ReportBlock[]; files: string[]; summary: ReturnType<typeof assignmentSummaryJson> }
+
 /**
  * `axnn demo`'s search section: per-layer multiplier assignment of the demo's trained LeNet-5 over
  * the built-in unsigned designs (NSGA-II against uniform, greedy and random at the same budget),
  * written to outDir/search.
  */
-export async function demoSearch(model: Model, outDir: string, log: (line: string) => void): Promise<{ blocks: ReportBlock[]; files: string[]; summary: ReturnType<typeof assignmentSummaryJson> }> {
+export async function demoSearch(model: Model, outDir: string, log: (line: string) => void): Promise<DemoSearch> {
   const dir = join(outDir, "search");
   // A demo run starts afresh: the journal of an earlier run belongs to another trained model.
   rmSync(join(dir, "journal"), { recursive: true, force: true });
