@@ -9,6 +9,7 @@
 #   BUDGET=300  POP=24  VAL=1000  TEST_LIMIT=  (empty: the whole test split)  e.g. BUDGET_resnet8=100 SEEDS_resnet8=1
 #   MULTS="$AXNN_SHARED/data/evoapprox-tfapprox-luts,builtin" (the 36 EvoApproxLib mul8u tables + built-in designs)
 #   EPOCHS_lenet5=4  EPOCHS_resnet8=5  TRAIN_SAMPLES= (empty: the whole training split)
+#   TRAIN_TEST_SAMPLES= (test images the training reports after each epoch; empty: all)
 #   (models trained here unless out/search-results/<arch>-<data>.onnx exists)
 # Runs go seed by seed (every model and setting with seed 1, then seed 2, ...), so a run stopped
 # early still has every cell once. Killed runs resume: finished runs are skipped, a run cut short
@@ -31,13 +32,13 @@ for seed in $(echo $all_seeds | tr ' ' '\n' | sort -nu); do
   for arch in $ARCHS; do
     case " $(knob SEEDS "$arch" "1 2 3") " in *" $seed "*) ;; *) continue ;; esac
     default_epochs=4; [ "$arch" = resnet8 ] && default_epochs=5
-    epochs=$(knob EPOCHS "$arch" "$default_epochs"); samples=$(knob TRAIN_SAMPLES "$arch" "")
+    epochs=$(knob EPOCHS "$arch" "$default_epochs"); samples=$(knob TRAIN_SAMPLES "$arch" ""); train_test=$(knob TRAIN_TEST_SAMPLES "$arch" "")
     budget=$(knob BUDGET "$arch" 300); pop=$(knob POP "$arch" 24); val=$(knob VAL "$arch" 1000); test_limit=$(knob TEST_LIMIT "$arch" "")
     for data in $DATASETS; do
       model="$OUT/$arch-$data.onnx"
       if [ ! -f "$model" ]; then
         echo "training $arch on $data" >&2
-        $AXNN train --arch "$arch" --data "$data" --epochs "$epochs" ${samples:+--train-samples "$samples"} --seed 1 --quiet --json -o "$model.tmp.onnx" > "$OUT/train-$arch-$data.json"
+        $AXNN train --arch "$arch" --data "$data" --epochs "$epochs" ${samples:+--train-samples "$samples"} ${train_test:+--test-samples "$train_test"} --seed 1 --quiet --json -o "$model.tmp.onnx" > "$OUT/train-$arch-$data.json"
         mv "$model.tmp.onnx" "$model"; [ -f "$model.tmp.axnn.json" ] && mv "$model.tmp.axnn.json" "$OUT/$arch-$data.axnn.json"
       fi
       for tune in $(knob TUNE "$arch" "no yes"); do
