@@ -12,7 +12,7 @@ import { assignmentScales, evaluatePlan, layersFromModel, planNetwork } from "..
 import { loadDesign } from "../src/energy/presets.js";
 import { loadOnnx } from "../src/onnx/import.js";
 import type { QuantizedWeights } from "../src/quant/model.js";
-import { frontCovers, layerArithmetic, measureAccuracy, prepareAssignment, searchAssignment, tuneWeights, writeAssignmentReport } from "../src/search/index.js";
+import { assignmentChartSpec, frontCovers, layerArithmetic, measureAccuracy, prepareAssignment, searchAssignment, tuneWeights, writeAssignmentReport } from "../src/search/index.js";
 import { plannedRunner } from "../src/plan/index.js";
 import { registerSearch } from "../src/cli/search.js";
 import { isAxnnError } from "../src/util/errors.js";
@@ -179,4 +179,16 @@ test("ALWANN weight tuning picks, for each weight, the integer with the least ex
     assert.ok(changed > 0, `${name}: some weight moves`);
     assert.deepEqual(tuned.values, w.values); // the exact cross terms keep the original integers
   }
+});
+
+test("the Pareto chart leaves off drops beyond twice the hypervolume's and assignments costing over 20 % more than exact", () => {
+  const pt = (val_drop: number, multiplier_saving: number) => ({ val_drop, multiplier_saving, saving: 0 });
+  const archive = [pt(0, 0), pt(1, 0.3), pt(11, 0.5), pt(0.5, -0.25), pt(0.5, -0.2)];
+  const spec = assignmentChartSpec({
+    methods: [{ method: "nsga2", archive, front: [archive[0]!, archive[1]!, archive[2]!] }] as never,
+    settings: { model: "m.onnx", data: "mnist", hv_reference: { max_drop_points: 5 } } as never, energyObjective: "multiplier-energy",
+  }) as unknown as { layer: { data: { values: { drop: number; saving: number }[] } }[] };
+  const shown = (i: number) => spec.layer[i]!.data.values.map((v) => [v.drop, Math.round(v.saving)]);
+  assert.deepEqual(shown(0), [[0, 0], [1, 30], [0.5, -20]]);
+  assert.deepEqual(shown(1), [[0, 0], [1, 30]]);
 });

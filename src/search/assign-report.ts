@@ -40,10 +40,14 @@ export function assignmentChartSpec(r: Pick<AssignmentSearchResult, "methods" | 
   const energyKey = r.energyObjective === "energy" ? "saving" : "multiplier_saving";
   // Drops far beyond the hypervolume's reference are left off the chart: the region of interest stays readable.
   // (Filtered, not clipped: resvg panics on some clipped marks.)
+  // So are assignments costing over 20 % more than exact (designs with power ratios up to 2.5 would
+  // otherwise squeeze every useful point into a sliver of the x axis).
   const maxDrop = 2 * (r.settings.hv_reference as { max_drop_points: number }).max_drop_points;
-  const rows = r.methods.flatMap((m) => m.archive.map((pt) => ({ method: METHOD_LABEL[m.method], kind: "evaluated", drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter((p) => p.drop <= maxDrop);
-  const fronts = r.methods.flatMap((m) => m.front.map((pt) => ({ method: METHOD_LABEL[m.method], drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter((p) => p.drop <= maxDrop);
-  const x = { field: "saving", type: "quantitative", title: `${r.energyObjective === "energy" ? "accelerator" : "multiplier"} energy saved vs exact (%)` } as const;
+  const MIN_SAVING = -20;
+  const shown = (p: { drop: number; saving: number }) => p.drop <= maxDrop && p.saving >= MIN_SAVING;
+  const rows = r.methods.flatMap((m) => m.archive.map((pt) => ({ method: METHOD_LABEL[m.method], kind: "evaluated", drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter(shown);
+  const fronts = r.methods.flatMap((m) => m.front.map((pt) => ({ method: METHOD_LABEL[m.method], drop: pt.val_drop, saving: 100 * pt[energyKey] }))).filter(shown);
+  const x = { field: "saving", type: "quantitative", title: `${r.energyObjective === "energy" ? "accelerator" : "multiplier"} energy saved vs exact (%; from ${MIN_SAVING} shown)` } as const;
   const y = { field: "drop", type: "quantitative", title: `validation top-1 drop (points; up to ${maxDrop} shown)` } as const;
   const color = { field: "method", type: "nominal", title: "method", scale: { domain: Object.values(METHOD_LABEL) }, legend: { labelLimit: 260 } } as const;
   return {
