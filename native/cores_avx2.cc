@@ -36,6 +36,21 @@ inline void transpose16(__m256i r[16]) {
   }
 }
 
+// A channel's table by activation (kernels.h, LutPlanesTable): 16x16 transposes of its codes' rows.
+void channelTableAvx2(const uint16_t* rowsU16, const uint8_t* codes, int64_t D, uint16_t* table) {
+  const int64_t Dp = paddedCodes(D);
+  const uint16_t* at[16];
+  __m256i r[16];
+  for (int64_t d0 = 0; d0 < Dp; d0 += 16) {
+    for (int i = 0; i < 16; i++) at[i] = rowsU16 + size_t(codes[std::min<int64_t>(d0 + i, D - 1)]) * 256;
+    for (int a0 = 0; a0 < 256; a0 += 16) {
+      for (int i = 0; i < 16; i++) r[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[i] + a0));
+      transpose16(r);
+      for (int t = 0; t < 16; t++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(table + (a0 + t) * Dp + d0), r[t]);
+    }
+  }
+}
+
 // The plane-transform core for tables whose products fit 16 bits (lut.rowsU16: product - min).
 // Per input channel, instead of one scalar lookup per (distinct code, position):
 //  1. a table by activation T[a][d]: the layer's (lp.byActivation, every code up to rowsP), or
@@ -63,23 +78,20 @@ void lutPlanesAvx2(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
     int64_t lo = offs[0], hi = offs[0];
     for (int k = 1; k < RS; k++) lo = std::min(lo, offs[k]), hi = std::max(hi, offs[k]);
     const int64_t len = nPos + (hi - lo), lenP = (len + 15) & ~int64_t(15);
-    const int64_t D = lp.start[c + 1] - lp.start[c], Dp = (D + 15) & ~int64_t(15);
+    const int64_t D = lp.start[c + 1] - lp.start[c], Dp = paddedCodes(D);
     const uint8_t* codes = lp.codes + lp.start[c];
-    const bool fromLayer = planesFromLayerTable(lp, D, lenP);
+    const bool fromLayer = planesFromLayerTable(lp, c, D, lenP);
     const uint16_t* byActivation = lp.byActivation;
     int64_t rowLen = lp.rowsP;  // the table's row length (codes per activation)
-    if (!fromLayer) {           // the channel's own table: its D codes' rows transposed
-      if (table.size() < size_t(256 * Dp)) table.resize(size_t(256 * Dp));
-      for (int64_t d0 = 0; d0 < Dp; d0 += 16) {
-        for (int i = 0; i < 16; i++) at[i] = lut.rowsU16 + size_t(codes[std::min<int64_t>(d0 + i, D - 1)]) * 256;
-        for (int a0 = 0; a0 < 256; a0 += 16) {
-          for (int i = 0; i < 16; i++) r[i] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(at[i] + a0));
-          transpose16(r);
-          for (int t = 0; t < 16; t++) _mm256_storeu_si256(reinterpret_cast<__m256i*>(table.data() + (a0 + t) * Dp + d0), r[t]);
-        }
-      }
-      byActivation = table.data();
+    if (!fromLayer) {           // the channel's own table: prepared for the layer, or built here
       rowLen = Dp;
+      if (lp.tableAt != nullptr && lp.tableAt[c] >= 0) {
+        byActivation = lp.tables + lp.tableAt[c];
+      } else {
+        if (table.size() < size_t(256 * Dp)) table.resize(size_t(256 * Dp));
+        channelTableAvx2(lut.rowsU16, codes, D, table.data());
+        byActivation = table.data();
+      }
     }
     if (planes.size() < size_t(rowLen * lenP)) planes.resize(size_t(rowLen * lenP));
     // Reads up to 15 activations past the run: the drivers keep kTailElements readable.
@@ -107,5 +119,6 @@ void lutPlanesAvx2(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
 
 namespace axnn {
 constexpr LutCosts kAvx2LutCosts{{1.0, 1.0, 1.0, 1.0}, 0.7, 0.15, 0.15};
-Cores avx2Cores() { return Cores{"avx2", lutGeneric, lutPlanesAvx2, kAvx2LutCosts, exactGeneric, floatGeneric, gemmMicro<VecAvx2, 6, 2, 4>(), axpyGeneric, dotGeneric}; }
+Cores avx2Cores() { return Cores{"avx2", lutGeneric, lutPlanesAvx2, kAvx2LutCosts, exactGeneric, floatGeneric, gemmMicro<VecAvx2, 6, 2, 4>(), axpyGeneric, dotGeneric,
+                                channelTableAvx2}; }
 }  // namespace axnn

@@ -51,17 +51,25 @@ struct LutPlanes {
   // multiple of 16 past the largest code the layer uses); null otherwise.
   const uint16_t* byActivation = nullptr;
   int64_t rowsP = 0;
+  // Channel c's own table by activation, when prepared once for the layer (tableAt[c] >= 0):
+  // tables[tableAt[c] + a * Dp + d] = lut.rowsU16[code d * 256 + a] for its D distinct codes
+  // (Dp: D rounded up to 16). Null, or -1 for a channel, when not prepared.
+  const uint16_t* tables = nullptr;
+  const int64_t* tableAt = nullptr;
 };
 
-// For a core transposing 16-bit tables, a channel of D distinct codes whose run is lenP (a
+// For a core transposing 16-bit tables, channel c of D distinct codes whose run is lenP (a
 // multiple of 16) long: whether its planes come from the layer's table (all rowsP codes, one
-// transpose pass) rather than from a table of its own (D codes, built by a pass over 256 rows,
-// then a pass over the run), and the elements transposed either way.
-inline bool planesFromLayerTable(const LutPlanes& lp, int64_t D, int64_t lenP) {
-  return lp.byActivation != nullptr && lp.rowsP * lenP <= ((D + 15) & ~int64_t(15)) * (256 + lenP);
+// transpose pass) rather than from a table of its own (D codes: prepared for the layer, or built
+// by a pass over 256 rows, then a pass over the run), and the elements transposed either way.
+inline int64_t paddedCodes(int64_t D) { return (D + 15) & ~int64_t(15); }
+inline bool planesFromLayerTable(const LutPlanes& lp, int64_t c, int64_t D, int64_t lenP) {
+  if (lp.byActivation == nullptr || (lp.tableAt != nullptr && lp.tableAt[c] >= 0)) return false;
+  return lp.rowsP * lenP <= paddedCodes(D) * (256 + lenP);
 }
-inline int64_t planeTransposes(const LutPlanes& lp, int64_t D, int64_t lenP) {
-  return planesFromLayerTable(lp, D, lenP) ? lp.rowsP * lenP : ((D + 15) & ~int64_t(15)) * (256 + lenP);
+inline int64_t planeTransposes(const LutPlanes& lp, int64_t c, int64_t D, int64_t lenP) {
+  if (planesFromLayerTable(lp, c, D, lenP)) return lp.rowsP * lenP;
+  return paddedCodes(D) * ((lp.tableAt != nullptr && lp.tableAt[c] >= 0 ? 0 : 256) + lenP);
 }
 
 // Plane-transform LUT core: the accumulators of output channels [m0, m1) of group grp for the
@@ -71,6 +79,10 @@ inline int64_t planeTransposes(const LutPlanes& lp, int64_t D, int64_t lenP) {
 // code ("transformed planes"), and the sums become additions of shifted transformed planes.
 using LutPlanesCore = void (*)(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp,
                                int64_t m0, int64_t m1, int64_t pos0, int nPos, uint32_t* out);
+
+// A channel's table by activation for a core transposing 16-bit tables (LutPlanes::tables):
+// table[a * Dp + d] = rowsU16[codes[d] * 256 + a] for d < Dp (codes past D: any of its codes).
+using LutPlanesTable = void (*)(const uint16_t* rowsU16, const uint8_t* codes, int64_t D, uint16_t* table);
 
 // Relative costs of the two LUT algorithms on one level (arbitrary units: the portable direct
 // core's cost per product of an 8x8 table is 1; lut_planes.cc compares them per layer): the
@@ -111,6 +123,7 @@ struct Cores {
   GemmMicro gemm;
   AxpyCore axpy;  // the depthwise backward kernel's rows (conv_backward.cc)
   DotCore dot;
+  LutPlanesTable lutPlanesTable = nullptr;  // with LutCosts::planeTranspose > 0
 };
 
 Cores scalarCores();

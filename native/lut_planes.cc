@@ -49,6 +49,27 @@ bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, cons
       for (int64_t a = 0; a < 256; a++) data.byActivation[size_t(a * rowsP + w)] = lut.rowsU16[w * 256 + a];
     data.view.byActivation = data.byActivation.data();
     data.view.rowsP = rowsP;
+    // Channels with fewer codes than the layer's table get tables of their own, prepared here
+    // once instead of in every task, while they fit kPreparedTables elements (else the core
+    // builds them per task or uses the layer's table).
+    constexpr int64_t kPreparedTables = int64_t(1) << 19;
+    if (cores.lutPlanesTable != nullptr) {
+      int64_t total = 0;
+      data.tableAt.assign(size_t(g.C), -1);
+      for (int64_t c = 0; c < g.C; c++) {
+        const int64_t Dp = paddedCodes(data.start[size_t(c + 1)] - data.start[size_t(c)]);
+        if (Dp < rowsP) data.tableAt[size_t(c)] = total, total += 256 * Dp;
+      }
+      if (total > 0 && total <= kPreparedTables) {
+        data.tables.resize(size_t(total));
+        for (int64_t c = 0; c < g.C; c++)
+          if (data.tableAt[size_t(c)] >= 0)
+            cores.lutPlanesTable(lut.rowsU16, data.codes.data() + data.start[size_t(c)], data.start[size_t(c + 1)] - data.start[size_t(c)],
+                                 data.tables.data() + data.tableAt[size_t(c)]);
+        data.view.tables = data.tables.data();
+        data.view.tableAt = data.tableAt.data();
+      }
+    }
   }
   if (mode == LutAlgorithm::Planes) return true;
   // Cost of one task (a block of b positions, mPer output channels), averaged over the groups.
@@ -64,7 +85,7 @@ bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, cons
     const int64_t* offs = tapOff + (c / Cg) * K + (c % Cg) * RS;
     const auto [lo, hi] = std::minmax_element(offs, offs + RS);
     const double D = double(data.start[size_t(c + 1)] - data.start[size_t(c)]), run = b + double(*hi - *lo);
-    transform += transposes ? double(planeTransposes(data.view, int64_t(D), int64_t(std::ceil(run / 16) * 16))) * cost.planeTranspose : D * run * cost.planeLookup;
+    transform += transposes ? double(planeTransposes(data.view, c, int64_t(D), int64_t(std::ceil(run / 16) * 16))) * cost.planeTranspose : D * run * cost.planeLookup;
   }
   transform /= double(g.groups);
   return transform + products * cost.planeAdd < products * cost.directPerProduct[std::min(std::max(lut.planes, 1), 4) - 1];

@@ -20,7 +20,8 @@ LutAlgorithm& lutAlgorithm();
 struct LutPlanesData {
   std::vector<int32_t> start;
   std::vector<uint8_t> codes, plane;
-  std::vector<uint16_t> byActivation;
+  std::vector<uint16_t> byActivation, tables;
+  std::vector<int64_t> tableAt;
   LutPlanes view{};
 };
 
