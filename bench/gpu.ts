@@ -1,7 +1,9 @@
 // The WebGPU backend beside the CPU's: a LUT and an exact int8 convolution (G-MAC/s) and a
 // whole ResNet-20 (images/s) in float32, exact int8 and approximate on each device, with
 // onnxruntime-node's float32 run of the same model (CPU) as the common reference; the ratio of
-// approximate to exact inference on the same device (TFApprox4IL reports 13.6x on its GPUs).
+// approximate to exact inference on the same device (TFApprox4IL reports 13.6x on its GPUs); and
+// the quantized network resident on the GPU (GpuQuantizedNetwork: one submission per batch)
+// beside the same network run layer by layer on the GPU (one round trip per layer).
 // Rows are timed round-robin. Without a WebGPU adapter the suite says so in one row. On a
 // software driver (SwiftShader) the GPU figures measure correctness plumbing, not a GPU: docs/gpu.md.
 import * as ort from "onnxruntime-node";
@@ -11,7 +13,7 @@ import { Rng } from "../src/nn/tensor.js";
 import { generateByName } from "../src/multipliers/generators/index.js";
 import { conv2dExact, conv2dLut, kernelBackend, kernelThreads, setBackend, type BackendName } from "../src/kernels/index.js";
 import { webGpuAdapter } from "../src/kernels/webgpu/backend.js";
-import { quantizeModel, EXACT_INT8, FLOAT, type LayerArithmetic } from "../src/quant/index.js";
+import { quantizeModel, EXACT_INT8, FLOAT, GpuQuantizedNetwork, type LayerArithmetic } from "../src/quant/index.js";
 import type { BenchResult } from "./harness.js";
 import { resnet20 } from "./inference.js";
 
@@ -90,6 +92,10 @@ export async function benchGpu(): Promise<BenchResult[]> {
       { name: `${b}: exact`, backend: b, run: () => q.run(input, EXACT_INT8) },
       { name: `${b}: approx`, backend: b, run: () => q.run(input, approx) },
     ]),
+    ...([["exact", EXACT_INT8], ["approx", approx]] as const).map(([what, a]) => {
+      const resident = new GpuQuantizedNetwork(q, a, input.x.shape);
+      return { name: `resident: ${what}`, backend: cpu, run: () => resident.run(input.x) };
+    }),
   ];
   const n = await roundRobin(nets, 8000);
   const ortT = n.get("onnxruntime")!;
@@ -103,6 +109,13 @@ export async function benchGpu(): Promise<BenchResult[]> {
         figures: { ...perImage(t), approx_vs_exact: approxT.ms / exactT.ms, spread: t.spread, device: b === "webgpu" ? device : "CPU" },
       });
     }
+  }
+  const resExact = n.get("resident: exact")!, resApprox = n.get("resident: approx")!;
+  for (const [what, t, layered] of [["exact int8", resExact, n.get("webgpu: exact")!], ["approximate drum_k4_u8x8", resApprox, n.get("webgpu: approx")!]] as const) {
+    results.push({
+      group: "gpu", name: `resnet20 batch ${batch}, ${what} resident on webgpu (one submission)`, ms: t.ms, runs: t.runs,
+      figures: { ...perImage(t), approx_vs_exact: resApprox.ms / resExact.ms, "x layer-by-layer time": t.ms / layered.ms, spread: t.spread, device },
+    });
   }
   return results;
 }

@@ -5,9 +5,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  conv2dExact, conv2dFloat, conv2dLut, denseExact, denseFloat, denseLut, depthwiseExact, depthwiseLut, kernelBackend, setBackend, type LutTable,
+  conv2dBackwardFloat, conv2dExact, conv2dFloat, conv2dLut, denseBackwardFloat, denseExact, denseFloat, denseLut, depthwiseExact, depthwiseLut, gemmFloat,
+  kernelBackend, setBackend, type LutTable,
 } from "../src/kernels/index.js";
-import { conv2dFloatReference, conv2dIntReference, denseFloatReference, denseIntReference, dequantizeAccReference, exactProduct, lutProduct } from "../src/kernels/reference.js";
+import {
+  conv2dBackwardFloatReference, conv2dFloatReference, conv2dIntReference, denseBackwardFloatReference, denseFloatReference, denseIntReference,
+  dequantizeAccReference, exactProduct, gemmFloatReference, lutProduct,
+} from "../src/kernels/reference.js";
 import { convGeometry, denseGeometry, type ConvOptions } from "../src/kernels/geometry.js";
 import { webGpuAdapter, webGpuDequantize } from "../src/kernels/webgpu/backend.js";
 import { exactMultiplier } from "../src/multipliers/multiplier.js";
@@ -123,6 +127,62 @@ test("WebGPU float32 conv2d and dense agree with the reference to float32 roundi
   const x = f(B * K), w = f(M * K);
   const want = denseFloatReference(x, w, denseGeometry("t", [B, K], [M, K]));
   onGpu(() => denseFloat(x, [B, K], w, [M, K]).data).forEach((v, k) => assert.ok(Math.abs(v - want[k]!) <= K * 2 ** -22, `dense ${k}`));
+});
+
+/**
+ * |got - want| <= (n + 2) 2^-24 sum|terms| elementwise: the error bound of any float32 summation
+ * order of n products of float32 operands (the reference sums in float64). sumAbs: the same
+ * reduction of the absolute values.
+ */
+function withinSummationBound(got: Float32Array, want: Float32Array, sumAbs: Float32Array, n: number, what: string): void {
+  assert.equal(got.length, want.length, what);
+  let nonzero = 0;
+  got.forEach((v, k) => {
+    const bound = (n + 2) * 2 ** -24 * sumAbs[k]! + 2 ** -126;
+    assert.ok(Math.abs(v - want[k]!) <= bound, `${what} ${k}: ${v} vs ${want[k]} (bound ${bound})`);
+    if (want[k] !== 0) nonzero++;
+  });
+  // (Strides larger than the kernel leave some inputs without a gradient.)
+  assert.ok(nonzero > 0, `${what}: nonzero results (the comparison can fail)`);
+}
+
+test("WebGPU training kernels: conv and dense backward passes and the GEMM (every transposition, accumulate) within float32 summation error of the reference", { skip }, () => {
+  const rand = rng(31);
+  const f = (n: number) => Float32Array.from({ length: n }, () => rand(2048) / 1024 - 1);
+  const abs = (a: Float32Array) => a.map(Math.abs);
+  for (let i = 0; i < 4; i++) {
+    const c = randomConv(rand);
+    const g = convGeometry("t", c.inputShape, c.weightShape, c.options);
+    const x = f(c.inputShape.reduce((a, b) => a * b)), w = f(c.weightShape.reduce((a, b) => a * b)), dy = f(g.N * g.M * g.P * g.Q);
+    const want = conv2dBackwardFloatReference(x, w, dy, g), mag = conv2dBackwardFloatReference(abs(x), abs(w), abs(dy), g);
+    const got = onGpu(() => conv2dBackwardFloat(x, c.inputShape, w, c.weightShape, dy, { ...c.options, needBias: true }));
+    withinSummationBound(got.dInput!, want.dInput, mag.dInput, (g.M / g.groups) * g.R * g.S, `conv ${i} dInput`);
+    withinSummationBound(got.dWeights!, want.dWeights, mag.dWeights, g.N * g.P * g.Q, `conv ${i} dWeights`);
+    withinSummationBound(got.dBias!, want.dBias, mag.dBias, g.N * g.P * g.Q, `conv ${i} dBias`);
+    // Only the weight gradient: the others stay unwritten (null).
+    const only = onGpu(() => conv2dBackwardFloat(x, c.inputShape, w, c.weightShape, dy, { ...c.options, needInput: false, needBias: false }));
+    assert.equal(only.dInput, null);
+    assert.deepEqual(only.dWeights, got.dWeights);
+  }
+  const B = 5, K = 130, M = 9;
+  const x = f(B * K), w = f(M * K), dy = f(B * M);
+  const dg = denseGeometry("t", [B, K], [M, K]);
+  const want = denseBackwardFloatReference(x, w, dy, dg), mag = denseBackwardFloatReference(abs(x), abs(w), abs(dy), dg);
+  const got = onGpu(() => denseBackwardFloat(x, [B, K], w, [M, K], dy, { needBias: true }));
+  withinSummationBound(got.dInput!, want.dInput, mag.dInput, M, "dense dInput");
+  withinSummationBound(got.dWeights!, want.dWeights, mag.dWeights, B, "dense dWeights");
+  withinSummationBound(got.dBias!, want.dBias, mag.dBias, B, "dense dBias");
+  const m = 7, n = 11, k = 93;
+  for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    const a = f(m * k), b = f(k * n), c0 = f(m * n);
+    for (const accumulate of [false, true]) {
+      const ref = gemmFloatReference(a, b, m, n, k, transA, transB, accumulate ? c0 : null);
+      const refAbs = gemmFloatReference(abs(a), abs(b), m, n, k, transA, transB, accumulate ? abs(c0) : null);
+      const out = accumulate ? c0.slice() : new Float32Array(m * n);
+      onGpu(() => gemmFloat(a, b, { m, n, k }, { transA, transB, accumulate, out }));
+      withinSummationBound(out, ref, refAbs, k + 1, `gemm transA=${transA} transB=${transB} accumulate=${accumulate}`);
+    }
+  }
 });
 
 test("WebGPU: weights changed in place after a call are uploaded again, never served stale", { skip }, () => {

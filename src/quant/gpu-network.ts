@@ -10,10 +10,10 @@
 // e.g. a final Softmax), and a network whose first layer already has no GPU form is refused with
 // the reason (plannedRunner, src/plan/runner.ts, then runs it layer by layer and says why).
 import { AxnnError } from "../util/errors.js";
-import { consumersOf, isApproximable, type ApproximableNode, type Node } from "../nn/graph.js";
+import { isApproximable, type ApproximableNode, type Node } from "../nn/graph.js";
 import { evalNode } from "../nn/ops.js";
 import type { RunOptions } from "../nn/run.js";
-import { nodeOutputShapes, windowGeometry } from "../nn/shapes.js";
+import { checkInputShapes, nodeOutputShapes, windowGeometry } from "../nn/shapes.js";
 import { sizeOf, type Tensor } from "../nn/tensor.js";
 import { convGeometry, geometryArray, type ConvGeometry } from "../kernels/geometry.js";
 import { webGpu, type GpuConnection } from "../kernels/webgpu/backend.js";
@@ -99,17 +99,9 @@ export class GpuQuantizedNetwork {
     if (model.inputs.length !== 1) throw new AxnnError(`the model has ${model.inputs.length} inputs; the GPU network runs single-input models`, { field: "gpu network" });
     this.inputName = model.inputs[0]!.name;
     const pick = arithmeticOf(arithmetic);
-    const readers = consumersOf(model);
-    const fused = new Map<string, number>(); // node -> clamp bound of the ReLU / ReLU6 it absorbs
-    const fusedInto = new Set<string>();
-    for (const n of model.nodes) {
-      if (!(isApproximable(n) || n.op === "Add") || model.outputs.includes(n.outputs[0]!)) continue;
-      const r = readers.get(n.outputs[0]!) ?? [];
-      if (r.length === 1 && (r[0]!.op === "Relu" || r[0]!.op === "Relu6")) {
-        fused.set(n.name, r[0]!.op === "Relu6" ? 6 : Infinity);
-        fusedInto.add(r[0]!.name);
-      }
-    }
+    // QuantizedModel's fusions: a layer or Add applies the clamp of the ReLU / ReLU6 that is its only reader.
+    const fused = qmodel.fusedActivation, fusedInto = qmodel.fusedInto;
+    checkInputShapes(model, { [this.inputName]: inputShape });
     const values = new Map<string, Value>([[this.inputName, { ref: 0, shape: [...inputShape] }]]);
     this.operands.push(new Uint8Array(0)); // operand 0: the input, sent with each batch
     let resident = 0;
@@ -202,8 +194,8 @@ export class GpuQuantizedNetwork {
       sums = this.step("window-sums", sumParams, 21, count, [codes], this.buffer(count * 4));
     }
     const inner = g.P * g.Q;
-    const params = Uint32Array.of(total, g.M, inner, g.groups, sums === GRAPH_NONE ? 0 : 1, clamp === undefined ? 0xffffffff : bitsOf(clamp), 0, 0);
-    params.length === DEQUANTIZE_PARAM_COUNT || refuse(node, "internal: dequantize parameter count");
+    const params = new Uint32Array(DEQUANTIZE_PARAM_COUNT);
+    params.set([total, g.M, inner, g.groups, sums === GRAPH_NONE ? 0 : 1, clamp === undefined ? 0xffffffff : bitsOf(clamp)]);
     const y = this.step("dequantize", params, 6, total, [acc, sums, this.persistent(channels)], this.buffer(total * 4));
     if (sizeOf(outShape) !== total) refuse(node, `internal: ${total} outputs for shape [${outShape.join(", ")}]`);
     return { ref: y, shape: outShape };

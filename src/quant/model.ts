@@ -377,9 +377,9 @@ export function arithmeticOf(arithmetic: LayerArithmetic | ((layer: string) => L
 export class QuantizedModel {
   private readonly weightCache = new Map<string, QuantizedWeights>();
   /** Layers (and Adds) whose only reader is a ReLU/ReLU6, with its upper bound: they apply it. */
-  private readonly fusedActivation = new Map<string, number>();
+  readonly fusedActivation = new Map<string, number>();
   /** Those ReLU/ReLU6 nodes, which then pass their input through. */
-  private readonly fusedInto = new Set<string>();
+  readonly fusedInto = new Set<string>();
 
   constructor(
     /** The float model with BatchNorm folded. */

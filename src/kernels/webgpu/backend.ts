@@ -1,6 +1,7 @@
 // The WebGPU backend: convolutions (table, exact int8/uint8, float32; any stride, padding,
-// dilation and groups, so depthwise too) and dense layers on a GPU through Dawn (npm `webgpu`),
-// the other kernels on the CPU backend. WebGPU is asynchronous; the kernel interface is not, so
+// dilation and groups, so depthwise too), dense layers, training's float32 GEMM and the
+// convolution / dense backward passes on a GPU through Dawn (npm `webgpu`), the other kernels on
+// the CPU backend. WebGPU is asynchronous; the kernel interface is not, so
 // the GPU lives in a worker thread (worker.ts) and each call waits for it on shared memory
 // (Atomics.wait): one round trip per layer. Weights and tables are uploaded once and reused while
 // their contents are unchanged (compared with the copy sent, so an array changed in place is
@@ -9,11 +10,12 @@ import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { AxnnError } from "../../util/errors.js";
-import type { Backend, DequantizeChannels, DequantizeDims, LutTable } from "../backend.js";
+import type { Backend, DequantizeChannels, DequantizeDims, GemmDims, LutTable } from "../backend.js";
 import { geometryArray, type ConvGeometry } from "../geometry.js";
-import { CONTROL_BYTES, errorOf, type GraphRef, type GraphRequest, type GraphStep, type KernelRequest, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
+import { CONTROL_BYTES, errorOf, GRAPH_NONE, type GraphRef, type GraphRequest, type GraphStep, type KernelRequest, type Operand, type ProbeAnswer, type Request } from "./protocol.js";
 import { DEQUANTIZE_PARAM_COUNT, encodeChannels } from "./dequantize.js";
 import { PARAM_COUNT, type ConvKind } from "./shaders.js";
+import { GEMM_PARAM_COUNT } from "./training-shaders.js";
 
 /** The GPU an adapter reports (SwiftShader for the software driver). */
 export interface WebGpuInfo {
@@ -83,6 +85,32 @@ export class GpuConnection {
     });
     out.set(new Float32Array(result, 0, total));
     return true;
+  }
+
+  /** gemmFloatReference's product on the GPU (float32 sums), into out (added to it with accumulate). */
+  gemm(a: Float32Array, b: Float32Array, { m, n, k }: GemmDims, transA: boolean, transB: boolean, accumulate: boolean, out: Float32Array): void {
+    const total = m * n;
+    const params = new Uint32Array(GEMM_PARAM_COUNT);
+    params.set([m, n, k, transA ? 1 : 0, transB ? 1 : 0, accumulate ? 1 : 0, total]);
+    const [r] = this.graph([{ once: a }, { once: b }, { once: accumulate ? out : new Float32Array(1) }], [total * 4], [
+      { kernel: "gemm", params, widthAt: 7, total, inputs: [0, 1, 2], out: -1 },
+    ], [{ ref: -1, words: total }]);
+    out.set(new Float32Array(r!.buffer, r!.byteOffset, total));
+  }
+
+  /** conv2dBackwardFloatReference's gradients on the GPU (float32 sums), the wanted ones in one submission. */
+  convBackward(input: Float32Array, weights: Float32Array, dy: Float32Array, g: ConvGeometry, dInput: Float32Array | null, dWeights: Float32Array | null, dBias: Float32Array | null): void {
+    const wanted = ([["conv-backward-input", dInput, [2, 1]], ["conv-backward-weights", dWeights, [0, 2]], ["conv-backward-bias", dBias, [2, GRAPH_NONE]]] as const)
+      .filter(([, out]) => out !== null) as [GraphStep["kernel"], Float32Array, readonly [number, number]][];
+    if (wanted.length === 0) return;
+    const steps: GraphStep[] = wanted.map(([kernel, out, [a, b]], i) => {
+      const params = new Uint32Array(PARAM_COUNT);
+      params.set(geometryArray(g));
+      params[20] = out.length;
+      return { kernel, params, widthAt: 21, total: out.length, inputs: [a, b, GRAPH_NONE], out: -1 - i };
+    });
+    const results = this.graph([{ once: input }, { once: weights }, { once: dy }], wanted.map(([, out]) => out.length * 4), steps, wanted.map(([, out], i) => ({ ref: -1 - i, words: out.length })));
+    wanted.forEach(([, out], i) => out.set(new Float32Array(results[i]!.buffer, results[i]!.byteOffset, out.length)));
   }
 
   /**
@@ -184,6 +212,9 @@ export function createWebGpuBackend(cpu: Backend): Backend | null {
     denseLut: (input, weights, { B, K, M }, lut, out) => gpu.conv("lut", input, weights, dense(B, K, M), 0, lut, out),
     denseExact: (input, weights, { B, K, M }, signed, out) => gpu.conv(signed ? "exact-signed" : "exact-unsigned", input, weights, dense(B, K, M), 0, null, out),
     denseFloat: (input, weights, { B, K, M }, out) => gpu.conv("float", input, weights, dense(B, K, M), 0, null, out),
+    gemmFloat: (a, b, dims, transA, transB, accumulate, out) => gpu.gemm(a, b, dims, transA, transB, accumulate, out),
+    conv2dBackwardFloat: (input, weights, dy, g, dInput, dWeights, dBias) => gpu.convBackward(input, weights, dy, g, dInput, dWeights, dBias),
+    denseBackwardFloat: (input, weights, dy, { B, K, M }, dInput, dWeights, dBias) => gpu.convBackward(input, weights, dy, dense(B, K, M), dInput, dWeights, dBias),
   };
 }
 

@@ -3,6 +3,7 @@
 // to 1 (done) or 2 (failed, the message as UTF-8 from byte 16, its length in control[1]).
 import type { ConvKind } from "./shaders.js";
 import type { NetworkKernel } from "./network-shaders.js";
+import type { TrainingKernel } from "./training-shaders.js";
 
 export interface WorkerData {
   control: SharedArrayBuffer;
@@ -16,8 +17,8 @@ export interface WorkerData {
  */
 export interface Operand { id?: number; data?: ArrayBufferView }
 
-/** The shaders the worker compiles: the convolutions, the dequantization and the network's steps. */
-export type KernelName = ConvKind | "dequantize" | NetworkKernel;
+/** The shaders the worker compiles: the convolutions, the dequantization, the network's steps, training's kernels. */
+export type KernelName = ConvKind | "dequantize" | NetworkKernel | TrainingKernel;
 
 /**
  * One dispatch of `kernel`: params (binding 0), input (1), two more read-only operands (2, 3), and

@@ -8,6 +8,7 @@ import { parentPort, workerData } from "node:worker_threads";
 import { CONV_KINDS, shaderSource } from "./shaders.js";
 import { dequantizeShader } from "./dequantize.js";
 import { NETWORK_SHADERS } from "./network-shaders.js";
+import { TRAINING_SHADERS } from "./training-shaders.js";
 import { GRAPH_NONE, signalDone, type GraphRef, type GraphRequest, type KernelName, type KernelRequest, type Operand, type Request, type WorkerData } from "./protocol.js";
 
 const data = workerData as WorkerData;
@@ -46,7 +47,7 @@ async function init(): Promise<string> {
   bindLayout = device.createBindGroupLayout({ entries: [0, 1, 2, 3].map((b) => entry(b, "read-only-storage")).concat(entry(4, "storage")) });
   const layout = device.createPipelineLayout({ bindGroupLayouts: [bindLayout] });
   device.pushErrorScope("validation");
-  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader], ...NETWORK_SHADERS];
+  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader], ...NETWORK_SHADERS, ...TRAINING_SHADERS];
   for (const [name, code] of sources) {
     const module = device.createShaderModule({ code });
     pipelines.set(name, device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } }));
