@@ -7,8 +7,10 @@ import { availableBackends, kernelBackend, setBackend, type BackendName } from "
 
 const covered = new Set<BackendName>();
 
-// Registered when a test file imports this module, so it runs once, after all of the file's tests.
+// Registered when a test file imports this module, so it runs once, after all of the file's tests
+// (silent in files that only use onBackend).
 after(() => {
+  if (covered.size === 0) return;
   const missing = availableBackends().filter((b) => !covered.has(b));
   console.log(`kernel backends covered: ${[...covered].join(", ") || "none"}${missing.length ? ` (not covered: ${missing.join(", ")})` : ""}`);
 });
@@ -16,6 +18,17 @@ after(() => {
 /** The backends a body runs on: every available one (CPU and GPU), or those of one device. */
 export function testBackends(device?: "cpu" | "gpu"): BackendName[] {
   return availableBackends(device);
+}
+
+/** Runs `fn` with backend `name` selected, restoring the one in use before (also when it throws). */
+export function onBackend<T>(name: BackendName, fn: () => T): T {
+  const before = kernelBackend();
+  setBackend(name);
+  try {
+    return fn();
+  } finally {
+    setBackend(before);
+  }
 }
 
 /**

@@ -7,6 +7,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { kernelBackend, setBackend } from "../src/kernels/index.js";
+import { onBackend } from "./backends.js";
 import { webGpuAdapter } from "../src/kernels/webgpu/backend.js";
 import { ModelBuilder } from "../src/nn/builder.js";
 import { Rng, type Tensor } from "../src/nn/tensor.js";
@@ -29,15 +30,7 @@ const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLeng
  */
 const canonicalBits = (a: Float32Array) => bits(Float32Array.from(a, (v) => (Number.isNaN(v) ? NaN : v)));
 
-function onTypescript<T>(fn: () => T): T {
-  const before = kernelBackend();
-  setBackend("typescript");
-  try {
-    return fn();
-  } finally {
-    setBackend(before);
-  }
-}
+const onTypescript = <T>(fn: () => T): T => onBackend("typescript", fn);
 
 test("quantize thresholds give quantizeToCodes' code for every float32 near them and at the extremes", () => {
   const cases: QuantParams[] = [

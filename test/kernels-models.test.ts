@@ -9,22 +9,14 @@ import type { Model } from "../src/nn/graph.js";
 import { Rng, type Tensor } from "../src/nn/tensor.js";
 import { EXACT_INT8, quantizeModel, type LayerArithmetic } from "../src/quant/index.js";
 import { resolveMultiplier } from "../src/multipliers/resolve.js";
-import { kernelBackend, setBackend, type BackendName } from "../src/kernels/index.js";
+import { kernelBackend, type BackendName } from "../src/kernels/index.js";
 import { qatLayers, type QatArithmetic } from "../src/train/qat.js";
 import { backwardTape, forwardTape } from "../src/train/tape.js";
 import { cloneModelForTraining, collectParams } from "../src/train/params.js";
 import { evaluatePass, prepareEvaluation, runner } from "../src/eval/index.js";
-import { onEveryBackend } from "./backends.js";
+import { onBackend, onEveryBackend } from "./backends.js";
 
-function onTypescript<T>(fn: () => T): T {
-  const before = kernelBackend();
-  setBackend("typescript");
-  try {
-    return fn();
-  } finally {
-    setBackend(before);
-  }
-}
+const onTypescript = <T>(fn: () => T): T => onBackend("typescript", fn);
 
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
