@@ -75,8 +75,7 @@ void lutPlanesAvx2(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
   for (int64_t cl = 0; cl < lp.Cg; cl++) {
     const int64_t c = grp * lp.Cg + cl;
     const int64_t* offs = tapOff + cl * RS;
-    int64_t lo = offs[0], hi = offs[0];
-    for (int k = 1; k < RS; k++) lo = std::min(lo, offs[k]), hi = std::max(hi, offs[k]);
+    const auto [lo, hi] = tapSpan(offs, RS);
     const int64_t len = nPos + (hi - lo), lenP = (len + 15) & ~int64_t(15);
     const int64_t D = lp.start[c + 1] - lp.start[c], Dp = paddedCodes(D);
     const uint8_t* codes = lp.codes + lp.start[c];

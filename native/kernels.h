@@ -58,6 +58,20 @@ struct LutPlanes {
   const int64_t* tableAt = nullptr;
 };
 
+// The smallest and largest of one input channel's RS tap offsets: its run of activations for the
+// positions [pos0, pos0 + nPos) is [pos0 + lo, pos0 + nPos + hi) (the plane cores, their cost model).
+struct TapSpan {
+  int64_t lo, hi;
+};
+inline TapSpan tapSpan(const int64_t* offs, int64_t RS) {
+  TapSpan span{offs[0], offs[0]};
+  for (int64_t k = 1; k < RS; k++) {
+    if (offs[k] < span.lo) span.lo = offs[k];
+    if (offs[k] > span.hi) span.hi = offs[k];
+  }
+  return span;
+}
+
 // For a core transposing 16-bit tables, channel c of D distinct codes whose run is lenP (a
 // multiple of 16) long: whether its planes come from the layer's table (all rowsP codes, one
 // transpose pass) rather than from a table of its own (D codes: prepared for the layer, or built

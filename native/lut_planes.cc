@@ -83,8 +83,8 @@ bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, cons
   double transform = 0;
   for (int64_t c = 0; c < g.C; c++) {
     const int64_t* offs = tapOff + (c / Cg) * K + (c % Cg) * RS;
-    const auto [lo, hi] = std::minmax_element(offs, offs + RS);
-    const double D = double(data.start[size_t(c + 1)] - data.start[size_t(c)]), run = b + double(*hi - *lo);
+    const auto [lo, hi] = tapSpan(offs, RS);
+    const double D = double(data.start[size_t(c + 1)] - data.start[size_t(c)]), run = b + double(hi - lo);
     transform += transposes ? double(planeTransposes(data.view, c, int64_t(D), int64_t(std::ceil(run / 16) * 16))) * cost.planeTranspose : D * run * cost.planeLookup;
   }
   transform /= double(g.groups);
