@@ -133,6 +133,30 @@ test("GPU network of quantized layers on special inputs (NaN, infinities, -0, su
   assert.deepEqual(bits(got.data), bits(expected));
 });
 
+test("a network with Concat, AvgPool and broadcasting Adds (an Inception-like block with a squeeze-and-excitation-like sum) runs wholly on the GPU and equals QuantizedModel.run", { skip }, () => {
+  const b = new ModelBuilder("inception-like", { seed: 6 });
+  const x = b.input("x", [null, 3, 8, 8]);
+  const stem = b.relu(b.conv2d(x, { outChannels: 4, kernel: 3, padding: 1, name: "stem" }));
+  const branches = b.concat([
+    b.relu(b.conv2d(stem, { outChannels: 3, kernel: 1, name: "b1" })),
+    b.relu(b.conv2d(stem, { outChannels: 2, kernel: 3, padding: 1, name: "b3" })),
+    b.avgPool(stem, { kernel: 3, stride: 1, padding: 1, countIncludePad: false }),
+  ], 1);
+  const excited = b.relu(b.add(branches, b.globalAvgPool(branches)));
+  const pooled = b.avgPool(b.add(excited, b.constant("bias", { shape: [9, 1, 1], data: Float32Array.from({ length: 9 }, (_v, i) => (i - 4) / 8) })), { kernel: 2 });
+  b.output(b.dense(b.flatten(pooled), { outFeatures: 10, name: "head" }));
+  const model = b.build();
+  const input: Tensor = new Rng(11).uniformTensor([2, 3, 8, 8]);
+  const q = quantizeModel(model, [{ x: new Rng(12).uniformTensor([2, 3, 8, 8]) }], { scheme: "asym", perChannel: true, calibration: { method: "minmax" } });
+  for (const a of [EXACT_INT8, { kind: "lut", multiplier: resolveMultiplier("drum_k3_u8x8").multiplier } as LayerArithmetic]) {
+    const gpu = new GpuQuantizedNetwork(q, a, input.shape);
+    assert.equal(gpu.cpuFrom, undefined);
+    const want = onTypescript(() => q.run({ x: input }, a)[model.outputs[0]!]!.data);
+    assert.ok(new Set(want).size > 5, "degenerate logits");
+    assert.deepEqual(bits(gpu.run(input).data), bits(want));
+  }
+});
+
 test("GPU network float steps on adversarial float32 values equal the CPU ops: Add ties and cancellation, ReLU/ReLU6 of NaN and -0, max pooling with -0 and NaN, Pad, averages that lose bits in double, subnormals, infinities", { skip }, () => {
   const W = 8;
   const rows: number[][] = [
@@ -164,6 +188,15 @@ test("GPU network float steps on adversarial float32 values equal the CPU ops: A
     build("pad-constant", (b, v) => b.pad(v, [0, 1, 1, 0, 0, 0, 0, 2], { value: -2.5 })),
     build("global-avgpool", (b, v) => b.flatten(b.globalAvgPool(v))),
     build("rows-avgpool", (b, v) => b.globalAvgPool(b.reshape(v, [-1, 8, W, 1]))),
+    build("avgpool", (b, v) => b.avgPool(v, { kernel: 3, stride: 1, padding: 1 })),
+    build("avgpool-exclude-pad-ceil", (b, v) => b.avgPool(v, { kernel: [2, 3], stride: [2, 2], padding: [0, 1, 1, 0], ceilMode: true, countIncludePad: false })),
+    build("avgpool-ties", (b, v) => b.avgPool(b.add(v, shifted(b, v)), { kernel: [1, 2], stride: [1, 1] })),
+    build("concat", (b, v) => b.concat([b.relu(v), v, b.maxPool(v, { kernel: 1 })], 1)),
+    build("concat-rows", (b, v) => b.concat([v, b.pad(v, [0, 0, 0, 1, 0, 0, 0, 0], { value: 7 })], 3)),
+    // Broadcasting: a per-plane average added back (squeeze-and-excitation's shape), a constant row, a constant scalar, with a fused ReLU6.
+    build("add-broadcast-planes", (b, v) => b.add(b.globalAvgPool(b.reshape(v, [-1, 8, W, 1])), b.reshape(v, [-1, 8, W, 1]))),
+    build("add-broadcast-row", (b, v) => b.add(v, b.constant("row", { shape: [W], data: Float32Array.from(rows[0]!) }))),
+    build("add-broadcast-scalar-relu6", (b, v) => b.relu6(b.add(b.constant("s", { shape: [1, 1, 1, 1], data: Float32Array.of(2 ** -24) }), v))),
   ];
   for (const q of cases) {
     const want = onTypescript(() => q.run({ x }, EXACT_INT8)[q.model.outputs[0]!]!.data);

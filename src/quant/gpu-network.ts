@@ -7,18 +7,21 @@
 // order than the CPU's; an op without a shader; a layer whose dequantization terms are outside the
 // emulated ranges) is never computed differently: from the first such node on, the network runs on
 // the CPU (QuantizedModel's own kernels) from the values read back (cpuFrom says where and why;
-// e.g. a final Softmax), and a network whose first layer already has no GPU form is refused with
+// e.g. a final Softmax, whose exp the GPU does not reproduce), and a network whose first layer already has no GPU form is refused with
 // the reason (plannedRunner, src/plan/runner.ts, then runs it layer by layer and says why).
 import { AxnnError } from "../util/errors.js";
 import { isApproximable, type ApproximableNode, type Node } from "../nn/graph.js";
-import { evalNode } from "../nn/ops.js";
 import type { RunOptions } from "../nn/run.js";
-import { checkInputShapes, nodeOutputShapes, windowGeometry } from "../nn/shapes.js";
-import { sizeOf, type Tensor } from "../nn/tensor.js";
+import { avgPoolWindows, evalNode } from "../nn/ops.js";
+import { checkInputShapes, nodeOutputShapes, normalizeAxis, windowGeometry } from "../nn/shapes.js";
+import { sizeOf, stridesOf, type Tensor } from "../nn/tensor.js";
 import { convGeometry, geometryArray, type ConvGeometry } from "../kernels/geometry.js";
 import { webGpu, type GpuConnection } from "../kernels/webgpu/backend.js";
 import { DEQUANTIZE_PARAM_COUNT, encodeChannels } from "../kernels/webgpu/dequantize.js";
-import { ELEMENTWISE_PARAM_COUNT, GLOBAL_AVGPOOL_MAX_INNER, GLOBAL_AVGPOOL_PARAM_COUNT, MAXPOOL_PARAM_COUNT, PAD_PARAM_COUNT, QUANTIZE_PARAM_COUNT } from "../kernels/webgpu/network-shaders.js";
+import {
+  ADD_BROADCAST_PARAM_COUNT, AVGPOOL_PARAM_COUNT, BROADCAST_MAX_RANK, CONCAT_PARAM_COUNT, ELEMENTWISE_PARAM_COUNT, GLOBAL_AVGPOOL_MAX_INNER, GLOBAL_AVGPOOL_PARAM_COUNT,
+  MAXPOOL_PARAM_COUNT, PAD_PARAM_COUNT, QUANTIZE_PARAM_COUNT,
+} from "../kernels/webgpu/network-shaders.js";
 import { GRAPH_NONE, type GraphRef, type GraphStep } from "../kernels/webgpu/protocol.js";
 import { PARAM_COUNT } from "../kernels/webgpu/shaders.js";
 import { checkAccumulatorFits } from "./accumulator.js";
@@ -86,6 +89,7 @@ export class GpuQuantizedNetwork {
   /** Where the CPU takes over and why (undefined: everything on the GPU). */
   cpuFrom?: { node: string; why: string };
   private readonly gpu: GpuConnection;
+  private readonly constants = new Map<string, GraphRef>();
 
   constructor(
     readonly qmodel: QuantizedModel, arithmetic: Arithmetic, readonly inputShape: readonly number[],
@@ -107,7 +111,7 @@ export class GpuQuantizedNetwork {
     let resident = 0;
     for (const [i, node] of model.nodes.entries()) {
       try {
-        const ins = node.inputs.map((name) => values.get(name) ?? refuse(node, `reads "${name}", a constant or a value computed on the CPU`));
+        const ins = node.inputs.map((name) => values.get(name) ?? this.constant(name) ?? refuse(node, `reads "${name}", a value computed on the CPU`));
         const x = ins[0]!;
         const outShape = nodeOutputShapes(node, ins.map((v) => v.shape))[0]!;
         const clamp = fused.get(node.name);
@@ -139,6 +143,15 @@ export class GpuQuantizedNetwork {
   private persistent(array: Persistent): GraphRef {
     this.operands.push(array);
     return this.operands.length - 1;
+  }
+
+  /** A model constant (e.g. an Add's other operand) as a persistent operand, uploaded once. */
+  private constant(name: string): Value | undefined {
+    const t = this.qmodel.model.constants.get(name);
+    if (!t) return undefined;
+    let ref = this.constants.get(name);
+    if (ref === undefined) this.constants.set(name, (ref = this.persistent(t.data)));
+    return { ref, shape: [...t.shape] };
   }
 
   private buffer(bytes: number): GraphRef {
@@ -214,8 +227,45 @@ export class GpuQuantizedNetwork {
       }
       case "Add": {
         const y = ins[1]!;
-        if (ins.length !== 2 || sizeOf(x.shape) !== total || sizeOf(y.shape) !== total || x.shape.length !== y.shape.length) refuse(node, "a broadcasting Add (only same-shape sums run on the GPU)");
-        return { ref: this.step("add", Uint32Array.of(total, clampBits, 0), ELEMENTWISE_PARAM_COUNT - 1, total, [x.ref, y.ref], this.buffer(total * 4)), shape: outShape };
+        if (ins.length !== 2) refuse(node, `an Add of ${ins.length} inputs`);
+        if (sizeOf(x.shape) === total && sizeOf(y.shape) === total && x.shape.length === y.shape.length) {
+          return { ref: this.step("add", Uint32Array.of(total, clampBits, 0), ELEMENTWISE_PARAM_COUNT - 1, total, [x.ref, y.ref], this.buffer(total * 4)), shape: outShape };
+        }
+        // Broadcasting (numpy's rules, as broadcastOffsets): each operand's step along each output axis, 0 where it is broadcast.
+        const rank = outShape.length;
+        if (rank > BROADCAST_MAX_RANK) refuse(node, `a rank-${rank} broadcasting Add (the GPU broadcasts up to rank ${BROADCAST_MAX_RANK})`);
+        const params = new Uint32Array(ADD_BROADCAST_PARAM_COUNT);
+        const lead = BROADCAST_MAX_RANK - rank;
+        for (let k = 0; k < BROADCAST_MAX_RANK; k++) params[k] = k < lead ? 1 : outShape[k - lead]!;
+        [x.shape, y.shape].forEach((shape, operand) => {
+          const strides = stridesOf(shape), pad = rank - shape.length;
+          for (let k = 0; k < rank; k++) params[BROADCAST_MAX_RANK * (operand + 1) + lead + k] = k < pad || shape[k - pad] === 1 ? 0 : strides[k - pad]!;
+        });
+        params[3 * BROADCAST_MAX_RANK] = total;
+        params[3 * BROADCAST_MAX_RANK + 1] = clampBits;
+        return { ref: this.step("add-broadcast", params, ADD_BROADCAST_PARAM_COUNT - 1, total, [x.ref, y.ref], this.buffer(total * 4)), shape: outShape };
+      }
+      case "Concat": {
+        // One dispatch per input, each writing its slice of every outer index (the CPU's copy order is irrelevant: the slices are disjoint).
+        const axis = normalizeAxis(node.axis, x.shape.length, node.name);
+        const outer = sizeOf(x.shape.slice(0, axis));
+        const outChunk = sizeOf(outShape.slice(axis));
+        const out = this.buffer(total * 4);
+        let offset = 0;
+        for (const v of ins) {
+          const chunk = sizeOf(v.shape.slice(axis));
+          if (outer * chunk > 0) this.step("concat", Uint32Array.of(chunk, outChunk, offset, outer * chunk, 0), CONCAT_PARAM_COUNT - 1, outer * chunk, [v.ref], out);
+          offset += chunk;
+        }
+        return { ref: out, shape: outShape };
+      }
+      case "AvgPool": {
+        if (x.shape.length !== 4) refuse(node, `a rank-${x.shape.length} input (AvgPool on the GPU takes NCHW)`);
+        const [n, c, h, w] = x.shape as [number, number, number, number];
+        const { outH, outW, windows } = avgPoolWindows(node, h, w);
+        for (let k = 4; k < windows.length; k += 5) if (windows[k]! > GLOBAL_AVGPOOL_MAX_INNER) refuse(node, `windows of ${windows[k]} values (the GPU divides by at most ${GLOBAL_AVGPOOL_MAX_INNER})`);
+        const params = Uint32Array.of(n * c, h * w, w, outH * outW, total, 0);
+        return { ref: this.step("avgpool", params, AVGPOOL_PARAM_COUNT - 1, total, [x.ref, this.persistent(windows)], this.buffer(total * 4)), shape: outShape };
       }
       case "MaxPool": {
         const [n, c, h, w] = x.shape as [number, number, number, number];

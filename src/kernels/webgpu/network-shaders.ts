@@ -12,11 +12,14 @@
 // - relu: v > 0 ? min(v, hi) : 0 on the bits (NaN gives 0, as on the CPU).
 // - maxpool: the first greatest value of each window (v > best, NaN never taken, -0 == +0).
 // - pad: Pad's data movement (constant, edge or reflect; rank up to 4), the constant as float32 bits.
-// - global-avgpool: the double sum in the CPU's order, divided by the count in double, rounded to
-//   float32 (the CPU's s += x; s / inner).
+// - global-avgpool, avgpool: the double sum in the CPU's order, divided by the count in double,
+//   rounded to float32 (the CPU's s += x; s / count); avgpool over the CPU's own windows (avgPoolWindows).
+// - add-broadcast: Add with numpy broadcasting (operand offsets from per-axis strides, 0 along a
+//   broadcast axis), the same float32 sum as add.
+// - concat: one input's slice of a Concat (one dispatch per input).
 import { SOFT_DOUBLE_WGSL } from "./dequantize.js";
 
-export type NetworkKernel = "quantize" | "window-sums" | "add" | "relu" | "maxpool" | "global-avgpool" | "pad";
+export type NetworkKernel = "quantize" | "window-sums" | "add" | "add-broadcast" | "relu" | "maxpool" | "global-avgpool" | "avgpool" | "pad" | "concat";
 
 const BINDINGS = (params: number, a: string, b: string, c: string, out: string) => /* wgsl */ `
 @group(0) @binding(0) var<storage, read> params: array<u32, ${params}>;
@@ -190,13 +193,10 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `;
 
-export const GLOBAL_AVGPOOL_PARAM_COUNT = 3;
-/** The largest plane global-avgpool divides by (the long division works on 16-bit digits). */
-export const GLOBAL_AVGPOOL_MAX_INNER = 0xffff;
-// params: planes, inner, dispatch width.
-const globalAvgPoolShader = /* wgsl */ `
-${BINDINGS(GLOBAL_AVGPOOL_PARAM_COUNT, "x: array<u32>", "unused1: array<u32>", "unused2: array<u32>", "out: array<u32>")}
-${F32_ARITH_WGSL}
+// The CPU's s = 0; s += x (double); s / count rounded to float32, on bit patterns: Avg holds the
+// double sum of the finite nonzero terms and whether a NaN, +Infinity or -Infinity was seen
+// (adding a zero to a double sum changes nothing; the sum starts at +0). After F32_ARITH_WGSL.
+const AVERAGE_WGSL = /* wgsl */ `
 // A nonzero double divided by n (1..65535), rounded to nearest even: the 53-bit significand times
 // 2^64 divided in 16-bit digits, the remainder jammed into the lowest quotient bit (far below the
 // rounding position, since the quotient has over 100 bits).
@@ -215,28 +215,42 @@ fn divDbl(d: Dbl, n: u32) -> Dbl {
   q.x = q.x | select(0u, 1u, rem != 0u);
   return round128(q, d.sign, d.exp - 64i);
 }
+struct Avg { s: Dbl, nan: bool, posInf: bool, negInf: bool }
+fn avgAdd(a: Avg, b: u32) -> Avg {
+  var r = a;
+  if (isNaN32(b)) { r.nan = true; }
+  else if (isInf32(b)) { if ((b & 0x80000000u) != 0u) { r.negInf = true; } else { r.posInf = true; } }
+  else if (!isZero32(b)) {
+    if (r.s.zero) { r.s = dblOf(b); } else { r.s = addDbl(r.s, dblOf(b)); }
+  }
+  return r;
+}
+fn avgOf(a: Avg, count: u32) -> u32 {
+  if (a.nan || (a.posInf && a.negInf)) { return NAN32; }
+  if (a.posInf) { return 0x7f800000u; }
+  if (a.negInf) { return 0xff800000u; }
+  if (count == 0u) { return NAN32; } // 0 / 0
+  if (a.s.zero) { return 0u; }
+  return toF32(divDbl(a.s, count));
+}
+`;
+
+export const GLOBAL_AVGPOOL_PARAM_COUNT = 3;
+/** The largest plane global-avgpool divides by (the long division works on 16-bit digits). */
+export const GLOBAL_AVGPOOL_MAX_INNER = 0xffff;
+// params: planes, inner, dispatch width.
+const globalAvgPoolShader = /* wgsl */ `
+${BINDINGS(GLOBAL_AVGPOOL_PARAM_COUNT, "x: array<u32>", "unused1: array<u32>", "unused2: array<u32>", "out: array<u32>")}
+${F32_ARITH_WGSL}
+${AVERAGE_WGSL}
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let p = gid.x + gid.y * params[2];
   if (p >= params[0]) { return; }
   let inner = params[1];
-  var s = Dbl(0u, vec2<u32>(0u, 0u), 0i, true);
-  var nan = false; var posInf = false; var negInf = false;
-  for (var k = p * inner; k < (p + 1u) * inner; k++) {
-    let b = x[k];
-    if (isNaN32(b)) { nan = true; }
-    else if (isInf32(b)) { if ((b & 0x80000000u) != 0u) { negInf = true; } else { posInf = true; } }
-    else if (!isZero32(b)) {
-      if (s.zero) { s = dblOf(b); } else { s = addDbl(s, dblOf(b)); }
-    }
-  }
-  var v: u32;
-  if (nan || (posInf && negInf)) { v = NAN32; }
-  else if (posInf) { v = 0x7f800000u; }
-  else if (negInf) { v = 0xff800000u; }
-  else if (s.zero) { v = 0u; }
-  else { v = toF32(divDbl(s, inner)); }
-  out[p] = v;
+  var acc = Avg(Dbl(0u, vec2<u32>(0u, 0u), 0i, true), false, false, false);
+  for (var k = p * inner; k < (p + 1u) * inner; k++) { acc = avgAdd(acc, x[k]); }
+  out[p] = avgOf(acc, inner);
 }
 `;
 
@@ -265,6 +279,66 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 }
 `;
 
+export const AVGPOOL_PARAM_COUNT = 6;
+// params: planes (N*C), plane size (H*W), input row width W, windows per plane, total, dispatch width.
+// windows: avgPoolWindows' five numbers per output position (y0, y1, x0, x1, count), clipped to the input.
+const avgPoolShader = /* wgsl */ `
+${BINDINGS(AVGPOOL_PARAM_COUNT, "x: array<u32>", "windows: array<u32>", "unused: array<u32>", "out: array<u32>")}
+${F32_ARITH_WGSL}
+${AVERAGE_WGSL}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let idx = gid.x + gid.y * params[5];
+  if (idx >= params[4]) { return; }
+  let plane = (idx / params[3]) * params[1]; let k = (idx % params[3]) * 5u;
+  let W = params[2];
+  var acc = Avg(Dbl(0u, vec2<u32>(0u, 0u), 0i, true), false, false, false);
+  for (var iy = windows[k]; iy < windows[k + 1u]; iy++) {
+    for (var ix = windows[k + 2u]; ix < windows[k + 3u]; ix++) { acc = avgAdd(acc, x[plane + iy * W + ix]); }
+  }
+  out[idx] = avgOf(acc, windows[k + 4u]);
+}
+`;
+
+/** The highest rank add-broadcast handles. */
+export const BROADCAST_MAX_RANK = 6;
+export const ADD_BROADCAST_PARAM_COUNT = 3 * BROADCAST_MAX_RANK + 3;
+// params: output shape (6, leading 1s), a's and b's steps per axis (6 each, 0 along a broadcast
+// axis), total, clamp bits (0xffffffff: none), dispatch width.
+const addBroadcastShader = /* wgsl */ `
+${BINDINGS(ADD_BROADCAST_PARAM_COUNT, "a: array<u32>", "b: array<u32>", "unused: array<u32>", "out: array<u32>")}
+${F32_ARITH_WGSL}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let idx = gid.x + gid.y * params[20];
+  if (idx >= params[18]) { return; }
+  var rest = idx; var ia = 0u; var ib = 0u;
+  for (var k = 5i; k >= 0i; k--) {
+    let d = params[u32(k)];
+    let i = rest % d; rest = rest / d;
+    ia = ia + i * params[6u + u32(k)];
+    ib = ib + i * params[12u + u32(k)];
+  }
+  var v = add32(a[ia], b[ib]);
+  if (params[19] != 0xffffffffu) { v = clamp32(v, params[19]); }
+  out[idx] = v;
+}
+`;
+
+export const CONCAT_PARAM_COUNT = 5;
+// params: this input's chunk (values per outer index), the output's chunk, this input's offset in
+// it, total (outer * chunk), dispatch width. Writes only this input's slice of out.
+const concatShader = /* wgsl */ `
+${BINDINGS(CONCAT_PARAM_COUNT, "x: array<u32>", "unused1: array<u32>", "unused2: array<u32>", "out: array<u32>")}
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let idx = gid.x + gid.y * params[4];
+  if (idx >= params[3]) { return; }
+  let o = idx / params[0]; let j = idx % params[0];
+  out[o * params[1] + params[2] + j] = x[idx];
+}
+`;
+
 export const NETWORK_SHADERS: readonly [NetworkKernel, string][] = [
   ["quantize", quantizeShader],
   ["window-sums", windowSumsShader],
@@ -272,5 +346,8 @@ export const NETWORK_SHADERS: readonly [NetworkKernel, string][] = [
   ["relu", reluShader],
   ["maxpool", maxPoolShader],
   ["global-avgpool", globalAvgPoolShader],
+  ["avgpool", avgPoolShader],
+  ["add-broadcast", addBroadcastShader],
+  ["concat", concatShader],
   ["pad", padShader],
 ];
