@@ -209,4 +209,127 @@ void lutPlanesWith(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
   lutPlanesWith<transformRowGeneric>(base, tapOff, lp, lut, grp, m0, m1, pos0, nPos, out);
 }
 
+// ---- The plane-transform core for tables whose products fit 16 bits, by transposes ----
+//
+// A Transposer moves tiles of kLanes x kLanes uint16: Transposer::tile(at, offset, dst, stride)
+// loads kLanes elements from at[i] + offset for each i < kLanes and stores them transposed, the
+// i-th element of every row going to row i at dst + i * stride. kLanes divides 16 (the padding
+// of codes, rows and runs in kernels.h).
+
+// A channel's table by activation (kernels.h, LutPlanesTable): transposes of its codes' rows.
+template <typename Transposer>
+void channelTableWith(const uint16_t* rowsU16, const uint8_t* codes, int64_t D, uint16_t* table) {
+  constexpr int W = Transposer::kLanes;
+  const int64_t Dp = paddedCodes(D);
+  const uint16_t* at[W];
+  for (int64_t d0 = 0; d0 < Dp; d0 += W) {
+    for (int i = 0; i < W; i++) at[i] = rowsU16 + size_t(codes[std::min<int64_t>(d0 + i, D - 1)]) * 256;
+    for (int a0 = 0; a0 < 256; a0 += W) Transposer::tile(at, a0, table + a0 * Dp + d0, Dp);
+  }
+}
+
+// The plane-transform core for tables whose products fit 16 bits (lut.rowsU16: product - min).
+// Per input channel, instead of one scalar lookup per (distinct code, position):
+//  1. a table by activation T[a][d]: the layer's (lp.byActivation, every code up to rowsP), or
+//     when the channel uses few codes, its own for its D distinct codes (padded to Dp, a multiple
+//     of 16: transposes of the codes' rows), whichever transposes less (planesFromLayerTable);
+//  2. the transformed planes, planes[d][j] = T[x_j][d]: for kLanes positions, their rows of T
+//     (contiguous loads), transposed kLanes codes at a time;
+//  3. per output channel, its taps' shifted 16-bit planes added into the uint32 accumulators
+//     (zero-extended: half the bytes of int32 planes).
+// Every tap contributed product - min, so K * min is added at the end (mod 2^32, as the reference).
+// Tables without uint16 rows take the lookup core.
+template <typename Transposer>
+void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
+                      int64_t pos0, int nPos, uint32_t* out) {
+  if (!lut.rowsU16) {
+    lutPlanesGeneric(base, tapOff, lp, lut, grp, m0, m1, pos0, nPos, out);
+    return;
+  }
+  constexpr int W = Transposer::kLanes;
+  const int RS = int(lp.RS);
+  thread_local std::vector<uint16_t> table, planes;
+  const uint16_t* streams[kMaxPlaneTaps];
+  const uint16_t* at[W];
+  for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * kMaxBlock, 0, sizeof(uint32_t) * nPos);
+  for (int64_t cl = 0; cl < lp.Cg; cl++) {
+    const int64_t c = grp * lp.Cg + cl;
+    const int64_t* offs = tapOff + cl * RS;
+    const auto [lo, hi] = tapSpan(offs, RS);
+    const int64_t len = nPos + (hi - lo), lenP = (len + 15) & ~int64_t(15);
+    const int64_t D = lp.start[c + 1] - lp.start[c], Dp = paddedCodes(D);
+    const uint8_t* codes = lp.codes + lp.start[c];
+    const bool fromLayer = planesFromLayerTable(lp, c, D, lenP);
+    const uint16_t* byActivation = lp.byActivation;
+    int64_t rowLen = lp.rowsP;  // the table's row length (codes per activation)
+    if (!fromLayer) {           // the channel's own table: prepared for the layer, or built here
+      rowLen = Dp;
+      if (lp.tableAt != nullptr && lp.tableAt[c] >= 0) {
+        byActivation = lp.tables + lp.tableAt[c];
+      } else {
+        if (table.size() < size_t(256 * Dp)) table.resize(size_t(256 * Dp));
+        channelTableWith<Transposer>(lut.rowsU16, codes, D, table.data());
+        byActivation = table.data();
+      }
+    }
+    if (planes.size() < size_t(rowLen * lenP)) planes.resize(size_t(rowLen * lenP));
+    // Reads up to 15 activations past the run: the drivers keep kTailElements readable.
+    const uint8_t* src = base + pos0 + lo;
+    for (int64_t j0 = 0; j0 < lenP; j0 += W) {
+      for (int i = 0; i < W; i++) at[i] = byActivation + size_t(src[j0 + i]) * rowLen;
+      for (int64_t d0 = 0; d0 < rowLen; d0 += W) Transposer::tile(at, d0, planes.data() + d0 * lenP + j0, lenP);
+    }
+    for (int64_t m = m0; m < m1; m++) {
+      const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
+      for (int k = 0; k < RS; k++) streams[k] = planes.data() + int64_t(fromLayer ? codes[idx[k]] : idx[k]) * lenP + (offs[k] - lo);
+      addStreams(streams, RS, nPos, out + (m - m0) * kMaxBlock);
+    }
+  }
+  const uint32_t offset = uint32_t(lp.Cg * RS) * lut.minValue;
+  for (int64_t m = m0; m < m1; m++)
+    for (int i = 0; i < nPos; i++) out[(m - m0) * kMaxBlock + i] += offset;
+}
+
+#if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON))
+// 8 x 8 uint16 tiles in 128-bit vectors (GCC / Clang vector extensions: SSE2 unpacks on x86-64's
+// baseline, zip on NEON): three interleave stages of 16-, 32- and 64-bit elements. Where no
+// 128-bit vectors exist the level keeps the lookup transform (LutCosts::planeTranspose 0).
+#define AXNN_TRANSPOSE8 1
+struct Transpose8 {
+  static constexpr int kLanes = 8;
+  typedef uint16_t U16 __attribute__((vector_size(16)));
+  typedef uint32_t U32 __attribute__((vector_size(16)));
+  typedef uint64_t U64 __attribute__((vector_size(16)));
+  static void tile(const uint16_t* const* at, int64_t offset, uint16_t* dst, int64_t stride) {
+    U16 r[8];
+    for (int i = 0; i < 8; i++) std::memcpy(&r[i], at[i] + offset, 16);
+    U32 u[8];
+    for (int i = 0; i < 8; i += 2) {  // 16-bit interleave of row pairs
+      u[i] = U32(__builtin_shufflevector(r[i], r[i + 1], 0, 8, 1, 9, 2, 10, 3, 11));
+      u[i + 1] = U32(__builtin_shufflevector(r[i], r[i + 1], 4, 12, 5, 13, 6, 14, 7, 15));
+    }
+    U64 v[8];
+    for (int b = 0; b < 8; b += 4) {  // 32-bit interleave within each half
+      v[b] = U64(__builtin_shufflevector(u[b], u[b + 2], 0, 4, 1, 5));
+      v[b + 1] = U64(__builtin_shufflevector(u[b], u[b + 2], 2, 6, 3, 7));
+      v[b + 2] = U64(__builtin_shufflevector(u[b + 1], u[b + 3], 0, 4, 1, 5));
+      v[b + 3] = U64(__builtin_shufflevector(u[b + 1], u[b + 3], 2, 6, 3, 7));
+    }
+    for (int j = 0; j < 4; j++) {  // 64-bit interleave of the halves: output rows 2j and 2j + 1
+      const U64 lo = __builtin_shufflevector(v[j], v[j + 4], 0, 2), hi = __builtin_shufflevector(v[j], v[j + 4], 1, 3);
+      std::memcpy(dst + (2 * j) * stride, &lo, 16);
+      std::memcpy(dst + (2 * j + 1) * stride, &hi, 16);
+    }
+  }
+};
+
+[[maybe_unused]] void lutPlanesTranspose8(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0,
+                                          int64_t m1, int64_t pos0, int nPos, uint32_t* out) {
+  lutPlanesU16With<Transpose8>(base, tapOff, lp, lut, grp, m0, m1, pos0, nPos, out);
+}
+[[maybe_unused]] void channelTableTranspose8(const uint16_t* rowsU16, const uint8_t* codes, int64_t D, uint16_t* table) {
+  channelTableWith<Transpose8>(rowsU16, codes, D, table);
+}
+#endif
+
 }  // namespace
