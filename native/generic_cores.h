@@ -175,9 +175,9 @@ inline void addStreams(const S* const* s, int n, int nPos, uint32_t* acc) {
   }
 }
 
-// Per input channel (at most kMaxPlaneTaps taps each, lut_planes.cc checks): its activations [pos0 + lo, pos0 + nPos + hi) (lo, hi: the smallest and
-// largest of its taps' offsets) through the row of each distinct weight code of the channel,
-// then for every output channel the R x S shifted transformed runs added to its accumulators.
+// Per input channel (at most kMaxPlaneTaps taps each, lut_planes.cc checks): its runs of
+// activations (tapRuns) through the row of each distinct weight code of the channel, then for
+// every output channel the R x S shifted transformed runs added to its accumulators.
 template <void (*Transform)(const uint32_t*, const uint8_t*, int64_t, uint32_t*)>
 void lutPlanesWith(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
                    int64_t pos0, int nPos, uint32_t* out) {
@@ -185,20 +185,21 @@ void lutPlanesWith(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
   const int RS = int(lp.RS);
   thread_local std::vector<uint32_t> planes;
   const uint32_t* streams[kMaxPlaneTaps];
+  TapRuns runs;
   for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * kMaxBlock, 0, sizeof(uint32_t) * nPos);
   for (int64_t cl = 0; cl < lp.Cg; cl++) {
     const int64_t c = grp * lp.Cg + cl;
     const int64_t* offs = tapOff + cl * RS;
-    const auto [lo, hi] = tapSpan(offs, RS);
-    const int64_t len = nPos + (hi - lo);
+    tapRuns(offs, RS, nPos, runs);
+    const int64_t len = runs.total;
     const int64_t D = lp.start[c + 1] - lp.start[c];
     if (planes.size() < size_t(D * len)) planes.resize(size_t(D * len));
-    const uint8_t* src = base + pos0 + lo;
     const uint8_t* codes = lp.codes + lp.start[c];
-    for (int64_t d = 0; d < D; d++) Transform(rows + size_t(codes[d]) * 256, src, len, planes.data() + d * len);
+    for (int r = 0; r < runs.n; r++)
+      for (int64_t d = 0; d < D; d++) Transform(rows + size_t(codes[d]) * 256, base + pos0 + runs.lo[r], runs.len[r], planes.data() + d * len + runs.at[r]);
     for (int64_t m = m0; m < m1; m++) {
       const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
-      for (int k = 0; k < RS; k++) streams[k] = planes.data() + int64_t(idx[k]) * len + (offs[k] - lo);
+      for (int k = 0; k < RS; k++) streams[k] = planes.data() + int64_t(idx[k]) * len + runs.at[runs.of[k]] + (offs[k] - runs.lo[runs.of[k]]);
       addStreams(streams, RS, nPos, out + (m - m0) * kMaxBlock);
     }
   }
@@ -252,11 +253,12 @@ void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlane
   const uint16_t* streams[kMaxPlaneTaps];
   const uint16_t* at[W];
   for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * kMaxBlock, 0, sizeof(uint32_t) * nPos);
+  TapRuns runs;
   for (int64_t cl = 0; cl < lp.Cg; cl++) {
     const int64_t c = grp * lp.Cg + cl;
     const int64_t* offs = tapOff + cl * RS;
-    const auto [lo, hi] = tapSpan(offs, RS);
-    const int64_t len = nPos + (hi - lo), lenP = (len + 15) & ~int64_t(15);
+    tapRuns(offs, RS, nPos, runs);
+    const int64_t lenP = runs.total;
     const int64_t D = lp.start[c + 1] - lp.start[c], Dp = paddedCodes(D);
     const uint8_t* codes = lp.codes + lp.start[c];
     const bool fromLayer = planesFromLayerTable(lp, c, D, lenP);
@@ -273,15 +275,18 @@ void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlane
       }
     }
     if (planes.size() < size_t(rowLen * lenP)) planes.resize(size_t(rowLen * lenP));
-    // Reads up to 15 activations past the run: the drivers keep kTailElements readable.
-    const uint8_t* src = base + pos0 + lo;
-    for (int64_t j0 = 0; j0 < lenP; j0 += W) {
-      for (int i = 0; i < W; i++) at[i] = byActivation + size_t(src[j0 + i]) * rowLen;
-      for (int64_t d0 = 0; d0 < rowLen; d0 += W) Transposer::tile(at, d0, planes.data() + d0 * lenP + j0, lenP);
+    for (int r = 0; r < runs.n; r++) {
+      const uint8_t* src = base + pos0 + runs.lo[r];
+      uint16_t* dst = planes.data() + runs.at[r];
+      for (int64_t j0 = 0; j0 < runs.len[r]; j0 += W) {
+        for (int i = 0; i < W; i++) at[i] = byActivation + size_t(src[j0 + i]) * rowLen;
+        for (int64_t d0 = 0; d0 < rowLen; d0 += W) Transposer::tile(at, d0, dst + d0 * lenP + j0, lenP);
+      }
     }
     for (int64_t m = m0; m < m1; m++) {
       const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
-      for (int k = 0; k < RS; k++) streams[k] = planes.data() + int64_t(fromLayer ? codes[idx[k]] : idx[k]) * lenP + (offs[k] - lo);
+      for (int k = 0; k < RS; k++)
+        streams[k] = planes.data() + int64_t(fromLayer ? codes[idx[k]] : idx[k]) * lenP + runs.at[runs.of[k]] + (offs[k] - runs.lo[runs.of[k]]);
       addStreams(streams, RS, nPos, out + (m - m0) * kMaxBlock);
     }
   }

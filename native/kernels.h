@@ -58,22 +58,49 @@ struct LutPlanes {
   const int64_t* tableAt = nullptr;
 };
 
-// The smallest and largest of one input channel's RS tap offsets: its run of activations for the
-// positions [pos0, pos0 + nPos) is [pos0 + lo, pos0 + nPos + hi) (the plane cores, their cost model).
-struct TapSpan {
-  int64_t lo, hi;
+// The runs of activations one input channel's taps read for the positions [pos0, pos0 + nPos)
+// (the plane cores and their cost model): the taps sorted by offset, a new run where the next
+// offset lies more than nPos past the current run's last (a strided layer's phase planes:
+// transforming the gap would cost more than the second run's overlap). Run r is
+// [pos0 + lo[r], pos0 + lo[r] + len[r]), len a multiple of 16 (the transposing cores' tiles; the
+// drivers keep kTailElements readable past the last); the runs lie one after another, run r
+// from at[r], in the transformed planes (total elements per plane). Tap k reads run of[k].
+struct TapRuns {
+  int n = 0;
+  int64_t total = 0;
+  int64_t lo[kMaxPlaneTaps], len[kMaxPlaneTaps], at[kMaxPlaneTaps];
+  uint8_t of[kMaxPlaneTaps];
 };
-inline TapSpan tapSpan(const int64_t* offs, int64_t RS) {
-  TapSpan span{offs[0], offs[0]};
-  for (int64_t k = 1; k < RS; k++) {
-    if (offs[k] < span.lo) span.lo = offs[k];
-    if (offs[k] > span.hi) span.hi = offs[k];
+inline void tapRuns(const int64_t* offs, int RS, int64_t nPos, TapRuns& runs) {
+  uint8_t order[kMaxPlaneTaps];
+  for (int k = 0; k < RS; k++) {
+    int i = k;
+    for (; i > 0 && offs[order[i - 1]] > offs[k]; i--) order[i] = order[i - 1];
+    order[i] = uint8_t(k);
   }
-  return span;
+  runs.n = 0;
+  runs.total = 0;
+  int64_t last = 0;
+  auto close = [&]() {
+    const int r = runs.n - 1;
+    runs.len[r] = (last - runs.lo[r] + nPos + 15) & ~int64_t(15);
+    runs.at[r] = runs.total;
+    runs.total += runs.len[r];
+  };
+  for (int i = 0; i < RS; i++) {
+    const int64_t off = offs[order[i]];
+    if (runs.n == 0 || off - last > nPos) {
+      if (runs.n > 0) close();
+      runs.lo[runs.n++] = off;
+    }
+    last = off;
+    runs.of[order[i]] = uint8_t(runs.n - 1);
+  }
+  close();
 }
 
-// For a core transposing 16-bit tables, channel c of D distinct codes whose run is lenP (a
-// multiple of 16) long: whether its planes come from the layer's table (all rowsP codes, one
+// For a core transposing 16-bit tables, channel c of D distinct codes whose runs are lenP (a
+// multiple of 16) long together: whether its planes come from the layer's table (all rowsP codes, one
 // transpose pass) rather than from a table of its own (D codes: prepared for the layer, or built
 // by a pass over 256 rows, then a pass over the run), and the elements transposed either way.
 inline int64_t paddedCodes(int64_t D) { return (D + 15) & ~int64_t(15); }

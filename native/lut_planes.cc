@@ -81,11 +81,12 @@ bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, cons
   // layer's table by activation (all rowsP codes), or of the channel's own table (its D codes,
   // 256 rows) then of the run, whichever is cheaper (the core chooses the same way).
   double transform = 0;
+  TapRuns runs;
   for (int64_t c = 0; c < g.C; c++) {
     const int64_t* offs = tapOff + (c / Cg) * K + (c % Cg) * RS;
-    const auto [lo, hi] = tapSpan(offs, RS);
-    const double D = double(data.start[size_t(c + 1)] - data.start[size_t(c)]), run = b + double(hi - lo);
-    transform += transposes ? double(planeTransposes(data.view, c, int64_t(D), int64_t(std::ceil(run / 16) * 16))) * cost.planeTranspose : D * run * cost.planeLookup;
+    tapRuns(offs, int(RS), int64_t(std::ceil(b)), runs);
+    const double D = double(data.start[size_t(c + 1)] - data.start[size_t(c)]);
+    transform += transposes ? double(planeTransposes(data.view, c, int64_t(D), runs.total)) * cost.planeTranspose : D * double(runs.total) * cost.planeLookup;
   }
   transform /= double(g.groups);
   return transform + products * cost.planeAdd < products * cost.directPerProduct[std::min(std::max(lut.planes, 1), 4) - 1];
