@@ -47,9 +47,44 @@ struct Transpose16 {
   }
 };
 
+// acc[i] += sum of the N uint16 streams' element i, 16 positions per pass (two accumulators,
+// zero-extending loads).
+template <int N>
+inline void addU16N(const uint16_t* const* s, int nPos, uint32_t* acc) {
+  const uint16_t* p[N];
+  for (int k = 0; k < N; k++) p[k] = s[k];
+  auto wide = [](const uint16_t* q) { return _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q))); };
+  for (int i = 0; i < nPos; i += 16) {  // up to 15 positions past nPos: planes and acc have room
+    __m256i t0 = wide(p[0] + i), t1 = wide(p[0] + i + 8);
+    for (int k = 1; k < N; k++) {
+      t0 = _mm256_add_epi32(t0, wide(p[k] + i));
+      t1 = _mm256_add_epi32(t1, wide(p[k] + i + 8));
+    }
+    __m256i* a = reinterpret_cast<__m256i*>(acc + i);
+    _mm256_storeu_si256(a, _mm256_add_epi32(_mm256_loadu_si256(a), t0));
+    _mm256_storeu_si256(a + 1, _mm256_add_epi32(_mm256_loadu_si256(a + 1), t1));
+  }
+}
+void addU16Avx2(const uint16_t* const* s, int n, int nPos, uint32_t* acc) {
+  while (n > 0) {
+    switch (n) {
+      case 1: addU16N<1>(s, nPos, acc); return;
+      case 2: addU16N<2>(s, nPos, acc); return;
+      case 3: addU16N<3>(s, nPos, acc); return;
+      case 4: addU16N<4>(s, nPos, acc); return;
+      case 5: addU16N<5>(s, nPos, acc); return;
+      case 6: addU16N<6>(s, nPos, acc); return;
+      case 7: addU16N<7>(s, nPos, acc); return;
+      case 8: addU16N<8>(s, nPos, acc); return;
+      case 9: addU16N<9>(s, nPos, acc); return;
+      default: addU16N<8>(s, nPos, acc); s += 8; n -= 8;
+    }
+  }
+}
+
 void lutPlanesAvx2(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
                    int64_t pos0, int nPos, uint32_t* out) {
-  lutPlanesU16With<Transpose16>(base, tapOff, lp, lut, grp, m0, m1, pos0, nPos, out);
+  lutPlanesU16With<Transpose16, addU16Avx2>(base, tapOff, lp, lut, grp, m0, m1, pos0, nPos, out);
 }
 void channelTableAvx2(const uint16_t* rowsU16, const uint8_t* codes, int64_t D, uint16_t* table) {
   channelTableWith<Transpose16>(rowsU16, codes, D, table);

@@ -240,7 +240,7 @@ void channelTableWith(const uint16_t* rowsU16, const uint8_t* codes, int64_t D, 
 //     (zero-extended: half the bytes of int32 planes).
 // Every tap contributed product - min, so K * min is added at the end (mod 2^32, as the reference).
 // Tables without uint16 rows take the lookup core.
-template <typename Transposer>
+template <typename Transposer, void (*Add)(const uint16_t* const*, int, int, uint32_t*) = addStreams<uint16_t>>
 void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
                       int64_t pos0, int nPos, uint32_t* out) {
   if (!lut.rowsU16) {
@@ -274,7 +274,8 @@ void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlane
         byActivation = table.data();
       }
     }
-    if (planes.size() < size_t(rowLen * lenP)) planes.resize(size_t(rowLen * lenP));
+    // 16 elements of slack: an adder may read whole 16-position vectors past nPos.
+    if (planes.size() < size_t(rowLen * lenP + 16)) planes.resize(size_t(rowLen * lenP + 16));
     for (int r = 0; r < runs.n; r++) {
       const uint8_t* src = base + pos0 + runs.lo[r];
       uint16_t* dst = planes.data() + runs.at[r];
@@ -287,7 +288,7 @@ void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlane
       const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
       for (int k = 0; k < RS; k++)
         streams[k] = planes.data() + int64_t(fromLayer ? codes[idx[k]] : idx[k]) * lenP + runs.at[runs.of[k]] + (offs[k] - runs.lo[runs.of[k]]);
-      addStreams(streams, RS, nPos, out + (m - m0) * kMaxBlock);
+      Add(streams, RS, nPos, out + (m - m0) * kMaxBlock);
     }
   }
   const uint32_t offset = uint32_t(lp.Cg * RS) * lut.minValue;

@@ -115,7 +115,8 @@ inline int64_t planeTransposes(const LutPlanes& lp, int64_t c, int64_t D, int64_
 
 // Plane-transform LUT core: the accumulators of output channels [m0, m1) of group grp for the
 // positions [pos0, pos0 + nPos): out[(m - m0) * kMaxBlock + i] = sum_k table(w_mk, stream_k[pos0 + i])
-// mod 2^32, the same sums as LutCore. tapOff holds the group's Cg * RS tap offsets. Each input
+// mod 2^32, the same sums as LutCore (out holds (m1 - m0) * kMaxBlock elements; a core may write
+// any value at positions nPos and above). tapOff holds the group's Cg * RS tap offsets. Each input
 // channel's run of activations is mapped once through the table row of each distinct weight
 // code ("transformed planes"), and the sums become additions of shifted transformed planes.
 using LutPlanesCore = void (*)(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp,
