@@ -118,6 +118,24 @@ test("a plan refuses inputs of another shape, naming the input and the compiled 
   assert.throws(() => plan.run({ input: new Rng(1).uniformTensor([1, 3, 12, 12]) }), (e: unknown) => e instanceof AxnnError && /compiled for \[2, 3, 12, 12\]/.test(e.message));
 });
 
+test("a profiled plan times every step (wall and CPU) over its runs; an unprofiled one refuses profile()", () => {
+  const model = tinyZoo("resnet8");
+  const x = new Rng(2).uniformTensor([2, 3, 12, 12], -1, 1);
+  const plan = compilePlan(model, FLOAT, { input: [2, 3, 12, 12] }, { profile: true });
+  const want = compilePlan(model, FLOAT, { input: [2, 3, 12, 12] }).run({ input: x });
+  sameBits(plan.run({ input: x })[model.outputs[0]!]!, want[model.outputs[0]!]!, "profiled run");
+  plan.run({ input: x });
+  const p = plan.profile();
+  assert.equal(p.runs, 2);
+  assert.deepEqual(p.steps.map((s) => `${s.kind} ${s.name}`), plan.describe().map((d) => d.split(" -> ")[0]));
+  const convs = p.steps.filter((s) => s.kind === "conv-float");
+  assert.ok(convs.length >= 3, `conv steps: ${convs.length}`);
+  for (const s of p.steps) assert.ok(s.ms >= 0 && s.cpuMs >= 0 && Number.isFinite(s.ms) && Number.isFinite(s.cpuMs), `${s.name}: ${s.ms} ms, ${s.cpuMs} CPU ms`);
+  assert.ok(convs.reduce((a, s) => a + s.cpuMs, 0) > 0, "the conv steps took some CPU time");
+  const unprofiled = compilePlan(model, FLOAT, { input: [2, 3, 12, 12] });
+  assert.throws(() => unprofiled.profile(), (e: unknown) => e instanceof AxnnError && /profile: true/.test(e.message));
+});
+
 test("planned runs give the same bits with 1, 2 and 3 threads (table, exact and float plans)", () => {
   const url = (p: string) => JSON.stringify(new URL(p, import.meta.url).href);
   const body = `

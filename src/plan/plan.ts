@@ -49,7 +49,8 @@ export interface PlanOptions {
 /** Time spent per step kind and per step, from a plan compiled with profile: true. */
 export interface PlanProfile {
   runs: number;
-  steps: { name: string; kind: string; ms: number }[];
+  /** ms: wall time; cpuMs: the process's CPU time (every thread's) over the step. */
+  steps: { name: string; kind: string; ms: number; cpuMs: number }[];
 }
 
 // ---- steps ----
@@ -81,6 +82,7 @@ const EMPTY_LUT = { rows: new Int32Array(0), rows16: new Uint16Array(0), planes:
 export class ExecutionPlan {
   private readonly current = new Map<string, Tensor>();
   private readonly times: number[];
+  private readonly cpuTimes: number[];
   private runs = 0;
 
   private constructor(
@@ -101,6 +103,7 @@ export class ExecutionPlan {
     private readonly fallback: ((inputs: Record<string, Tensor>) => Record<string, Tensor>) | null,
   ) {
     this.times = steps.map(() => 0);
+    this.cpuTimes = steps.map(() => 0);
   }
 
   /** A plan of compiled steps; the buffers of their pooled values are allocated here, once. */
@@ -143,9 +146,15 @@ export class ExecutionPlan {
     for (const [k, t] of this.model.constants) this.current.set(k, t);
     nativeAt(this.addon, this.level);
     for (let i = 0; i < this.steps.length; i++) {
-      const t0 = this.profiling ? performance.now() : 0;
+      if (!this.profiling) {
+        this.runStep(this.steps[i]!);
+        continue;
+      }
+      const c0 = process.cpuUsage(), t0 = performance.now();
       this.runStep(this.steps[i]!);
-      if (this.profiling) this.times[i]! += performance.now() - t0;
+      this.times[i]! += performance.now() - t0;
+      const c = process.cpuUsage(c0);
+      this.cpuTimes[i]! += (c.user + c.system) / 1000;
     }
     this.runs++;
     const out: Record<string, Tensor> = {};
@@ -160,7 +169,7 @@ export class ExecutionPlan {
   /** Per-step times summed over the runs so far (profile: true). */
   profile(): PlanProfile {
     if (!this.profiling) throw new AxnnError("the plan was compiled without profile: true", { field: "profile" });
-    return { runs: this.runs, steps: this.steps.map((s, i) => ({ name: s.name, kind: s.kind, ms: this.times[i]! })) };
+    return { runs: this.runs, steps: this.steps.map((s, i) => ({ name: s.name, kind: s.kind, ms: this.times[i]!, cpuMs: this.cpuTimes[i]! })) };
   }
 
   private value(name: string): Tensor {
