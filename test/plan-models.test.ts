@@ -11,6 +11,7 @@ import { foldBatchNorm } from "../src/nn/passes.js";
 import { runModel } from "../src/nn/run.js";
 import { windowGeometry } from "../src/nn/shapes.js";
 import { isApproximable, type ConvNode, type Model } from "../src/nn/graph.js";
+import { ModelBuilder, type ConvOptions } from "../src/nn/builder.js";
 import { conv2dFloat, conv2dFloatGemm } from "../src/kernels/index.js";
 import { floatLayer, quantizeWeights } from "../src/quant/model.js";
 import { generateByName } from "../src/multipliers/generators/index.js";
@@ -109,6 +110,29 @@ test("the all-float plan (im2col + GEMM, fused bias/ReLU/Add) equals its one-op-
     const engine = q.run({ [inName]: x }, FLOAT)[outName]!;
     const scale = Math.max(...Array.from(engine.data, Math.abs));
     for (let i = 0; i < got.data.length; i++) assert.ok(Math.abs(got.data[i]! - engine.data[i]!) <= 1e-4 * scale, `${name} float element ${i}: ${got.data[i]} vs ${engine.data[i]}`);
+  }
+});
+
+test("float plan convolutions equal their im2col + GEMM twin bit for bit: strides, dilations, asymmetric pads, groups, several k blocks, partial tiles", () => {
+  const rng = new Rng(21);
+  const cases: { c: number; h: number; w: number; o: ConvOptions; batch: number }[] = [
+    { c: 3, h: 7, w: 9, o: { outChannels: 8, kernel: 3, padding: 1 }, batch: 1 },
+    { c: 16, h: 9, w: 7, o: { outChannels: 12, kernel: [3, 2], stride: [2, 1], padding: [1, 0, 2, 1] }, batch: 3 },
+    { c: 40, h: 6, w: 6, o: { outChannels: 20, kernel: 3, padding: 1 }, batch: 2 }, // K = 360: two k blocks, M not a tile multiple
+    { c: 64, h: 8, w: 8, o: { outChannels: 16, kernel: 3, padding: 1, stride: 2 }, batch: 5 }, // K = 576: three k blocks
+    { c: 8, h: 11, w: 10, o: { outChannels: 16, kernel: 3, dilation: [2, 3], padding: [2, 3] }, batch: 2 },
+    { c: 12, h: 5, w: 13, o: { outChannels: 24, kernel: [1, 3], stride: [1, 3], groups: 3, padding: [0, 2] }, batch: 4 },
+    { c: 32, h: 4, w: 4, o: { outChannels: 64, kernel: 1, groups: 2 }, batch: 7 },
+  ];
+  for (const [i, { c, h, w, o, batch }] of cases.entries()) {
+    const b = new ModelBuilder(`conv${i}`);
+    const x = b.input("x", [null, c, h, w]);
+    b.output(b.relu(b.conv2d(x, { ...o, name: "conv" })));
+    const model = b.build();
+    const input = rng.uniformTensor([batch, c, h, w], -1, 1);
+    const got = compilePlan(model, FLOAT, { x: input.shape }).run({ x: input })[model.outputs[0]!]!;
+    sameBits(got, floatTwin(model, { x: input })[model.outputs[0]!]!, `case ${i} ${JSON.stringify(o)}`);
+    assert.ok(got.data.some((v) => v > 0), `case ${i}: some outputs are positive`);
   }
 });
 
