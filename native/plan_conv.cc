@@ -215,7 +215,8 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
     }
     for (int64_t ml = mBegin; ml < mEnd; ml++) {
       const int64_t m = grp * L.Mg + ml;
-      if (usePlanes) std::memcpy(acc, blockAcc.data() + (ml - mBegin) * kMaxBlock, sizeof(Acc) * nPos);
+      const Acc* accs = acc;
+      if (usePlanes) accs = blockAcc.data() + (ml - mBegin) * kMaxBlock;
       else core(base, taps, weights + m * L.K, int(L.K), pos0, nPos, acc);
       const int64_t plane = (n * g.M + m) * PQ;
       // The block's positions row by row; columns q >= Q of the phase-plane rows are dropped.
@@ -227,7 +228,7 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
         if (q < g.Q && p < g.P) {
           const int64_t stop = std::min(rowEnd, pos - q + g.Q);
           const int64_t out0 = plane + p * g.Q - (pos - q);
-          emit(m, acc + (pos - pos0), sums + (pos - pos0), stop - pos, out0 + pos);
+          emit(m, accs + (pos - pos0), sums + (pos - pos0), stop - pos, out0 + pos);
         }
         pos = rowEnd;
       }
@@ -235,11 +236,31 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
   });
 }
 
-// All-ones weights for the window sums of the activation codes (the asymmetric cross term).
-const uint8_t* ones(int64_t K) {
-  thread_local std::vector<uint8_t> v;
-  if (int64_t(v.size()) < K) v.assign(size_t(K), 1);
-  return v.data();
+// The window sums of the activation codes (the asymmetric cross term) of a block of positions:
+// sums[i] = sum over the group's taps k of base[taps[k] + pos0 + i], as the exact core computes
+// them against all-ones weights (exact integers either way), but as channel sums first, then one
+// pass per tap of the window: Cg * (nPos + span) + RS * nPos additions instead of Cg * RS * nPos.
+// A tap's offset is its channel's start plus its window offset (tapOffset), the same for every
+// channel, so the window's offsets are those of the group's first channel.
+void windowSums(const uint8_t* base, const int64_t* taps, int64_t Cg, int64_t RS, int64_t channelStride, int64_t pos0, int nPos, int32_t* sums) {
+  const int64_t first = *std::min_element(taps, taps + RS);  // the first channel's lowest offset
+  int64_t span = 0;
+  for (int64_t rs = 0; rs < RS; rs++) span = std::max(span, taps[rs] - first);
+  const int64_t len = nPos + span;
+  thread_local std::vector<uint32_t> channelSum;
+  if (int64_t(channelSum.size()) < len) channelSum.resize(size_t(len));
+  uint32_t* cs = channelSum.data();
+  const uint8_t* from = base + first + pos0;
+  for (int64_t j = 0; j < len; j++) cs[j] = from[j];
+  for (int64_t c = 1; c < Cg; c++) {
+    const uint8_t* row = from + c * channelStride;
+    for (int64_t j = 0; j < len; j++) cs[j] += row[j];
+  }
+  for (int i = 0; i < nPos; i++) sums[i] = 0;
+  for (int64_t rs = 0; rs < RS; rs++) {
+    const uint32_t* at = cs + (taps[rs] - first);
+    for (int i = 0; i < nPos; i++) sums[i] = int32_t(uint32_t(sums[i]) + at[i]);
+  }
 }
 
 float* gemmScratch(int slot, size_t n) {
@@ -276,12 +297,12 @@ void gemmChunk(const GemmMicro& micro, const RunOps& ops, const ConvGeom& g, con
 void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, const uint8_t* weights, IntMode mode, uint8_t padCode,
                  const LutCtx* lut, const Epilogue& e) {
   const bool withSums = e.zw != nullptr;
-  const uint8_t* one = withSums ? ones((g.C / g.groups) * g.R * g.S) : nullptr;
   const ExactCore exact = cores.exact;
   const LutCore lutCore = cores.lut;
   const bool isSigned = mode == IntMode::ExactSigned;
+  const int64_t channelStride = phasesOf(g).channelStride, RS = g.R * g.S;
   auto sumCore = [&](const uint8_t* base, const int64_t* taps, int K, int64_t pos0, int nPos, int32_t* out) {
-    exact(base, taps, one, K, false, pos0, nPos, reinterpret_cast<uint32_t*>(out));
+    windowSums(base, taps, K / RS, RS, channelStride, pos0, nPos, out);
   };
   // (acc + constant - zw * sum) * scale + bias in double, as dequantizeAcc.
   const RunOps ops = runOps(cores);
