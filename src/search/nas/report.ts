@@ -26,6 +26,12 @@ function shown(k: NasObjective, v: number): number {
   return k === "accuracy" ? 100 * (1 - v) : k === "energy" ? v / 1e6 : v;
 }
 
+/** Each kind of point on the candidates chart and its colour, in legend order. */
+const KIND_COLORS: readonly (readonly [string, string])[] = [
+  ["candidate", "#9ab"], ["infeasible", "#dcb"], ["front", "#d62728"], ["front, trained from scratch", "#ff7f0e"],
+  ["lenet5, uniform multiplier", "#2ca02c"], ["resnet8, uniform multiplier", "#9467bd"], ["resnet20, uniform multiplier", "#8c564b"], ["mobilenetv2, uniform multiplier", "#e377c2"],
+];
+
 function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
   const xi = input.objectives.indexOf(x), ai = input.objectives.indexOf("accuracy");
   const front = new Set((input.report?.members ?? []).map((m) => m.key));
@@ -41,6 +47,9 @@ function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
     kind: front.has(e.key) ? "front" : e.violation > 0 ? "infeasible" : "candidate",
     arch: (e.info as NasCandidateInfo | undefined)?.architecture ?? "",
   }));
+  // The legend lists only the kinds of point the chart has (a search without --retrain-front or some baselines has none of those).
+  const present = new Set([...points, ...scratch, ...baselines].map((p) => p.kind));
+  const kinds = KIND_COLORS.filter(([k]) => present.has(k));
   return {
     $schema: "https://vega.github.io/schema/vega-lite/v5.json",
     title: { text: `Candidates: ${AXIS.accuracy} vs ${AXIS[x]}`, subtitle: `${input.archive.length} evaluated` },
@@ -50,7 +59,7 @@ function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
     encoding: {
       x: { field: "x", type: "quantitative", title: AXIS[x], scale: { type: x === "accuracy" ? "linear" : "log" } },
       y: { field: "acc", type: "quantitative", title: AXIS.accuracy, scale: { zero: false } },
-      color: { field: "kind", type: "nominal", title: "", scale: { domain: ["candidate", "infeasible", "front", "front, trained from scratch", "lenet5, uniform multiplier", "resnet8, uniform multiplier", "resnet20, uniform multiplier", "mobilenetv2, uniform multiplier"], range: ["#9ab", "#dcb", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2"] } },
+      color: { field: "kind", type: "nominal", title: "", scale: { domain: kinds.map(([k]) => k), range: kinds.map(([, c]) => c) }, legend: { labelLimit: 260 } },
       shape: { condition: [{ test: "indexof(datum.kind, 'uniform') >= 0", value: "diamond" }, { test: "indexof(datum.kind, 'scratch') >= 0", value: "triangle-up" }], value: "circle" },
     },
   } as ChartSpec;
