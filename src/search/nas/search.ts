@@ -325,8 +325,8 @@ export const AUTO_PREDICTOR_NETWORKS = 40;
 function autoPredictor(space: NasSpace, o: NasSearchOptions): string {
   const file = join(o.outDir, "predictor.json");
   if (existsSync(file)) return file;
+  const { arch, ert } = loadDesign(o.arch); // before creating anything: a mistyped --arch leaves no folder behind
   mkdirSync(o.outDir, { recursive: true });
-  const { arch, ert } = loadDesign(o.arch);
   const rand = uniformRandom((o.seed ^ 0x0ed1c7) >>> 0);
   const card = geneCardinalities(space);
   const genomes = [...NAS_REFERENCE_NETWORKS.map((n) => referenceGenome(space, n)), ...Array.from({ length: AUTO_PREDICTOR_NETWORKS }, () => card.map((c) => Math.floor(rand() * c)))];
