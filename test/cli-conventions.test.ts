@@ -3,7 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Command } from "commander";
@@ -79,5 +80,19 @@ test("usage errors start with 'axnn: error:' like every other error, exit code 1
     const r = spawnSync(process.execPath, [cli, ...args], { encoding: "utf8" });
     assert.equal(r.status, 1, args.join(" "));
     assert.equal(r.stderr.split("\n")[0], message);
+  }
+});
+
+test("a user mistake found after parsing leaves no half-made output: search nas with a mistyped --arch creates no -o folder", () => {
+  const cli = fileURLToPath(new URL("../src/cli/main.js", import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), "axnn-cli-"));
+  try {
+    const out = join(dir, "nas");
+    const r = spawnSync(process.execPath, [cli, "search", "nas", "--data", "mnist", "--mults", "drum_k4_u8x8", "--arch", "eyeris", "--budget", "2", "-o", out], { encoding: "utf8" });
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr.trim(), "axnn: error: eyeris: --arch: neither a preset (eyeriss, simba, eyeriss-v03, simba-v03) nor an existing file");
+    assert.equal(existsSync(out), false, "no output folder");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
