@@ -132,6 +132,7 @@ export function registerTrain(program: Command): void {
         trainSamples: parseNumberOption(o.trainSamples, "--train-samples", { min: 1, integer: true }),
         testSamples: parseNumberOption(o.testSamples, "--test-samples", { min: 1, integer: true }),
         checkpointDir: o.checkpoint, resume: o.resume === true, quiet: o.quiet === true || o.json === true,
+        onGpuFallback: (why) => process.stderr.write(`axnn: ${why}\n`),
         onEpoch: (m) => {
           rows.push(m);
           if (!o.json) {

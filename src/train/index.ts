@@ -5,3 +5,4 @@ export * from "./optim.js";
 export * from "./loop.js";
 export * from "./qat.js";
 export * from "./finetune.js";
+export * from "./gpu-step.js";

@@ -14,6 +14,8 @@ import { DEFAULT_BN_FREEZE, DEFAULT_BN_REESTIMATE, learnedParams, QAT_RANGES, qa
 import type { QuantParams } from "../quant/params.js";
 import { backwardTape, forwardTape, logitsValue, zeroGrads } from "./tape.js";
 import { cloneModelForTraining, collectBuffers, collectParams, type StateBuffer, type Param } from "./params.js";
+import { kernelBackend } from "../kernels/index.js";
+import { GpuTrainingStep } from "./gpu-step.js";
 
 export interface AugmentConfig {
   /** Random crop after zero-padding (of the raw pixels) by this many pixels on every side; 0: none. */
@@ -69,6 +71,12 @@ export interface TrainConfig {
    * float training from scratch; 0 turns it off.
    */
   maxWeightGrowth?: number;
+  /**
+   * On the WebGPU backend, a float run whose every step has a GPU form trains resident on the GPU
+   * (src/train/gpu-step.ts: one submission per batch); otherwise its kernels run one at a time on
+   * the GPU and this is called once with the reason.
+   */
+  onGpuFallback?: (why: string) => void;
 }
 
 /** QAT's default TrainConfig.maxWeightGrowth: a converging LeNet-5 fine-tuning run stayed within 1.5x, a diverging one passed 40x within 40 steps (docs/training.md). */
@@ -349,6 +357,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
   const weightLimit = growth > 0 ? growth * startMagnitude : 0;
   // QAT: BatchNorm uses its running statistics from this training step on (QatConfig.freezeBatchNorm).
   const bnFrozenAt = (step: number): boolean => config.qat !== undefined && step >= (config.qat.freezeBatchNorm ?? DEFAULT_BN_FREEZE) * config.epochs * batches;
+  const gpuStep = kernelBackend() === "webgpu" ? residentStep(net, params, opt, shape, { logits, bnMomentum: settings.bnMomentum, optimizer }, config, weightLimit) : null;
   for (let epoch = startEpoch; epoch < config.epochs; epoch++) {
     const order = shuffled(trainIdx, stream(seed, epoch, 0));
     const random = stream(seed, epoch, 1);
@@ -359,6 +368,15 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     for (let b = 0; b < batches; b++) {
       const from = b * config.batchSize, to = Math.min(order.length, from + config.batchSize);
       const x = augmentedBatch(train, order, from, to, norm, config.augment ?? {}, random);
+      if (gpuStep) {
+        lr = learningRate(schedule, config.lr, epoch, b, batches, config.epochs);
+        const r = gpuStep.step(x.data, labelsOf(train, order, from, to), lr);
+        if (!Number.isFinite(r.loss)) throw new TrainingDiverged(epoch + 1, b + 1, `the loss became ${r.loss}`);
+        lossSum += r.loss * (to - from);
+        correct += r.correct;
+        bar.tick(to - from);
+        continue;
+      }
       const frozenBatchNorm = bnFrozenAt(epoch * batches + b);
       const tape = forwardTape(net, { [inName]: { shape: [to - from, ...shape], data: x.data } }, {
         training: true, bnMomentum: settings.bnMomentum, dropout: config.dropout, random, target: logits, qat, frozenBatchNorm,
@@ -379,6 +397,7 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
       bar.tick(to - from);
     }
     bar.stop();
+    gpuStep?.sync(opt);
     const trainSeconds = (performance.now() - t0) / 1000;
     // Not once BatchNorm is frozen: training then fitted the weights to the frozen statistics.
     const frozenAtEnd = bnFrozenAt((epoch + 1) * batches - 1);
@@ -404,6 +423,27 @@ export function trainModel(model: Model, train: Dataset, test: Dataset | null, c
     config.onEpoch?.(m);
   }
   return { model: net, history, startEpoch, ...(rangeState ? { qatInputs: rangeState.inputParams() } : {}) };
+}
+
+/**
+ * The GPU-resident training step for a float run on the WebGPU backend, or null (and the reason to
+ * onGpuFallback) when the run needs what it does not do: QAT, dropout, gradient transforms, the
+ * weight-growth check (every step reads the weights), or a node without a GPU form.
+ */
+function residentStep(net: Model, params: Param[], opt: OptimizerState, shape: number[], options: ConstructorParameters<typeof GpuTrainingStep>[4], config: TrainConfig, weightLimit: number): GpuTrainingStep | null {
+  const why = config.qat ? "quantization-aware training"
+    : Object.values(config.dropout ?? {}).some((r) => r > 0) ? "dropout"
+    : config.transformGradients ? "a gradient transform"
+    : weightLimit > 0 ? "the weight-growth check"
+    : "";
+  try {
+    if (why) throw new AxnnError(`${why} does not train resident on the GPU yet`, { field: "gpu training" });
+    return new GpuTrainingStep(net, params, opt, shape, options);
+  } catch (e) {
+    if (!(e instanceof AxnnError && e.field === "gpu training")) throw e;
+    config.onGpuFallback?.(`training step by step on the GPU, one round trip per kernel: ${e.message.replace(/^gpu training: /, "")}`);
+    return null;
+  }
 }
 
 /**

@@ -33,6 +33,18 @@ const START_TIMEOUT_MS = 60_000;
 
 interface Uploaded { id: number; copy: Uint8Array }
 
+/**
+ * A buffer the GPU keeps across requests and that steps may update in place (training's
+ * parameters, optimizer slots, BatchNorm statistics): uploaded with the next request after
+ * GpuConnection.createState or .write, read back with .read. Never compared with a CPU copy: the GPU's
+ * contents are the truth until read back.
+ */
+export class GpuState {
+  /** Data to upload with the next request that uses it. */
+  pending: Uint8Array | undefined;
+  constructor(readonly id: number, readonly bytes: number) {}
+}
+
 export class GpuConnection {
   private readonly state: Int32Array;
   private nextId = 1;
@@ -113,23 +125,48 @@ export class GpuConnection {
     wanted.forEach(([, out], i) => out.set(new Float32Array(results[i]!.buffer, results[i]!.byteOffset, out.length)));
   }
 
+  /** A GPU-resident buffer holding `data` (sent with the next request that uses it). */
+  createState(data: ArrayBufferView): GpuState {
+    const s = new GpuState(this.nextId++, data.byteLength);
+    this.freed.register(s, s.id);
+    this.write(s, data);
+    return s;
+  }
+
+  /** Replaces a state buffer's contents (sent with the next request that uses it). */
+  write(s: GpuState, data: ArrayBufferView): void {
+    if (data.byteLength !== s.bytes) throw new AxnnError(`internal: ${data.byteLength} bytes for a ${s.bytes}-byte GPU buffer`, { field: "webgpu" });
+    s.pending = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+  }
+
+  /** The 32-bit words of state buffers, read back in one request. */
+  read(states: readonly GpuState[]): Uint32Array[] {
+    return this.graph(states, [], [], states.map((s, i) => ({ ref: i, words: s.bytes / 4 })));
+  }
+
   /**
    * Runs a graph of dispatches in one submission (protocol.ts GraphRequest) and returns the
    * 32-bit words of each output (outputs[i].words of buffer outputs[i].ref). Operands given as
    * arrays are uploaded on first use and then reused while their contents are unchanged
    * (weights, tables, per-layer constants); those given as { once } go with this request only.
    */
-  graph(operands: readonly (Uint8Array | Int32Array | Float32Array | Uint32Array | { once: ArrayBufferView })[], scratch: readonly number[], steps: GraphStep[], outputs: { ref: GraphRef; words: number }[]): Uint32Array[] {
+  graph(operands: readonly (Uint8Array | Int32Array | Float32Array | Uint32Array | { once: ArrayBufferView } | GpuState)[], scratch: readonly number[], steps: GraphStep[], outputs: { ref: GraphRef; words: number }[]): Uint32Array[] {
     const limit = this.info.maxStorageBufferBindingSize;
-    const largest = Math.max(...scratch, ...operands.map((o) => ("once" in o ? o.once : o).byteLength));
+    const largest = Math.max(0, ...scratch, ...operands.map((o) => (o instanceof GpuState ? o.bytes : ("once" in o ? o.once : o).byteLength)));
     if (largest > limit) throw new AxnnError(`a ${largest}-byte buffer exceeds this GPU's storage buffer limit of ${limit} bytes; use a smaller batch`, { field: "webgpu" });
     const words = outputs.reduce((n, o) => n + o.words, 0);
     const result = this.call({
-      op: "graph", operands: operands.map((o) => ("once" in o ? { data: o.once } : this.operand(o))), scratch: [...scratch], steps, outputs,
+      op: "graph", operands: operands.map((o) => (o instanceof GpuState ? this.stateOperand(o) : "once" in o ? { data: o.once } : this.operand(o))), scratch: [...scratch], steps, outputs,
       result: new SharedArrayBuffer(Math.max(4, words * 4)),
     });
     let at = 0;
     return outputs.map((o) => new Uint32Array(result, (at += o.words * 4) - o.words * 4, o.words));
+  }
+
+  private stateOperand(s: GpuState): Operand {
+    const data = s.pending;
+    s.pending = undefined;
+    return data ? { id: s.id, data } : { id: s.id };
   }
 
   /** Posts a request and waits for the worker's answer; the result buffer. */

@@ -3,7 +3,7 @@
 // to 1 (done) or 2 (failed, the message as UTF-8 from byte 16, its length in control[1]).
 import type { ConvKind } from "./shaders.js";
 import type { NetworkKernel } from "./network-shaders.js";
-import type { TrainingKernel } from "./training-shaders.js";
+import type { TrainingKernel, TrainingStepKernel } from "./training-shaders.js";
 
 export interface WorkerData {
   control: SharedArrayBuffer;
@@ -18,7 +18,7 @@ export interface WorkerData {
 export interface Operand { id?: number; data?: ArrayBufferView }
 
 /** The shaders the worker compiles: the convolutions, the dequantization, the network's steps, training's kernels. */
-export type KernelName = ConvKind | "dequantize" | NetworkKernel | TrainingKernel;
+export type KernelName = ConvKind | "dequantize" | NetworkKernel | TrainingKernel | TrainingStepKernel;
 
 /**
  * One dispatch of `kernel`: params (binding 0), input (1), two more read-only operands (2, 3), and
@@ -44,21 +44,28 @@ export interface KernelRequest {
 export type GraphRef = number;
 export const GRAPH_NONE = 0x7fffffff;
 
-/** One dispatch of a graph: `kernel` over `total` invocations, bindings 1-3 and its output (binding 4). */
+/**
+ * One dispatch of a graph: `kernel` over `total` invocations, its read-only inputs (bindings 1-3,
+ * then 5 and 6) and its output (binding 4, which the shader may also read: in-place updates).
+ */
 export interface GraphStep {
   kernel: KernelName;
   params: Uint32Array;
   widthAt: number;
   total: number;
-  inputs: [GraphRef, GraphRef, GraphRef];
+  inputs: GraphRef[];
   out: GraphRef;
 }
 
+/** The read-only inputs a shader can bind: bindings 1, 2, 3, 5, 6 (4 is the output). */
+export const MAX_STEP_INPUTS = 5;
+
 /**
- * A whole network in one submission: read-only operands (cached weights, tables and constants,
- * or this request's input), intermediate buffers that live on the GPU only (their byte sizes), the
- * dispatches in order, and the intermediate buffers read back (the first `words` 32-bit words of
- * each, one after the other in `result`): usually just the output.
+ * A whole network in one submission: operands (cached weights, tables and constants, state that
+ * steps update in place such as training's parameters, or this request's input), intermediate
+ * buffers that live on the GPU only (their byte sizes), the dispatches in order, and the buffers
+ * read back (the first `words` 32-bit words of each, one after the other in `result`): usually
+ * just the output.
  */
 export interface GraphRequest {
   op: "graph";

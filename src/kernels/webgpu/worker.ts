@@ -8,8 +8,8 @@ import { parentPort, workerData } from "node:worker_threads";
 import { CONV_KINDS, shaderSource } from "./shaders.js";
 import { dequantizeShader } from "./dequantize.js";
 import { NETWORK_SHADERS } from "./network-shaders.js";
-import { TRAINING_SHADERS } from "./training-shaders.js";
-import { GRAPH_NONE, signalDone, type GraphRef, type GraphRequest, type KernelName, type KernelRequest, type Operand, type Request, type WorkerData } from "./protocol.js";
+import { TRAINING_SHADERS, TRAINING_STEP_SHADERS } from "./training-shaders.js";
+import { GRAPH_NONE, MAX_STEP_INPUTS, signalDone, type GraphRef, type GraphRequest, type KernelName, type KernelRequest, type Operand, type Request, type WorkerData } from "./protocol.js";
 
 const data = workerData as WorkerData;
 const keep: any[] = [];
@@ -35,6 +35,7 @@ async function init(): Promise<string> {
   keep.push(adapter);
   const limits = adapter.limits;
   device = await adapter.requestDevice({
+    // 7 storage buffers per shader: params, five inputs, the output (protocol.ts GraphStep).
     requiredLimits: { maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize, maxBufferSize: limits.maxBufferSize, maxStorageBuffersPerShaderStage: Math.min(limits.maxStorageBuffersPerShaderStage, 8) },
   });
   if (!device) return "the WebGPU adapter gave no device";
@@ -44,10 +45,10 @@ async function init(): Promise<string> {
   // An explicit layout: "auto" would drop the table binding of the shaders that do not read it.
   const stage = (globalThis as any).GPUShaderStage.COMPUTE;
   const entry = (binding: number, type: string) => ({ binding, visibility: stage, buffer: { type } });
-  bindLayout = device.createBindGroupLayout({ entries: [0, 1, 2, 3].map((b) => entry(b, "read-only-storage")).concat(entry(4, "storage")) });
+  bindLayout = device.createBindGroupLayout({ entries: [0, 1, 2, 3, 5, 6].map((b) => entry(b, "read-only-storage")).concat(entry(4, "storage")) });
   const layout = device.createPipelineLayout({ bindGroupLayouts: [bindLayout] });
   device.pushErrorScope("validation");
-  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader], ...NETWORK_SHADERS, ...TRAINING_SHADERS];
+  const sources: [KernelName, string][] = [...CONV_KINDS.map((kind): [KernelName, string] => [kind, shaderSource(kind)]), ["dequantize", dequantizeShader], ...NETWORK_SHADERS, ...TRAINING_SHADERS, ...TRAINING_STEP_SHADERS];
   for (const [name, code] of sources) {
     const module = device.createShaderModule({ code });
     pipelines.set(name, device.createComputePipeline({ layout, compute: { module, entryPoint: "main" } }));
@@ -64,7 +65,8 @@ async function init(): Promise<string> {
 
 function storage(bytes: ArrayBufferView): any {
   const size = Math.max(4, Math.ceil(bytes.byteLength / 4) * 4);
-  const buffer = device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_DST, mappedAtCreation: true });
+  // COPY_SRC: a cached operand that steps update in place (training state) is read back.
+  const buffer = device.createBuffer({ size, usage: usage.STORAGE | usage.COPY_DST | usage.COPY_SRC, mappedAtCreation: true });
   new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   buffer.unmap();
   return buffer;
@@ -99,6 +101,8 @@ async function run(req: KernelRequest): Promise<void> {
   temps.push(paramBuf, inputBuf);
   const secondBuf = operand(req.second, temps);
   const thirdBuf = operand(req.third ?? {}, temps);
+  const dummy = storage(new Uint32Array(1));
+  temps.push(dummy);
   const outBuf = device.createBuffer({ size: outBytes, usage: usage.STORAGE | usage.COPY_SRC });
   const readBuf = device.createBuffer({ size: outBytes, usage: usage.MAP_READ | usage.COPY_DST });
   temps.push(outBuf, readBuf);
@@ -108,7 +112,7 @@ async function run(req: KernelRequest): Promise<void> {
   device.pushErrorScope("validation");
   const bind = device.createBindGroup({
     layout: bindLayout,
-    entries: [paramBuf, inputBuf, secondBuf, thirdBuf, outBuf].map((buffer, binding) => ({ binding, resource: { buffer } })),
+    entries: [paramBuf, inputBuf, secondBuf, thirdBuf, outBuf, dummy, dummy].map((buffer, binding) => ({ binding, resource: { buffer } })),
   });
   const encoder = device.createCommandEncoder();
   const pass = encoder.beginComputePass();
@@ -149,7 +153,10 @@ async function runGraph(req: GraphRequest): Promise<void> {
       if (!b) throw new Error(`graph buffer ${ref} does not exist`);
       return b;
     };
-    for (const step of req.steps) [...step.inputs, step.out].forEach(buffer);
+    for (const step of req.steps) {
+      if (step.inputs.length > MAX_STEP_INPUTS) throw new Error(`a ${step.kernel} step with ${step.inputs.length} inputs (at most ${MAX_STEP_INPUTS})`);
+      [...step.inputs, step.out].forEach(buffer);
+    }
     req.outputs.forEach((o) => buffer(o.ref));
     const outBytes = Math.max(4, req.outputs.reduce((n, o) => n + o.words * 4, 0));
     const readBuf = device.createBuffer({ size: outBytes, usage: usage.MAP_READ | usage.COPY_DST });
@@ -164,9 +171,10 @@ async function runGraph(req: GraphRequest): Promise<void> {
       params[step.widthAt] = width * 64;
       const paramBuf = storage(params);
       temps.push(paramBuf);
+      const ins = Array.from({ length: MAX_STEP_INPUTS }, (_v, i) => buffer(step.inputs[i] ?? GRAPH_NONE));
       const bind = device.createBindGroup({
         layout: bindLayout,
-        entries: [paramBuf, ...step.inputs.map(buffer), buffer(step.out)].map((b, binding) => ({ binding, resource: { buffer: b } })),
+        entries: [paramBuf, ins[0], ins[1], ins[2], buffer(step.out), ins[3], ins[4]].map((b, binding) => ({ binding, resource: { buffer: b } })),
       });
       const pass = encoder.beginComputePass();
       pass.setPipeline(pipelines.get(step.kernel)!);
