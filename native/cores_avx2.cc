@@ -65,22 +65,11 @@ inline void addU16N(const uint16_t* const* s, int nPos, uint32_t* acc) {
     _mm256_storeu_si256(a + 1, _mm256_add_epi32(_mm256_loadu_si256(a + 1), t1));
   }
 }
-void addU16Avx2(const uint16_t* const* s, int n, int nPos, uint32_t* acc) {
-  while (n > 0) {
-    switch (n) {
-      case 1: addU16N<1>(s, nPos, acc); return;
-      case 2: addU16N<2>(s, nPos, acc); return;
-      case 3: addU16N<3>(s, nPos, acc); return;
-      case 4: addU16N<4>(s, nPos, acc); return;
-      case 5: addU16N<5>(s, nPos, acc); return;
-      case 6: addU16N<6>(s, nPos, acc); return;
-      case 7: addU16N<7>(s, nPos, acc); return;
-      case 8: addU16N<8>(s, nPos, acc); return;
-      case 9: addU16N<9>(s, nPos, acc); return;
-      default: addU16N<8>(s, nPos, acc); s += 8; n -= 8;
-    }
-  }
-}
+struct AddU16 {
+  template <int N>
+  static void run(const uint16_t* const* s, int nPos, uint32_t* acc) { addU16N<N>(s, nPos, acc); }
+};
+void addU16Avx2(const uint16_t* const* s, int n, int nPos, uint32_t* acc) { addInGroups<AddU16>(s, n, nPos, acc); }
 
 void lutPlanesAvx2(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp, int64_t m0, int64_t m1,
                    int64_t pos0, int nPos, uint32_t* out) {

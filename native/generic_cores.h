@@ -157,23 +157,33 @@ inline void addStreamsN(const S* const* s, int nPos, uint32_t* __restrict acc) {
   }
 }
 
-template <typename S>
-inline void addStreams(const S* const* s, int n, int nPos, uint32_t* acc) {
+// Adds n streams into acc with Add::run<N>, N a compile-time count: 8 at a time while more than 9
+// remain, then the rest in one call.
+template <typename Add, typename S>
+inline void addInGroups(const S* const* s, int n, int nPos, uint32_t* acc) {
   while (n > 0) {
     switch (n) {
-      case 1: addStreamsN<1>(s, nPos, acc); return;
-      case 2: addStreamsN<2>(s, nPos, acc); return;
-      case 3: addStreamsN<3>(s, nPos, acc); return;
-      case 4: addStreamsN<4>(s, nPos, acc); return;
-      case 5: addStreamsN<5>(s, nPos, acc); return;
-      case 6: addStreamsN<6>(s, nPos, acc); return;
-      case 7: addStreamsN<7>(s, nPos, acc); return;
-      case 8: addStreamsN<8>(s, nPos, acc); return;
-      case 9: addStreamsN<9>(s, nPos, acc); return;
-      default: addStreamsN<8>(s, nPos, acc); s += 8; n -= 8;
+      case 1: Add::template run<1>(s, nPos, acc); return;
+      case 2: Add::template run<2>(s, nPos, acc); return;
+      case 3: Add::template run<3>(s, nPos, acc); return;
+      case 4: Add::template run<4>(s, nPos, acc); return;
+      case 5: Add::template run<5>(s, nPos, acc); return;
+      case 6: Add::template run<6>(s, nPos, acc); return;
+      case 7: Add::template run<7>(s, nPos, acc); return;
+      case 8: Add::template run<8>(s, nPos, acc); return;
+      case 9: Add::template run<9>(s, nPos, acc); return;
+      default: Add::template run<8>(s, nPos, acc); s += 8; n -= 8;
     }
   }
 }
+
+struct AddStreams {
+  template <int N, typename S>
+  static void run(const S* const* s, int nPos, uint32_t* acc) { addStreamsN<N>(s, nPos, acc); }
+};
+
+template <typename S>
+inline void addStreams(const S* const* s, int n, int nPos, uint32_t* acc) { addInGroups<AddStreams>(s, n, nPos, acc); }
 
 // Per input channel (at most kMaxPlaneTaps taps each, lut_planes.cc checks): its runs of
 // activations (tapRuns) through the row of each distinct weight code of the channel, then for
