@@ -14,3 +14,4 @@ export * from "./resolve.js";
 export * from "./characterise.js";
 export * from "./netlist/cost.js";
 export * from "./assignment.js";
+export * from "./separable.js";
