@@ -32,6 +32,11 @@ const KIND_COLORS: readonly (readonly [string, string])[] = [
   ["lenet5, uniform multiplier", "#2ca02c"], ["resnet8, uniform multiplier", "#9467bd"], ["resnet20, uniform multiplier", "#8c564b"], ["mobilenetv2, uniform multiplier", "#e377c2"],
 ];
 
+/** Baselines are diamonds, front members retrained from scratch triangles, everything else circles. */
+function kindShape(kind: string): string {
+  return kind.includes("uniform") ? "diamond" : kind.includes("scratch") ? "triangle-up" : "circle";
+}
+
 function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
   const xi = input.objectives.indexOf(x), ai = input.objectives.indexOf("accuracy");
   const front = new Set((input.report?.members ?? []).map((m) => m.key));
@@ -60,7 +65,8 @@ function paretoSpec(input: NasReportInput, x: NasObjective): ChartSpec {
       x: { field: "x", type: "quantitative", title: AXIS[x], scale: { type: x === "accuracy" ? "linear" : "log" } },
       y: { field: "acc", type: "quantitative", title: AXIS.accuracy, scale: { zero: false } },
       color: { field: "kind", type: "nominal", title: "", scale: { domain: kinds.map(([k]) => k), range: kinds.map(([, c]) => c) }, legend: { labelLimit: 260 } },
-      shape: { condition: [{ test: "indexof(datum.kind, 'uniform') >= 0", value: "diamond" }, { test: "indexof(datum.kind, 'scratch') >= 0", value: "triangle-up" }], value: "circle" },
+      // The same field, domain and title as color: Vega-Lite draws one legend whose markers have the points' shapes.
+      shape: { field: "kind", type: "nominal", title: "", scale: { domain: kinds.map(([k]) => k), range: kinds.map(([k]) => kindShape(k)) } },
     },
   } as ChartSpec;
 }
