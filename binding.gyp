@@ -11,7 +11,7 @@
   "targets": [
     {
       "target_name": "axnn_native",
-      "sources": ["native/axnn_native.cc", "native/thread_pool.cc", "native/cores_scalar.cc", "native/gemm.cc", "native/conv_backward.cc", "native/conv_forward_gemm.cc", "native/batch_norm.cc", "native/elementwise.cc", "native/qat_quantize.cc", "native/plan_conv.cc", "native/lut_planes.cc"],
+      "sources": ["native/axnn_native.cc", "native/thread_pool.cc", "native/cores_scalar.cc", "native/gemm.cc", "native/conv_backward.cc", "native/conv_forward_gemm.cc", "native/batch_norm.cc", "native/elementwise.cc", "native/qat_quantize.cc", "native/plan_conv.cc", "native/lut_planes.cc", "native/gemm_int16.cc"],
       "conditions": [
         ["target_arch=='x64' and OS!='win'", {"dependencies": ["axnn_cores_avx2", "axnn_cores_avx512bw", "axnn_cores_avx512"], "defines": ["AXNN_X86_CORES"]}],
         ["target_arch=='arm64'", {"sources": ["native/cores_neon.cc"], "defines": ["AXNN_ARM_CORES"]}],

@@ -11,14 +11,24 @@ import { exportOnnx } from "../src/onnx/index.js";
 import { macsPerLayer } from "../src/nn/analysis.js";
 import { Rng, type Tensor } from "../src/nn/tensor.js";
 import { generateByName } from "../src/multipliers/generators/index.js";
-import { kernelBackend, kernelThreads } from "../src/kernels/index.js";
+import { kernelBackend, kernelThreads, setLutAlgorithm, type LutAlgorithm } from "../src/kernels/index.js";
 import { quantizeModel, EXACT_INT8, FLOAT, type LayerArithmetic } from "../src/quant/index.js";
 import { compilePlan } from "../src/plan/index.js";
 import type { BenchResult } from "./harness.js";
 
 const BATCH = 64;
 
-interface Variant { name: string; run: () => unknown; times: number[]; ratios: number[] }
+interface Variant { name: string; run: () => unknown; times: number[]; ratios: number[]; vsFloat: number[] }
+
+/** A plan run with the LUT algorithm forced (setLutAlgorithm), auto again afterwards. */
+const forced = (algorithm: LutAlgorithm, run: () => unknown) => () => {
+  setLutAlgorithm(algorithm);
+  try {
+    return run();
+  } finally {
+    setLutAlgorithm("auto");
+  }
+};
 
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
 const spread = (v: number[]) => `${Math.min(...v).toFixed(2)}-${Math.max(...v).toFixed(2)}`;
@@ -33,9 +43,13 @@ async function benchNet(name: string, opts: { reference: boolean; budgetMs: numb
   const calib = [{ [inName]: rng.uniformTensor([32, ...sample], -1, 1) }];
   const q = quantizeModel(model, calib, { scheme: "asym", perChannel: true, calibration: { method: "minmax" } });
   const approx: LayerArithmetic = { kind: "lut", multiplier: generateByName("drum_k4_u8x8").multiplier };
+  // A table that does not factor (docs/kernels.md, "Separable tables"): the LUT cores' speed, which most approximate multipliers get.
+  const nonSeparable: LayerArithmetic = { kind: "lut", multiplier: generateByName("bam_h2_v7_u8x8").multiplier };
   const inputs = { [inName]: x };
   const shapes = { [inName]: shape };
-  const plans = { float: compilePlan(model, FLOAT, shapes), exact: compilePlan(q, EXACT_INT8, shapes), approx: compilePlan(q, approx, shapes) };
+  const plans = {
+    float: compilePlan(model, FLOAT, shapes), exact: compilePlan(q, EXACT_INT8, shapes), approx: compilePlan(q, approx, shapes), nonSeparable: compilePlan(q, nonSeparable, shapes),
+  };
 
   const session = await ort.InferenceSession.create(exportOnnx(model), {
     intraOpNumThreads: kernelThreads(),
@@ -44,21 +58,24 @@ async function benchNet(name: string, opts: { reference: boolean; budgetMs: numb
   });
   const feeds = { [inName]: new ort.Tensor("float32", x.data, shape) };
   const ortTimes: number[] = [];
+  const variant = (name: string, run: () => unknown): Variant => ({ name, run, times: [], ratios: [], vsFloat: [] });
+  // The float plan first: the others' "x axnn float" are per-round ratios to its time.
   const variants: Variant[] = [
-    { name: "float32 (plan)", run: () => plans.float.run(inputs), times: [], ratios: [] },
-    { name: "exact int8 asym (plan)", run: () => plans.exact.run(inputs), times: [], ratios: [] },
-    { name: "approximate drum_k4_u8x8 asym (plan)", run: () => plans.approx.run(inputs), times: [], ratios: [] },
+    variant("float32 (plan)", () => plans.float.run(inputs)),
+    variant("exact int8 asym (plan, separable int16 GEMM)", () => plans.exact.run(inputs)),
+    variant("approximate separable drum_k4_u8x8 asym (plan, int16 GEMM)", () => plans.approx.run(inputs)),
+    variant("approximate drum_k4_u8x8 asym (plan, LUT planes forced)", forced("planes", () => plans.approx.run(inputs))),
+    variant("approximate non-separable bam_h2_v7_u8x8 asym (plan)", () => plans.nonSeparable.run(inputs)),
   ];
   if (opts.reference) {
     variants.push(
-      { name: "float32 (reference engine)", run: () => q.run(inputs, FLOAT), times: [], ratios: [] },
-      { name: "approximate drum_k4_u8x8 asym (reference engine)", run: () => q.run(inputs, approx)[outName], times: [], ratios: [] },
+      variant("float32 (reference engine)", () => q.run(inputs, FLOAT)),
+      variant("approximate drum_k4_u8x8 asym (reference engine)", () => q.run(inputs, approx)[outName]),
     );
   }
   // Warm-up: JIT, prepared tables, buffers, onnxruntime's first-run allocations.
   await session.run(feeds);
   for (const v of variants) v.run();
-  const approxVsFloat: number[] = [];
   const start = performance.now();
   for (let round = 0; round < 30 && (round < 3 || performance.now() - start < opts.budgetMs); round++) {
     const roundMs: number[] = [];
@@ -73,8 +90,8 @@ async function benchNet(name: string, opts: { reference: boolean; budgetMs: numb
       v.times.push(ours);
       v.ratios.push(ours / theirs);
       roundMs.push(ours);
+      v.vsFloat.push(ours / roundMs[0]!);
     }
-    approxVsFloat.push(roundMs[2]! / roundMs[0]!);
   }
   const macs = macsPerLayer(model, [1, ...sample]).reduce((s, l) => s + l.macs, 0);
   const group = `${name} batch ${BATCH} vs onnxruntime float32`;
@@ -90,11 +107,11 @@ async function benchNet(name: string, opts: { reference: boolean; budgetMs: numb
       figures: {
         images_per_s: (BATCH * 1000) / ms, gmac_per_s: (BATCH * macs) / (ms * 1e6),
         "x onnxruntime time": median(v.ratios), spread: spread(v.ratios),
+        "x axnn float": median(v.vsFloat), "float spread": spread(v.vsFloat),
         backend: `${kernelBackend()} x${kernelThreads()}`,
       },
     });
   }
-  rows.push({ group, name: "approximate (plan) / float32 (plan), per round", ms: NaN, runs: approxVsFloat.length, figures: { "x onnxruntime time": "", ratio: median(approxVsFloat), spread: spread(approxVsFloat) } });
   return rows;
 }
 

@@ -22,7 +22,7 @@ const args = process.argv.slice(2).filter((a) => !a.startsWith("--"));
 const name = args[0] ?? "resnet20";
 const batch = Number(args[1] ?? 64);
 const runs = 3;
-// --plans-only: leave out the reference engine's (slow) profile; --lut=auto|direct|planes: the LUT algorithm.
+// --plans-only: leave out the reference engine's (slow) profile; --lut=auto|direct|planes|separable: the LUT algorithm.
 const plansOnly = process.argv.includes("--plans-only");
 const lutFlag = process.argv.find((a) => a.startsWith("--lut="));
 if (lutFlag) setLutAlgorithm(lutFlag.slice("--lut=".length) as LutAlgorithm);
@@ -95,13 +95,13 @@ const rows = [...ap.values()].map((s) => {
   const shape = `${x[1]}x${x[2]}x${x[3]} -> ${y[1]}x${y[2]}x${y[3]} k${w[2]}${node.op === "DepthwiseConv2D" ? " dw" : ""}`;
   const m = macs.get(s.name)!;
   const f = fl.get(s.name), e = ex.get(s.name);
-  return { name: s.name, shape, m, ms: perBatch(s.ms), cpu: perBatch(s.cpuMs), fCpu: f ? perBatch(f.cpuMs) : NaN, eCpu: e ? perBatch(e.cpuMs) : NaN };
+  return { name: s.name, shape, m, ms: perBatch(s.ms), cpu: perBatch(s.cpuMs), fCpu: f ? perBatch(f.cpuMs) : NaN, eCpu: e ? perBatch(e.cpuMs) : NaN, algorithm: s.algorithm ?? "float" };
 });
 const total = (k: "ms" | "cpu" | "fCpu" | "eCpu") => rows.reduce((a, r) => a + r[k], 0);
 process.stdout.write(`${name} batch ${batch}, the fused conv steps of the ${arithmetics[2]![0]} plan (ms per batch; CPU ms = every thread's; G-MAC/s of the CPU time)\n`);
-process.stdout.write(`${"layer".padEnd(22)} ${"shape".padEnd(30)} ${"M-MAC".padStart(7)} ${"wall ms".padStart(8)} ${"CPU ms".padStart(8)} ${"share".padStart(6)} ${"GMAC/s".padStart(7)} ${"/float".padStart(7)} ${"/exact".padStart(7)}\n`);
+process.stdout.write(`${"layer".padEnd(22)} ${"shape".padEnd(30)} ${"M-MAC".padStart(7)} ${"wall ms".padStart(8)} ${"CPU ms".padStart(8)} ${"share".padStart(6)} ${"GMAC/s".padStart(7)} ${"/float".padStart(7)} ${"/exact".padStart(7)} algorithm\n`);
 for (const r of rows) {
-  process.stdout.write(`${r.name.padEnd(22)} ${r.shape.padEnd(30)} ${(r.m / 1e6).toFixed(0).padStart(7)} ${r.ms.toFixed(1).padStart(8)} ${r.cpu.toFixed(1).padStart(8)} ${((100 * r.cpu) / total("cpu")).toFixed(1).padStart(5)}% ${(r.m / (r.cpu * 1e6)).toFixed(2).padStart(7)} ${(r.cpu / r.fCpu).toFixed(2).padStart(7)} ${(r.cpu / r.eCpu).toFixed(2).padStart(7)}\n`);
+  process.stdout.write(`${r.name.padEnd(22)} ${r.shape.padEnd(30)} ${(r.m / 1e6).toFixed(0).padStart(7)} ${r.ms.toFixed(1).padStart(8)} ${r.cpu.toFixed(1).padStart(8)} ${((100 * r.cpu) / total("cpu")).toFixed(1).padStart(5)}% ${(r.m / (r.cpu * 1e6)).toFixed(2).padStart(7)} ${(r.cpu / r.fCpu).toFixed(2).padStart(7)} ${(r.cpu / r.eCpu).toFixed(2).padStart(7)} ${r.algorithm}\n`);
 }
 const allMacs = rows.reduce((a, r) => a + r.m, 0);
 process.stdout.write(`${"all conv steps".padEnd(22)} ${"".padEnd(30)} ${(allMacs / 1e6).toFixed(0).padStart(7)} ${total("ms").toFixed(1).padStart(8)} ${total("cpu").toFixed(1).padStart(8)} ${"100%".padStart(6)} ${(allMacs / (total("cpu") * 1e6)).toFixed(2).padStart(7)} ${(total("cpu") / total("fCpu")).toFixed(2).padStart(7)} ${(total("cpu") / total("eCpu")).toFixed(2).padStart(7)}\n`);

@@ -630,7 +630,9 @@ Epilogue epilogueArgs(const Napi::CallbackInfo& info, size_t i, int64_t size) {
 
 // planConvInt(codes u8, weights u8, geometry, mode (0 LUT, 1 exact int8, 2 exact uint8), padCode,
 // rows, rows16, planes, nPlanes, min (the prepared LUT; ignored unless mode 0), channels f64[3M] =
-// constant, scale, bias, zw i32[M] | null, then the epilogue (epilogueArgs)
+// constant, scale, bias, zw i32[M] | null, then the epilogue (epilogueArgs), then optionally the
+// products' separable factors f i16[256], g i16[weight codes] (plan_conv.h). Returns the algorithm
+// that ran: "separable", "planes" or "direct".
 Napi::Value PlanConvInt(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto input = typedArg<Napi::Uint8Array>(info, 0, "input");
@@ -652,10 +654,19 @@ Napi::Value PlanConvInt(const Napi::CallbackInfo& info) {
   e.scale = channels.Data() + g.M;
   e.bias = channels.Data() + 2 * g.M;
   if (!info[11].IsNull() && !info[11].IsUndefined()) e.zw = bnArray<Napi::Int32Array>(info, 11, g.M, "zw").Data();
+  SeparableFactors sep{};
+  const bool separable = info.Length() > 17 && !info[17].IsNull() && !info[17].IsUndefined();
+  if (separable) {
+    sep.act = bnArray<Napi::Int16Array>(info, 17, 256, "separable activation factors").Data();
+    auto w = typedArg<Napi::Int16Array>(info, 18, "separable weight factors");
+    sep.weight = w.Data();
+    sep.weightCodes = int64_t(w.ElementLength());
+    checkCodes(env, weights.Data(), g.M * (g.C / g.groups) * g.R * g.S, sep.weightCodes, "weight");
+  }
   const Cores cores = isa().current;
-  planConvInt(cores, g, input.Data(), weights.Data(), mode == 0 ? IntMode::Lut : mode == 1 ? IntMode::ExactSigned : IntMode::ExactUnsigned, pad,
-              mode == 0 ? &lut.ctx : nullptr, e);
-  return env.Undefined();
+  const IntAlgorithm ran = planConvInt(cores, g, input.Data(), weights.Data(), mode == 0 ? IntMode::Lut : mode == 1 ? IntMode::ExactSigned : IntMode::ExactUnsigned,
+                                       pad, mode == 0 ? &lut.ctx : nullptr, e, separable ? &sep : nullptr);
+  return Napi::String::New(env, intAlgorithmName(ran));
 }
 
 // planConvFloat(x f32, w f32, geometry, bias f32[M] | null, direct, then the epilogue (epilogueArgs)):
@@ -724,12 +735,13 @@ Napi::Value SetIsa(const Napi::CallbackInfo& info) {
   throw Napi::Error::New(info.Env(), "ISA level " + want + " is not available on this CPU");
 }
 
-// setLutAlgorithm("auto" | "direct" | "planes"): how LUT convolutions are computed (lut_planes.h).
+// setLutAlgorithm("auto" | "direct" | "planes" | "separable"): how LUT convolutions are computed (lut_planes.h).
 Napi::Value SetLutAlgorithm(const Napi::CallbackInfo& info) {
   const std::string want = info[0].As<Napi::String>().Utf8Value();
   if (want == "auto") lutAlgorithm() = LutAlgorithm::Auto;
   else if (want == "direct") lutAlgorithm() = LutAlgorithm::Direct;
   else if (want == "planes") lutAlgorithm() = LutAlgorithm::Planes;
+  else if (want == "separable") lutAlgorithm() = LutAlgorithm::Separable;
   else throw Napi::Error::New(info.Env(), "unknown LUT algorithm " + want);
   return info.Env().Undefined();
 }

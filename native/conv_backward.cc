@@ -135,34 +135,37 @@ void depthwiseBackward(const Cores& cores, const ConvGeom& g, const float* x, co
 
 }  // namespace
 
-void im2col(const ConvGeom& g, const float* x, int64_t grp, int64_t n0, int64_t nb, float* col, bool threaded) {
+template <typename T>
+void im2col(const ConvGeom& g, const T* x, int64_t grp, int64_t n0, int64_t nb, T* col, bool threaded, T pad) {
   const int64_t Cg = g.C / g.groups, RS = g.R * g.S, PQ = g.P * g.Q, L = nb * PQ;
   forTasks(threaded, Cg * RS, [&](int64_t row) {
     const int64_t cl = row / RS, r = (row % RS) / g.S, s = row % g.S;
     const int64_t c = grp * Cg + cl;
     const ColumnRange cols = validColumns(g, s);
-    float* dst = col + row * L;
+    T* dst = col + row * L;
     for (int64_t n = 0; n < nb; n++) {
-      const float* plane = x + ((n0 + n) * g.C + c) * g.H * g.W;
+      const T* plane = x + ((n0 + n) * g.C + c) * g.H * g.W;
       for (int64_t p = 0; p < g.P; p++) {
-        float* d = dst + n * PQ + p * g.Q;
+        T* d = dst + n * PQ + p * g.Q;
         const int64_t iy = p * g.sh + r * g.dh - g.pt;
         if (iy < 0 || iy >= g.H) {
-          std::fill(d, d + g.Q, 0.0f);
+          std::fill(d, d + g.Q, pad);
           continue;
         }
-        const float* src = plane + iy * g.W + s * g.dw - g.pl;
-        std::fill(d, d + cols.lo, 0.0f);
+        const T* src = plane + iy * g.W + s * g.dw - g.pl;
+        std::fill(d, d + cols.lo, pad);
         if (g.sw == 1) {
-          std::memcpy(d + cols.lo, src + cols.lo, sizeof(float) * size_t(cols.hi - cols.lo));
+          std::memcpy(d + cols.lo, src + cols.lo, sizeof(T) * size_t(cols.hi - cols.lo));
         } else {
           for (int64_t q = cols.lo; q < cols.hi; q++) d[q] = src[q * g.sw];
         }
-        std::fill(d + cols.hi, d + g.Q, 0.0f);
+        std::fill(d + cols.hi, d + g.Q, pad);
       }
     }
   });
 }
+template void im2col<float>(const ConvGeom&, const float*, int64_t, int64_t, int64_t, float*, bool, float);
+template void im2col<int16_t>(const ConvGeom&, const int16_t*, int64_t, int64_t, int64_t, int16_t*, bool, int16_t);
 
 namespace {
 

@@ -12,9 +12,11 @@ namespace axnn {
 void conv2dBackwardFloat(const Cores& cores, const ConvGeom& g, const float* x, const float* w, const float* dy, float* dx, float* dw, float* db);
 
 // col rows (cl, r, s) of group `grp` for images [n0, n0 + nb), row stride L = nb * P * Q:
-// col[(cl, r, s), (n, p, q)] (0 at padding). Rows are runs of input rows (one memcpy each at
-// stride 1). threaded: spread over the pool (false inside a pool task).
-void im2col(const ConvGeom& g, const float* x, int64_t grp, int64_t n0, int64_t nb, float* col, bool threaded);
+// col[(cl, r, s), (n, p, q)] (pad at padding). Rows are runs of input rows (one memcpy each at
+// stride 1). threaded: spread over the pool (false inside a pool task). For float and int16_t
+// (the separable integer GEMM's transformed codes, plan_conv.cc).
+template <typename T>
+void im2col(const ConvGeom& g, const T* x, int64_t grp, int64_t n0, int64_t nb, T* col, bool threaded, T pad = T(0));
 
 // Gradients of out[b, m] = sum_k x[b, k] w[m, k] (+ bias[m]): dx [B, K], dw [M, K], db [M]; each may be null.
 void denseBackwardFloat(const Cores& cores, int64_t B, int64_t K, int64_t M, const float* x, const float* w, const float* dy, float* dx, float* dw, float* db);

@@ -11,7 +11,9 @@
 namespace axnn {
 
 // Auto: per layer, from the shapes and the level's measured costs; Direct / Planes: forced (tests, bench).
-enum class LutAlgorithm { Auto, Direct, Planes };
+// Separable: the plan's int16 GEMM wherever the table factors (plan_conv.h), else as Auto; Auto
+// takes it too, Direct and Planes never (so benchmarks can compare).
+enum class LutAlgorithm { Auto, Direct, Planes, Separable };
 
 // The process-wide choice (setLutAlgorithm in the addon; Auto unless changed).
 LutAlgorithm& lutAlgorithm();

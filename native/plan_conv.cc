@@ -20,6 +20,7 @@
 #include "conv_layout.h"
 #include "conv_phases.h"
 #include "gemm.h"
+#include "gemm_int16.h"
 #include "lut_planes.h"
 #include "thread_pool.h"
 
@@ -181,8 +182,9 @@ T* preparedBuffer(size_t n) {
 // core, lut_planes.h), fills the accumulators of output channels [m0, m1) at acc[(m - m0) * kMaxBlock]
 // in one call instead of core's one call per channel.
 struct NoBlockCore {};
+// Returns whether the block core ran.
 template <typename T, typename Acc, typename Core, typename SumCore, typename Emit, typename BlockCore = NoBlockCore>
-void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, Core core, SumCore sumCore, Emit emit,
+bool directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool withSums, Core core, SumCore sumCore, Emit emit,
                 const LutCtx* planesLut = nullptr, BlockCore blockCore = {}) {
   const Phases ph = phasesOf(g);
   const Layout L = convLayout(g, ph);
@@ -234,6 +236,7 @@ void directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
       }
     }
   });
+  return usePlanes;
 }
 
 // The window sums of the activation codes (the asymmetric cross term) of a block of positions:
@@ -292,10 +295,127 @@ void gemmChunk(const GemmMicro& micro, const RunOps& ops, const ConvGeom& g, con
   }
 }
 
+// ---- separable tables: the int16 GEMM ----
+// product(a, w) = f(a) g(w), so a layer's sums are the GEMM of g(weights) [Mg, Kg] with the im2col
+// of f(codes) [Kg, images x P x Q] (pad positions: f(padCode)), chunk of images by chunk as
+// planConvFloat's GEMM, then the epilogue on each channel's rows. The window sums of the
+// asymmetric cross term are sums of the codes themselves (not of f), computed per image.
+
+template <typename T>
+T* scratchOf(int slot, size_t n) {
+  thread_local std::vector<T> buffers[3];
+  std::vector<T>& b = buffers[slot];
+  if (b.size() < n) b.resize(n);
+  return b.data();
+}
+
+template <typename Fn>
+void forEach(bool threaded, int64_t n, const Fn& fn) {
+  if (threaded && n > 1) pool().parallelFor(n, fn);
+  else
+    for (int64_t i = 0; i < n; i++) fn(i);
+}
+
+// sums[p * Q + q] = the sum of the group's activation codes over output (p, q)'s window, padding
+// counting padCode (the same integers as windowSums on the padded planes). img: one image's codes.
+void imageWindowSums(const ConvGeom& g, const uint8_t* img, int64_t grp, uint8_t padCode, int32_t* sums) {
+  const int64_t Cg = g.C / g.groups, HW = g.H * g.W;
+  uint32_t* channelSum = scratchOf<uint32_t>(0, size_t(HW));
+  const uint8_t* first = img + grp * Cg * HW;
+  for (int64_t i = 0; i < HW; i++) channelSum[i] = first[i];
+  for (int64_t c = 1; c < Cg; c++)
+    for (int64_t i = 0; i < HW; i++) channelSum[i] += first[c * HW + i];
+  const uint32_t padSum = uint32_t(Cg) * padCode;
+  std::fill(sums, sums + g.P * g.Q, 0);
+  for (int64_t r = 0; r < g.R; r++) {
+    for (int64_t s = 0; s < g.S; s++) {
+      const int64_t off = s * g.dw - g.pl;
+      for (int64_t p = 0; p < g.P; p++) {
+        int32_t* row = sums + p * g.Q;
+        const int64_t iy = p * g.sh + r * g.dh - g.pt;
+        if (iy < 0 || iy >= g.H) {
+          for (int64_t q = 0; q < g.Q; q++) row[q] = int32_t(uint32_t(row[q]) + padSum);
+          continue;
+        }
+        const uint32_t* src = channelSum + iy * g.W;
+        for (int64_t q = 0; q < g.Q; q++) {
+          const int64_t ix = q * g.sw + off;
+          row[q] = int32_t(uint32_t(row[q]) + (ix >= 0 && ix < g.W ? src[ix] : padSum));
+        }
+      }
+    }
+  }
+}
+
+constexpr int64_t kSeparableChunk = int64_t(1) << 18;  // int16 elements of im2col per chunk (512 KiB)
+
+void separableConv(const Cores& cores, const ConvGeom& g, const uint8_t* codes, const uint8_t* weights, uint8_t padCode, const SeparableFactors& sf,
+                   const Epilogue& e) {
+  const int64_t Cg = g.C / g.groups, Mg = g.M / g.groups, Kg = Cg * g.R * g.S, PQ = g.P * g.Q, CHW = g.C * g.H * g.W;
+  const bool withSums = e.zw != nullptr;
+  const Int16Kernel kernel = int16KernelFor(cores.name);
+  const RunOps ops = runOps(cores);
+  std::vector<PackedInt16A> packed(size_t(g.groups));
+  {
+    std::vector<int16_t> a(size_t(Mg * Kg));
+    for (int64_t grp = 0; grp < g.groups; grp++) {
+      const uint8_t* w = weights + grp * Mg * Kg;
+      for (int64_t i = 0; i < Mg * Kg; i++) a[size_t(i)] = sf.weight[w[i]];
+      packInt16A(a.data(), Mg, Kg, Kg, packed[size_t(grp)]);
+    }
+  }
+  const int16_t fPad = sf.act[padCode];
+  const int64_t nb = std::max<int64_t>(1, std::min({g.N, (kMinColumns + PQ - 1) / PQ, kSeparableChunk / std::max<int64_t>(1, Kg * PQ)}));
+  const int64_t chunks = (g.N + nb - 1) / nb;
+  auto chunk = [&](int64_t n0, int64_t count, bool threaded) {
+    const int64_t len = count * PQ;
+    int16_t* xf = scratchOf<int16_t>(0, size_t(count * CHW));
+    int16_t* col = scratchOf<int16_t>(1, size_t(Kg * len));
+    int32_t* acc = scratchOf<int32_t>(0, size_t(Mg * len));
+    int32_t* sums = withSums ? scratchOf<int32_t>(1, size_t(len)) : nullptr;
+    const uint8_t* in = codes + n0 * CHW;
+    forEach(threaded, count, [&](int64_t n) {
+      for (int64_t i = n * CHW; i < (n + 1) * CHW; i++) xf[i] = sf.act[in[i]];
+    });
+    for (int64_t grp = 0; grp < g.groups; grp++) {
+      im2col<int16_t>(g, xf, grp, 0, count, col, threaded, fPad);
+      gemmInt16(kernel, packed[size_t(grp)], len, col, len, acc, len, threaded);
+      if (withSums) forEach(threaded, count, [&](int64_t n) { imageWindowSums(g, in + n * CHW, grp, padCode, sums + n * PQ); });
+      forEach(threaded, Mg, [&](int64_t ml) {
+        const int64_t m = grp * Mg + ml;
+        const IntChannel c{e.constant[m], e.scale[m], e.bias[m], withSums ? double(e.zw[m]) : 0.0, withSums && e.zw[m] != 0};
+        alignas(32) float v[kMaxBlock];
+        for (int64_t n = 0; n < count; n++) {
+          const int32_t* row = acc + ml * len + n * PQ;
+          for (int64_t k0 = 0; k0 < PQ; k0 += kMaxBlock) {
+            const int64_t k = std::min<int64_t>(kMaxBlock, PQ - k0);
+            ops.intValues(c, row + k0, sums ? sums + n * PQ + k0 : nullptr, k, v);
+            ops.finishRun(e, v, k, ((n0 + n) * g.M + m) * PQ + k0);
+          }
+        }
+      });
+    }
+  };
+  if (chunks >= 2 * int64_t(pool().size())) {
+    pool().parallelFor(chunks, [&](int64_t c) { chunk(c * nb, std::min(nb, g.N - c * nb), false); });
+  } else {
+    for (int64_t n0 = 0; n0 < g.N; n0 += nb) chunk(n0, std::min(nb, g.N - n0), true);
+  }
+}
+
 }  // namespace
 
-void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, const uint8_t* weights, IntMode mode, uint8_t padCode,
-                 const LutCtx* lut, const Epilogue& e) {
+const char* intAlgorithmName(IntAlgorithm a) {
+  return a == IntAlgorithm::Separable ? "separable" : a == IntAlgorithm::Planes ? "planes" : "direct";
+}
+
+IntAlgorithm planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, const uint8_t* weights, IntMode mode, uint8_t padCode,
+                         const LutCtx* lut, const Epilogue& e, const SeparableFactors* sep) {
+  const LutAlgorithm choice = lutAlgorithm();
+  if (sep && (choice == LutAlgorithm::Auto || choice == LutAlgorithm::Separable) && g.M / g.groups >= kSeparableMinChannels) {
+    separableConv(cores, g, codes, weights, padCode, *sep, e);
+    return IntAlgorithm::Separable;
+  }
   const bool withSums = e.zw != nullptr;
   const ExactCore exact = cores.exact;
   const LutCore lutCore = cores.lut;
@@ -323,12 +443,14 @@ void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, co
         cores.lutPlanes(base, taps, lp, lut, grp, m0, m1, pos0, nPos, reinterpret_cast<uint32_t*>(acc));
       }
     };
-    directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit, lut, PlanesCore{cores, *lut});
+    return directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit, lut, PlanesCore{cores, *lut}) ? IntAlgorithm::Planes
+                                                                                                                               : IntAlgorithm::Direct;
   } else {
     auto core = [&](const uint8_t* base, const int64_t* taps, const uint8_t* sel, int K, int64_t pos0, int nPos, int32_t* out) {
       exact(base, taps, sel, K, isSigned, pos0, nPos, reinterpret_cast<uint32_t*>(out));
     };
     directConv<uint8_t, int32_t>(g, codes, weights, padCode, withSums, core, sumCore, emit);
+    return IntAlgorithm::Direct;
   }
 }
 

@@ -36,11 +36,28 @@ struct Epilogue {
 
 enum class IntMode { Lut, ExactSigned, ExactUnsigned };
 
+// The factors of a separable product table: product(a, w) = act[a] * weight[w] for every
+// activation code a (256) and weight code w (< weightCodes), as src/multipliers/separable.ts finds them.
+struct SeparableFactors {
+  const int16_t* act;
+  const int16_t* weight;
+  int64_t weightCodes;
+};
+
+// Which algorithm a fused integer layer ran (the plan profile shows it).
+enum class IntAlgorithm { Separable, Planes, Direct };
+const char* intAlgorithmName(IntAlgorithm a);
+
 // Integer conv2d (LUT or exact products) of activation codes [N, C, H, W] with weight codes
 // [M, C/groups, R, S], padding positions holding padCode, then the epilogue. Each output is
 // computed by one task in a fixed order: the result does not depend on the thread count.
-void planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, const uint8_t* weights, IntMode mode, uint8_t padCode,
-                 const LutCtx* lut, const Epilogue& e);
+// With sep (the products' factors, which the caller verified against the table) the layer runs
+// as an int16 GEMM of f(codes) (im2col) and g(weights) (gemm_int16.h) where a group has
+// kSeparableMinChannels or more output channels, unless lutAlgorithm() forces direct or planes;
+// the integer sums are the same.
+constexpr int64_t kSeparableMinChannels = 8;
+IntAlgorithm planConvInt(const Cores& cores, const ConvGeom& g, const uint8_t* codes, const uint8_t* weights, IntMode mode, uint8_t padCode,
+                         const LutCtx* lut, const Epilogue& e, const SeparableFactors* sep = nullptr);
 
 // float32 conv2d, zero padding, then the epilogue: as im2col + GEMM (the sums of conv2dForwardGemmFloat)
 // where a group has 8 or more output channels, unless direct; else on the direct kernel (those of conv2dFloat).

@@ -113,14 +113,18 @@ export function setGemmBackend(backend: "own" | "openblas"): void {
 /**
  * How the native LUT convolutions are computed: "direct" (a table lookup per product), "planes"
  * (each input channel mapped once through the table row of each distinct weight code, then
- * sums of shifted transformed planes), or "auto" (the default: per layer, from its shapes and
- * the ISA level's measured costs). The results are identical; this is for tests and benchmarks.
+ * sums of shifted transformed planes), "separable" (in compiled plans, an int16 GEMM of the
+ * table's factors where the table is f(a) * g(w) (src/multipliers/separable.ts) and a group has
+ * 8 or more output channels, exact int8 layers included; elsewhere as auto), or "auto" (the
+ * default: separable where it applies, else per layer from its shapes and the ISA level's
+ * measured costs). direct and planes never take the separable GEMM (exact int8 layers then run
+ * their direct core). The results are identical; this is for tests and benchmarks.
  */
-export type LutAlgorithm = "auto" | "direct" | "planes";
+export type LutAlgorithm = "auto" | "direct" | "planes" | "separable";
 
 /** Selects the LUT convolution algorithm of the native kernels (all ISA levels); AxnnError when unknown or without the addon. */
 export function setLutAlgorithm(algorithm: LutAlgorithm): void {
-  if (algorithm !== "auto" && algorithm !== "direct" && algorithm !== "planes") throw new AxnnError(`unknown LUT algorithm "${algorithm}"; expected auto, direct or planes`, { field: "algorithm" });
+  if (!["auto", "direct", "planes", "separable"].includes(algorithm)) throw new AxnnError(`unknown LUT algorithm "${algorithm}"; expected auto, direct, planes or separable`, { field: "algorithm" });
   const addon = native();
   if (!addon) throw new AxnnError(`cannot select LUT algorithm ${algorithm}: the native kernels are not loaded`, { field: "algorithm" });
   addon.setLutAlgorithm(algorithm);

@@ -34,6 +34,15 @@ function primitive(v: number[]): number[] {
   return v.map((x) => (x === 0 ? 0 : x / s));
 }
 
+/**
+ * The factors of exact 8-bit products over 8-bit codes (the plan's exact int8 layers): the
+ * decoded operands, two's complement when signed.
+ */
+export function exactFactors(signed: boolean): SeparableFactors {
+  const f = Int16Array.from({ length: 256 }, (_, c) => (signed && c >= 128 ? c - 256 : c));
+  return { activation: f, weight: f };
+}
+
 const fits = (v: number[]): boolean => v.every((x) => Math.abs(x) <= SEPARABLE_FACTOR_LIMIT);
 
 const cache = new WeakMap<Int32Array, SeparableFactors | null>();

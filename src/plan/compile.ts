@@ -12,6 +12,7 @@ import { backend } from "../kernels/registry.js";
 import { checkMultiplierFits, EXACT_INT8, FLOAT, QuantizedModel, type LayerArithmetic } from "../quant/model.js";
 import type { QuantParams } from "../quant/params.js";
 import { checkAccumulatorFits } from "../quant/accumulator.js";
+import { exactFactors, separableFactors } from "../multipliers/separable.js";
 import { ExecutionPlan, type ArithmeticSpec, type Epilogue, type PlanAddon, type PlanOptions, type Step } from "./plan.js";
 
 function codesKey(value: string, p: QuantParams): string {
@@ -177,6 +178,7 @@ export function compilePlan(
           kind: "conv-int", name: node.name, input: codesKey(node.inputs[0]!, layer.input), weights: a.kind === "lut" ? w.codes : w.codes8,
           geometry: geometryArray(g), mode: a.kind === "lut" ? 0 : signed ? 1 : 2, padCode: za & 0xff,
           lut: a.kind === "lut" ? prepareLut(a.multiplier, "by-weight") : null,
+          separable: a.kind === "lut" ? separableFactors(a.multiplier) : exactFactors(signed),
           channels, zw: needSums ? Int32Array.from(w.params, (p) => p.zeroPoint) : null, epilogue,
         });
       }

@@ -18,13 +18,20 @@ export interface PlanAddon extends NativeAddon {
     rows: Int32Array, rows16: Uint16Array, planes: Uint8Array, planeCount: number, min: number,
     channels: Float64Array, zw: Int32Array | null, hi: number, residual: Float32Array | null,
     outFloat: Float32Array | null, outCodes: Uint8Array | null, codeParams: Float64Array | null,
-  ): void;
+    actFactors?: Int16Array | null, weightFactors?: Int16Array | null,
+  ): IntAlgorithm;
   planConvFloat(
     x: Float32Array, w: Float32Array, geometry: Int32Array, bias: Float32Array | null, direct: boolean, hi: number, residual: Float32Array | null,
     outFloat: Float32Array | null, outCodes: Uint8Array | null, codeParams: Float64Array | null,
   ): void;
   planQuantize(x: Float32Array, params: Float64Array, codes: Uint8Array): void;
 }
+
+/**
+ * How a fused integer convolution ran (native/plan_conv.h): "separable" (an int16 GEMM of the
+ * table's factors), "planes" (the plane-transform LUT core) or "direct" (a core per output channel).
+ */
+export type IntAlgorithm = "separable" | "planes" | "direct";
 
 /** One arithmetic for all layers, a function of the layer name, or a map (missing layers: exact int8), as QuantizedModel.run. */
 export type ArithmeticSpec = LayerArithmetic | ((layer: string) => LayerArithmetic) | Map<string, LayerArithmetic>;
@@ -49,8 +56,11 @@ export interface PlanOptions {
 /** Time spent per step kind and per step, from a plan compiled with profile: true. */
 export interface PlanProfile {
   runs: number;
-  /** ms: wall time; cpuMs: the process's CPU time (every thread's) over the step. */
-  steps: { name: string; kind: string; ms: number; cpuMs: number }[];
+  /**
+   * ms: wall time; cpuMs: the process's CPU time (every thread's) over the step; algorithm: how a
+   * conv-int step ran in the last run.
+   */
+  steps: { name: string; kind: string; ms: number; cpuMs: number; algorithm?: IntAlgorithm }[];
 }
 
 // ---- steps ----
@@ -68,6 +78,8 @@ export type Step =
   | {
     kind: "conv-int"; name: string; input: string; weights: Uint8Array; geometry: Int32Array; mode: number; padCode: number;
     lut: { rows: Int32Array; rows16: Uint16Array; planes: Uint8Array; planeCount: number; min: number } | null;
+    /** The products' factors when the table is separable (src/multipliers/separable.ts). */
+    separable: { activation: Int16Array; weight: Int16Array } | null;
     channels: Float64Array; zw: Int32Array | null; epilogue: Epilogue;
   }
   | { kind: "conv-float"; name: string; input: string; weights: Float32Array; geometry: Int32Array; bias: Float32Array | null; epilogue: Epilogue; direct: boolean }
@@ -83,6 +95,7 @@ export class ExecutionPlan {
   private readonly current = new Map<string, Tensor>();
   private readonly times: number[];
   private readonly cpuTimes: number[];
+  private readonly algorithms: (IntAlgorithm | undefined)[];
   private runs = 0;
 
   private constructor(
@@ -104,6 +117,7 @@ export class ExecutionPlan {
   ) {
     this.times = steps.map(() => 0);
     this.cpuTimes = steps.map(() => 0);
+    this.algorithms = steps.map(() => undefined);
   }
 
   /** A plan of compiled steps; the buffers of their pooled values are allocated here, once. */
@@ -151,7 +165,7 @@ export class ExecutionPlan {
         continue;
       }
       const c0 = process.cpuUsage(), t0 = performance.now();
-      this.runStep(this.steps[i]!);
+      this.algorithms[i] = this.runStep(this.steps[i]!);
       this.times[i]! += performance.now() - t0;
       const c = process.cpuUsage(c0);
       this.cpuTimes[i]! += (c.user + c.system) / 1000;
@@ -169,7 +183,10 @@ export class ExecutionPlan {
   /** Per-step times summed over the runs so far (profile: true). */
   profile(): PlanProfile {
     if (!this.profiling) throw new AxnnError("the plan was compiled without profile: true", { field: "profile" });
-    return { runs: this.runs, steps: this.steps.map((s, i) => ({ name: s.name, kind: s.kind, ms: this.times[i]!, cpuMs: this.cpuTimes[i]! })) };
+    return {
+      runs: this.runs,
+      steps: this.steps.map((s, i) => ({ name: s.name, kind: s.kind, ms: this.times[i]!, cpuMs: this.cpuTimes[i]!, ...(this.algorithms[i] ? { algorithm: this.algorithms[i] } : {}) })),
+    };
   }
 
   private value(name: string): Tensor {
@@ -188,7 +205,8 @@ export class ExecutionPlan {
     return name === null ? null : this.floatBuffers.get(name)!;
   }
 
-  private runStep(s: Step): void {
+  /** Runs one step; a conv-int step returns the algorithm it ran. */
+  private runStep(s: Step): IntAlgorithm | undefined {
     const a = this.addon;
     switch (s.kind) {
       case "quantize":
@@ -196,10 +214,9 @@ export class ExecutionPlan {
         return;
       case "conv-int": {
         const e = s.epilogue, l = s.lut ?? EMPTY_LUT;
-        a.planConvInt(this.codes(s.input), s.weights, s.geometry, s.mode, s.padCode, l.rows, l.rows16, l.planes, l.planeCount, l.min,
+        return a.planConvInt(this.codes(s.input), s.weights, s.geometry, s.mode, s.padCode, l.rows, l.rows16, l.planes, l.planeCount, l.min,
           s.channels, s.zw, e.hi, e.residual === null ? null : this.value(e.residual).data, this.floatOut(e.outFloat),
-          e.outCodes === null ? null : this.codes(e.outCodes), e.codeParams);
-        return;
+          e.outCodes === null ? null : this.codes(e.outCodes), e.codeParams, s.separable?.activation ?? null, s.separable?.weight ?? null);
       }
       case "conv-float": {
         const e = s.epilogue;
