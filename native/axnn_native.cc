@@ -114,22 +114,23 @@ void conv2d(const ConvGeom& g, const T* input, const T* weights, T pad, Out* out
   computeLayout(L, prepared.data(), weights, out, core);
 }
 
-// conv2d through a table with the plane-transform core (lut_planes.h): the tasks of computeLayout,
-// each filling the accumulators of all its output channels in one core call.
+// conv2d through a table with the plane-transform core (lut_planes.h): the tasks of the layer's
+// plane split (planes.split: longer blocks than computeLayout's), each filling the accumulators of
+// all its output channels in one core call.
 void conv2dLutPlanes(const ConvGeom& g, const Phases& ph, const Layout& L, const uint8_t* input, uint8_t pad, const Cores& cores,
-                     const LutCtx& lut, const LutPlanes& lp, int32_t* out) {
+                     const LutCtx& lut, const LutPlanesData& planes, int32_t* out) {
   const std::vector<uint8_t> prepared = prepareImages(g, ph, L, input, pad);
-  const TaskSplit split = taskSplit(L);
-  const int64_t M = L.Mg * L.groups;
+  const TaskSplit& split = planes.split;
+  const int64_t M = L.Mg * L.groups, stride = planes.view.outStride;
   pool().parallelFor(split.coarse * split.mSplits, [&](int64_t task) {
     const ConvTask t = convTask(L, split, task);
     const int64_t m0 = t.grp * L.Mg + t.mBegin, m1 = t.grp * L.Mg + t.mEnd;
     if (m0 >= m1) return;
     thread_local std::vector<uint32_t> acc;
-    acc.resize(size_t((m1 - m0) * kMaxBlock));
-    cores.lutPlanes(prepared.data() + t.n * L.imageStride, L.tapOff.data() + t.grp * L.K, lp, lut, t.grp, m0, m1, t.pos0, t.nPos, acc.data());
+    acc.resize(size_t((m1 - m0) * stride));
+    cores.lutPlanes(prepared.data() + t.n * L.imageStride, L.tapOff.data() + t.grp * L.K, planes.view, lut, t.grp, m0, m1, t.pos0, t.nPos, acc.data());
     for (int64_t m = m0; m < m1; m++)
-      scatterPositions(L, reinterpret_cast<const int32_t*>(acc.data() + (m - m0) * kMaxBlock), t.pos0, t.nPos, out + (t.n * M + m) * L.P * L.Q);
+      scatterPositions(L, reinterpret_cast<const int32_t*>(acc.data() + (m - m0) * stride), t.pos0, t.nPos, out + (t.n * M + m) * L.P * L.Q);
   });
 }
 
@@ -326,8 +327,8 @@ Napi::Value ConvLut(const Napi::CallbackInfo& info) {
   const Phases ph = phasesOf(g);
   const Layout L = convLayout(g, ph);
   LutPlanesData planes;
-  if (useLutPlanes(cores, lut.ctx, g, weights.Data(), L.tapOff.data(), L.nPos, taskSplit(L).mPer, planes)) {
-    conv2dLutPlanes(g, ph, L, input.Data(), pad, cores, lut.ctx, planes.view, out.Data());
+  if (useLutPlanes(cores, lut.ctx, g, weights.Data(), L, tasksWanted(), planes)) {
+    conv2dLutPlanes(g, ph, L, input.Data(), pad, cores, lut.ctx, planes, out.Data());
     return env.Undefined();
   }
   conv2d<uint8_t, int32_t>(g, input.Data(), weights.Data(), pad, out.Data(), LutCall{&cores, &lut.ctx});

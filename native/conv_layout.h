@@ -47,19 +47,32 @@ inline Layout convLayout(const ConvGeom& g, const Phases& ph) {
 }
 
 // How a layer's work is split: coarse (image, group, position block) tasks, each cut into
-// mSplits ranges of mPer output channels.
+// mSplits ranges of mPer output channels. Blocks are `block` positions long (the last one shorter).
 struct TaskSplit {
-  int64_t blocks, coarse, mSplits, mPer;
+  int64_t block, blocks, coarse, mSplits, mPer;
 };
-inline TaskSplit taskSplit(const Layout& L) {
+// units: images x groups; maxBlock: positions per task at most, kMaxBlock for the direct cores
+// (blocks of exactly kMaxBlock); the plane cores take longer blocks (lut_planes.cc), of equal
+// lengths (multiples of 16), but only while they leave `want` tasks: with few images (batch 1)
+// the split is that of kMaxBlock-long blocks.
+inline TaskSplit splitTasks(int64_t units, int64_t Mg, int64_t nPos, int64_t maxBlock, int64_t want) {
   TaskSplit t;
-  t.blocks = (L.nPos + kMaxBlock - 1) / kMaxBlock;
-  t.coarse = L.images * L.groups * t.blocks;
-  const int64_t want = int64_t(pool().size()) * 4;  // enough tasks to balance the threads
-  t.mSplits = std::min<int64_t>(L.Mg, std::max<int64_t>(1, (want + t.coarse - 1) / t.coarse));
-  t.mPer = (L.Mg + t.mSplits - 1) / t.mSplits;
+  auto ceilDiv = [](int64_t a, int64_t b) { return (a + b - 1) / b; };
+  t.block = kMaxBlock;
+  t.blocks = ceilDiv(nPos, kMaxBlock);
+  if (maxBlock > kMaxBlock) {
+    const int64_t blocks = std::min(t.blocks, std::max(ceilDiv(nPos, maxBlock), ceilDiv(want, units)));
+    t.block = (ceilDiv(nPos, blocks) + 15) & ~int64_t(15);
+    t.blocks = ceilDiv(nPos, t.block);
+  }
+  t.coarse = units * t.blocks;
+  t.mSplits = std::min<int64_t>(Mg, std::max<int64_t>(1, ceilDiv(want, t.coarse)));
+  t.mPer = ceilDiv(Mg, t.mSplits);
   return t;
 }
+// Tasks wanted: enough to balance the pool's threads.
+inline int64_t tasksWanted() { return int64_t(pool().size()) * 4; }
+inline TaskSplit taskSplit(const Layout& L) { return splitTasks(L.images * L.groups, L.Mg, L.nPos, kMaxBlock, tasksWanted()); }
 
 // One task of a TaskSplit: image n, group grp, positions [pos0, pos0 + nPos), the group's
 // output channels [mBegin, mEnd) (local to the group; empty when the split overshoots).
@@ -75,8 +88,8 @@ inline ConvTask convTask(const Layout& L, const TaskSplit& t, int64_t task) {
   rest /= t.blocks;
   c.grp = rest % L.groups;
   c.n = rest / L.groups;
-  c.pos0 = block * kMaxBlock;
-  c.nPos = int(std::min<int64_t>(kMaxBlock, L.nPos - c.pos0));
+  c.pos0 = block * t.block;
+  c.nPos = int(std::min<int64_t>(t.block, L.nPos - c.pos0));
   c.mBegin = split * t.mPer;
   c.mEnd = std::min(L.Mg, (split + 1) * t.mPer);
   return c;

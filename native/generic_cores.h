@@ -196,7 +196,7 @@ void lutPlanesWith(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
   thread_local std::vector<uint32_t> planes;
   const uint32_t* streams[kMaxPlaneTaps];
   TapRuns runs;
-  for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * kMaxBlock, 0, sizeof(uint32_t) * nPos);
+  for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * lp.outStride, 0, sizeof(uint32_t) * nPos);
   for (int64_t cl = 0; cl < lp.Cg; cl++) {
     const int64_t c = grp * lp.Cg + cl;
     const int64_t* offs = tapOff + cl * RS;
@@ -210,7 +210,7 @@ void lutPlanesWith(const uint8_t* base, const int64_t* tapOff, const LutPlanes& 
     for (int64_t m = m0; m < m1; m++) {
       const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
       for (int k = 0; k < RS; k++) streams[k] = planes.data() + int64_t(idx[k]) * len + runs.at[runs.of[k]] + (offs[k] - runs.lo[runs.of[k]]);
-      addStreams(streams, RS, nPos, out + (m - m0) * kMaxBlock);
+      addStreams(streams, RS, nPos, out + (m - m0) * lp.outStride);
     }
   }
 }
@@ -262,7 +262,7 @@ void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlane
   thread_local std::vector<uint16_t> table, planes;
   const uint16_t* streams[kMaxPlaneTaps];
   const uint16_t* at[W];
-  for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * kMaxBlock, 0, sizeof(uint32_t) * nPos);
+  for (int64_t m = m0; m < m1; m++) std::memset(out + (m - m0) * lp.outStride, 0, sizeof(uint32_t) * nPos);
   TapRuns runs;
   for (int64_t cl = 0; cl < lp.Cg; cl++) {
     const int64_t c = grp * lp.Cg + cl;
@@ -298,12 +298,12 @@ void lutPlanesU16With(const uint8_t* base, const int64_t* tapOff, const LutPlane
       const uint8_t* idx = lp.plane + (m * lp.Cg + cl) * RS;
       for (int k = 0; k < RS; k++)
         streams[k] = planes.data() + int64_t(fromLayer ? codes[idx[k]] : idx[k]) * lenP + runs.at[runs.of[k]] + (offs[k] - runs.lo[runs.of[k]]);
-      Add(streams, RS, nPos, out + (m - m0) * kMaxBlock);
+      Add(streams, RS, nPos, out + (m - m0) * lp.outStride);
     }
   }
   const uint32_t offset = uint32_t(lp.Cg * RS) * lut.minValue;
   for (int64_t m = m0; m < m1; m++)
-    for (int i = 0; i < nPos; i++) out[(m - m0) * kMaxBlock + i] += offset;
+    for (int i = 0; i < nPos; i++) out[(m - m0) * lp.outStride + i] += offset;
 }
 
 #if defined(__GNUC__) && (defined(__SSE2__) || defined(__ARM_NEON))

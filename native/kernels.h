@@ -56,6 +56,10 @@ struct LutPlanes {
   // (Dp: D rounded up to 16). Null, or -1 for a channel, when not prepared.
   const uint16_t* tables = nullptr;
   const int64_t* tableAt = nullptr;
+  // The cores' accumulator stride (LutPlanesCore's out), a multiple of 16 and at least the
+  // positions of any call: the driver's block length (conv_layout.h TaskSplit::block; it may
+  // exceed kMaxBlock for this algorithm).
+  int64_t outStride = kMaxBlock;
 };
 
 // The runs of activations one input channel's taps read for the positions [pos0, pos0 + nPos)
@@ -114,11 +118,12 @@ inline int64_t planeTransposes(const LutPlanes& lp, int64_t c, int64_t D, int64_
 }
 
 // Plane-transform LUT core: the accumulators of output channels [m0, m1) of group grp for the
-// positions [pos0, pos0 + nPos): out[(m - m0) * kMaxBlock + i] = sum_k table(w_mk, stream_k[pos0 + i])
-// mod 2^32, the same sums as LutCore (out holds (m1 - m0) * kMaxBlock elements; a core may write
-// any value at positions nPos and above). tapOff holds the group's Cg * RS tap offsets. Each input
-// channel's run of activations is mapped once through the table row of each distinct weight
-// code ("transformed planes"), and the sums become additions of shifted transformed planes.
+// positions [pos0, pos0 + nPos) (nPos <= lp.outStride): out[(m - m0) * lp.outStride + i] =
+// sum_k table(w_mk, stream_k[pos0 + i]) mod 2^32, the same sums as LutCore (out holds
+// (m1 - m0) * lp.outStride elements; a core may write any value at positions nPos and above).
+// tapOff holds the group's Cg * RS tap offsets. Each input channel's run of activations is mapped
+// once through the table row of each distinct weight code ("transformed planes"), and the sums
+// become additions of shifted transformed planes.
 using LutPlanesCore = void (*)(const uint8_t* base, const int64_t* tapOff, const LutPlanes& lp, const LutCtx& lut, int64_t grp,
                                int64_t m0, int64_t m1, int64_t pos0, int nPos, uint32_t* out);
 

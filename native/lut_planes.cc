@@ -11,8 +11,31 @@ LutAlgorithm& lutAlgorithm() {
   return algorithm;
 }
 
-bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, const uint8_t* weights, const int64_t* tapOff, int64_t nPos, int64_t mPer,
-                  LutPlanesData& data) {
+namespace {
+
+// The transformed planes of one block at most (bytes): one Zen 3 core's L2. They are written
+// once and read about (M x R x S) / D times, so larger sets stream from L3 at some cost; on the
+// development machine (AVX2, one thread, ResNet-20's layers) 256 KiB, 512 KiB and 1 MiB measured
+// 1.03x, 1.13x and 1.05x the fixed 256-position blocks.
+constexpr int64_t kPlaneBytes = int64_t(512) << 10;
+
+// The longest block (positions, a multiple of 16, of equal blocks) whose transformed planes
+// (bytesPerPosition per activation of the channel's runs) fit kPlaneBytes; kMaxBlock at least.
+int64_t longestPlaneBlock(const int64_t* offs, int RS, int64_t nPos, int64_t bytesPerPosition) {
+  TapRuns runs;
+  for (int64_t blocks = 1;; blocks++) {
+    const int64_t block = ((nPos + blocks - 1) / blocks + 15) & ~int64_t(15);
+    if (block <= kMaxBlock) return kMaxBlock;
+    tapRuns(offs, RS, block, runs);
+    if (bytesPerPosition * runs.total <= kPlaneBytes) return block;
+  }
+}
+
+}  // namespace
+
+bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, const uint8_t* weights, const Layout& L, int64_t want, LutPlanesData& data) {
+  const int64_t* tapOff = L.tapOff.data();
+  const int64_t nPos = L.nPos;
   const LutAlgorithm mode = lutAlgorithm();
   const int64_t Cg = g.C / g.groups, Mg = g.M / g.groups, RS = g.R * g.S, K = Cg * RS;
   if (mode == LutAlgorithm::Direct || (g.groups == g.C && g.C > 1) || RS > kMaxPlaneTaps) return false;
@@ -71,11 +94,20 @@ bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, cons
       }
     }
   }
+  // The split: the most codes a channel's planes hold (transposed: its own or the layer's table)
+  // bound the block.
+  int64_t widest = 0;
+  for (int64_t c = 0; c < g.C; c++) {
+    const int64_t D = data.start[size_t(c + 1)] - data.start[size_t(c)];
+    widest = std::max(widest, transposes ? std::min(paddedCodes(D), data.view.rowsP) : D);
+  }
+  const int64_t maxBlock = longestPlaneBlock(tapOff, int(RS), nPos, widest * (transposes ? 2 : 4));
+  data.split = splitTasks(L.images * L.groups, Mg, nPos, maxBlock, want);
+  data.view.outStride = data.split.block;
   if (mode == LutAlgorithm::Planes) return true;
   // Cost of one task (a block of b positions, mPer output channels), averaged over the groups.
-  const int64_t blocks = (nPos + kMaxBlock - 1) / kMaxBlock;
-  const double b = double(nPos) / double(blocks);
-  const double products = double(mPer) * double(K) * b;
+  const double b = double(nPos) / double(data.split.blocks);
+  const double products = double(data.split.mPer) * double(K) * b;
   // The transform: one lookup per (distinct code, activation of the run), or with a 16-bit table
   // on a level that transposes, transpose passes over 16-code slices: of the run through the
   // layer's table by activation (all rowsP codes), or of the channel's own table (its D codes,

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "conv_geometry.h"
+#include "conv_layout.h"
 #include "kernels.h"
 
 namespace axnn {
@@ -25,13 +26,14 @@ struct LutPlanesData {
   std::vector<uint16_t> byActivation, tables;
   std::vector<int64_t> tableAt;
   LutPlanes view{};
+  TaskSplit split{};  // the layer's tasks for the plane core (view.outStride = split.block)
 };
 
-// Whether the layer runs on cores.lutPlanes; when it does, fills `data`. tapOff: the groups x
-// (Cg * R * S) tap offsets of the phase-plane layout; nPos: positions per output plane; mPer:
-// output channels per task. Never for depthwise layers (their driver has one output channel per
-// channel) or channels with more than kMaxPlaneTaps taps.
-bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, const uint8_t* weights, const int64_t* tapOff, int64_t nPos, int64_t mPer,
-                  LutPlanesData& data);
+// Whether the layer (phase-plane layout L) runs on cores.lutPlanes; when it does, fills `data`,
+// its split of the work included: position blocks as long as the transformed planes of a block
+// fit kPlaneBytes (fewer halos, channel tables built less often), while `want` tasks remain
+// (splitTasks). Never for depthwise layers (their driver has one output channel per channel) or
+// channels with more than kMaxPlaneTaps taps.
+bool useLutPlanes(const Cores& cores, const LutCtx& lut, const ConvGeom& g, const uint8_t* weights, const Layout& L, int64_t want, LutPlanesData& data);
 
 }  // namespace axnn

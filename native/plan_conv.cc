@@ -179,8 +179,8 @@ T* preparedBuffer(size_t n) {
 // applies the epilogue to n consecutive outputs of channel m from out0 on (acc, sums: theirs).
 // sumCore(base, taps, K, pos0, nPos, sums) fills the block's window sums when withSums.
 // blockCore(base, taps, planes, grp, m0, m1, pos0, nPos, acc), when given (the plane-transform LUT
-// core, lut_planes.h), fills the accumulators of output channels [m0, m1) at acc[(m - m0) * kMaxBlock]
-// in one call instead of core's one call per channel.
+// core, lut_planes.h), fills the accumulators of output channels [m0, m1) at
+// acc[(m - m0) * planes.outStride] in one call instead of core's one call per channel.
 struct NoBlockCore {};
 // Returns whether the block core ran.
 template <typename T, typename Acc, typename Core, typename SumCore, typename Emit, typename BlockCore = NoBlockCore>
@@ -194,11 +194,13 @@ bool directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
   pool().parallelFor(g.N * g.C, [&](int64_t task) {
     prepareChannel(g, ph, input + task * g.H * g.W, pad, prepared + task * ph.channelStride);
   });
-  const TaskSplit split = taskSplit(L);
   const int64_t PQ = g.P * g.Q;
   LutPlanesData planes;
   bool usePlanes = false;
-  if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) usePlanes = useLutPlanes(blockCore.cores, *planesLut, g, weights, L.tapOff.data(), L.nPos, split.mPer, planes);
+  if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) usePlanes = useLutPlanes(blockCore.cores, *planesLut, g, weights, L, tasksWanted(), planes);
+  // The plane core's blocks may exceed kMaxBlock (planes.split); the direct cores' do not.
+  const TaskSplit split = usePlanes ? planes.split : taskSplit(L);
+  const int64_t stride = usePlanes ? planes.view.outStride : int64_t(kMaxBlock);
   pool().parallelFor(split.coarse * split.mSplits, [&](int64_t task) {
     const ConvTask t = convTask(L, split, task);
     const int64_t n = t.n, grp = t.grp, pos0 = t.pos0, mBegin = t.mBegin, mEnd = t.mEnd;
@@ -206,22 +208,24 @@ bool directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
     const T* base = prepared + n * L.imageStride;
     const int64_t* taps = L.tapOff.data() + grp * L.K;
     alignas(64) Acc acc[kMaxBlock];
-    alignas(64) int32_t sums[kMaxBlock];
-    if (withSums) sumCore(base, taps, int(L.K), pos0, nPos, sums);
+    thread_local std::vector<int32_t> sums;
+    sums.resize(size_t(stride));
+    if (withSums) sumCore(base, taps, int(L.K), pos0, nPos, sums.data());
     thread_local std::vector<Acc> blockAcc;
     if constexpr (!std::is_same_v<BlockCore, NoBlockCore>) {
       if (usePlanes && mBegin < mEnd) {
-        blockAcc.resize(size_t((mEnd - mBegin) * kMaxBlock));
+        blockAcc.resize(size_t((mEnd - mBegin) * stride));
         blockCore(base, taps, planes.view, grp, grp * L.Mg + mBegin, grp * L.Mg + mEnd, pos0, nPos, blockAcc.data());
       }
     }
     for (int64_t ml = mBegin; ml < mEnd; ml++) {
       const int64_t m = grp * L.Mg + ml;
       const Acc* accs = acc;
-      if (usePlanes) accs = blockAcc.data() + (ml - mBegin) * kMaxBlock;
+      if (usePlanes) accs = blockAcc.data() + (ml - mBegin) * stride;
       else core(base, taps, weights + m * L.K, int(L.K), pos0, nPos, acc);
       const int64_t plane = (n * g.M + m) * PQ;
       // The block's positions row by row; columns q >= Q of the phase-plane rows are dropped.
+      // emit takes at most kMaxBlock outputs at once.
       int64_t pos = pos0;
       const int64_t end = pos0 + nPos;
       while (pos < end) {
@@ -230,7 +234,8 @@ bool directConv(const ConvGeom& g, const T* input, const T* weights, T pad, bool
         if (q < g.Q && p < g.P) {
           const int64_t stop = std::min(rowEnd, pos - q + g.Q);
           const int64_t out0 = plane + p * g.Q - (pos - q);
-          emit(m, accs + (pos - pos0), sums + (pos - pos0), stop - pos, out0 + pos);
+          for (int64_t from = pos; from < stop; from += kMaxBlock)
+            emit(m, accs + (from - pos0), sums.data() + (from - pos0), std::min<int64_t>(kMaxBlock, stop - from), out0 + from);
         }
         pos = rowEnd;
       }

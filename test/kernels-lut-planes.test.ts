@@ -6,7 +6,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  availableIsaLevels, conv2dLut, setBackend, setKernelIsa, setLutAlgorithm, type IsaLevel, type LutAlgorithm, type LutTable,
+  availableIsaLevels, conv2dLut, kernelThreads, setBackend, setKernelIsa, setLutAlgorithm, type IsaLevel, type LutAlgorithm, type LutTable,
 } from "../src/kernels/index.js";
 import { conv2dIntReference, lutProduct } from "../src/kernels/reference.js";
 import { convGeometry, type ConvOptions } from "../src/kernels/geometry.js";
@@ -116,6 +116,38 @@ test("a compiled plan's LUT layers give the reference engine's outputs on both a
       assert.deepEqual(new Uint32Array(got.buffer, got.byteOffset, got.length), new Uint32Array(want.buffer, want.byteOffset, want.length), `${what} ${scheme} ${table}`);
     });
   }
+});
+
+// With at least 4 images per thread, the plane algorithm's position blocks grow past the direct
+// cores' 256 (whole images here: native/conv_layout.h splitTasks), and a plan's rows of more than
+// 256 outputs go through its epilogue in pieces.
+test("the plane algorithm on position blocks longer than 256 (whole images), in conv2dLut and a compiled plan with 300-wide rows", { skip }, () => {
+  const rand = rng(10);
+  const images = 4 * kernelThreads();
+  const lut = generateByName("drum_k4_u8x8").multiplier;
+  const inputShape = [images, 4, 20, 40], weightShape = [8, 4, 3, 3];
+  const options = { padding: [1, 1, 1, 1] as const, padCode: 9 };
+  const x = Uint8Array.from({ length: inputShape.reduce((a, b) => a * b) }, () => rand(256));
+  const w = Uint8Array.from({ length: 8 * 4 * 9 }, () => rand(256));
+  const want = conv2dIntReference(x, w, convGeometry("t", inputShape, weightShape, options), lutProduct(lut.table, 8), options.padCode);
+  everyWay((what) => assert.equal(firstDifference(conv2dLut(x, inputShape, w, weightShape, lut, options).data, want), "", what));
+
+  const model = buildZooModel("resnet8", { width: 0.5, inputShape: [3, 4, 300] });
+  const shape = [images, 3, 4, 300];
+  const xs = new Rng(18).uniformTensor(shape, -1, 1);
+  const q = quantizeModel(model, [{ input: xs }], { scheme: "asym", perChannel: true, calibration: { method: "minmax" } });
+  const arith: LayerArithmetic = { kind: "lut", multiplier: lut };
+  setBackend("typescript");
+  let reference: Float32Array;
+  try {
+    reference = q.run({ input: xs }, arith)[model.outputs[0]!]!.data as Float32Array;
+  } finally {
+    setKernelIsa(levels[levels.length - 1]!);
+  }
+  everyWay((what) => {
+    const got = compilePlan(q, arith, { input: shape }).run({ input: xs })[model.outputs[0]!]!.data;
+    assert.deepEqual(new Uint32Array(got.buffer, got.byteOffset, got.length), new Uint32Array(reference.buffer, reference.byteOffset, reference.length), what);
+  });
 });
 
 test("an unknown LUT algorithm is refused", { skip }, () => {

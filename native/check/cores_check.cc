@@ -9,6 +9,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../conv_layout.h"
 #include "../conv_phases.h"
 #include "../kernels.h"
 #include "../lut_planes.h"
@@ -98,19 +99,26 @@ void checkConv(const Cores& cores, int weightBits, int spanBits) {
   for (auto& v : weights) v = uint8_t(rnd(codeRange));
   std::vector<uint8_t> prepared(size_t(g.C * ph.channelStride + 512), uint8_t(rnd(256)));
   for (int64_t c = 0; c < g.C; c++) prepareChannel(g, ph, input.data() + c * g.H * g.W, prepared[prepared.size() - 1], prepared.data() + c * ph.channelStride);
-  std::vector<int64_t> tapOff(static_cast<size_t>(K));
-  for (int64_t c = 0; c < g.C; c++)
-    for (int64_t r = 0; r < g.R; r++)
-      for (int64_t s = 0; s < g.S; s++) tapOff[size_t((c * g.R + r) * g.S + s)] = tapOffset(g, ph, c, r, s);
-  const int64_t nPos = (g.P - 1) * ph.Wph + g.Q;
+  const Layout L = convLayout(g, ph);  // one image, one group: the taps' offsets and positions
+  const std::vector<int64_t>& tapOff = L.tapOff;
+  const int64_t nPos = L.nPos;
   LutPlanesData planes;
   lutAlgorithm() = LutAlgorithm::Planes;
-  const bool usable = useLutPlanes(cores, t.ctx, g, weights.data(), tapOff.data(), nPos, g.M, planes);
-  std::vector<uint32_t> byPlanes(size_t(g.M * kMaxBlock));
+  // 1 task wanted: the longest blocks; 64: blocks of kMaxBlock (as batch 16 and batch 1 split).
+  const bool usable = useLutPlanes(cores, t.ctx, g, weights.data(), L, rnd(2) ? 1 : 64, planes);
+  std::vector<uint32_t> byPlanes(size_t(g.M * nPos));
+  if (usable) {
+    const int64_t stride = planes.view.outStride;
+    std::vector<uint32_t> block(size_t(g.M * stride));
+    for (int64_t b = 0; b < planes.split.blocks; b++) {
+      const ConvTask task = convTask(L, planes.split, b * planes.split.mSplits);
+      cores.lutPlanes(prepared.data(), tapOff.data(), planes.view, t.ctx, 0, 0, g.M, task.pos0, task.nPos, block.data());
+      for (int64_t m = 0; m < g.M; m++) std::memcpy(&byPlanes[size_t(m * nPos + task.pos0)], &block[size_t(m * stride)], sizeof(uint32_t) * size_t(task.nPos));
+    }
+  }
   uint32_t want[kMaxBlock], got[kMaxBlock], exactWant[kMaxBlock];
   for (int64_t pos0 = 0; pos0 < nPos; pos0 += kMaxBlock) {
     const int n = int(std::min<int64_t>(kMaxBlock, nPos - pos0));
-    if (usable) cores.lutPlanes(prepared.data(), tapOff.data(), planes.view, t.ctx, 0, 0, g.M, pos0, n, byPlanes.data());
     for (int64_t m = 0; m < g.M; m++) {
       const uint8_t* sel = weights.data() + m * K;
       for (int i = 0; i < n; i++) {
@@ -125,7 +133,7 @@ void checkConv(const Cores& cores, int weightBits, int spanBits) {
       }
       cores.lut(prepared.data(), tapOff.data(), sel, int(K), t.ctx, pos0, n, got);
       expectEqual(cores.name, "direct LUT core", got, want, n);
-      if (usable) expectEqual(cores.name, "plane LUT core", byPlanes.data() + m * kMaxBlock, want, n);
+      if (usable) expectEqual(cores.name, "plane LUT core", byPlanes.data() + m * nPos + pos0, want, n);
       cores.exact(prepared.data(), tapOff.data(), sel, int(K), true, pos0, n, got);
       expectEqual(cores.name, "exact int8 core", got, exactWant, n);
     }
